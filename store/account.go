@@ -1,0 +1,124 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Account is a user who can log in; it owns one personal mailbox.
+type Account struct {
+	Address      string    `json:"address"`
+	Name         string    `json:"name,omitempty"`
+	PasswordHash string    `json:"password_hash"`
+	MailboxID    uint64    `json:"mailbox_id"`
+	Created      time.Time `json:"created"`
+}
+
+// addressUse says what, if anything, uses addr ("user", "alias", "shared mailbox").
+func addressUse(tx *bolt.Tx, addr string) string {
+	switch {
+	case bucket(tx, "accounts").Get([]byte(addr)) != nil:
+		return "user"
+	case bucket(tx, "aliases").Get([]byte(addr)) != nil:
+		return "alias"
+	case bucket(tx, "mbaddr").Get([]byte(addr)) != nil:
+		return "shared mailbox"
+	}
+	return ""
+}
+
+// checkFreeAddress fails unless addr is in a local domain and unused.
+func checkFreeAddress(tx *bolt.Tx, addr string) error {
+	if !isLocalDomainTx(tx, DomainOf(addr)) {
+		return fmt.Errorf("%s: domain %s is not a local domain (add it with `mailsrv domain add %s`): %w",
+			addr, DomainOf(addr), DomainOf(addr), ErrUnknownDomain)
+	}
+	if use := addressUse(tx, addr); use != "" {
+		return fmt.Errorf("%s is already used by a %s: %w", addr, use, ErrExists)
+	}
+	return nil
+}
+
+// AddUser creates an account with its personal mailbox and default folders.
+func (s *Store) AddUser(addr, name, passwordHash string) (*Account, error) {
+	a, err := NormalizeAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	acct := &Account{Address: a, Name: name, PasswordHash: passwordHash, Created: s.now().UTC()}
+	err = s.update(func(t *Tx) error {
+		if err := checkFreeAddress(t.tx, a); err != nil {
+			return err
+		}
+		mb, err := t.createMailbox(MailboxPersonal, a, name, a, "")
+		if err != nil {
+			return err
+		}
+		acct.MailboxID = mb.ID
+		return putJSON(bucket(t.tx, "accounts"), []byte(a), acct)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
+// User returns the account for addr.
+func (s *Store) User(addr string) (*Account, error) {
+	a, err := NormalizeAddress(addr)
+	if err != nil {
+		return nil, err
+	}
+	var acct Account
+	err = s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(bucket(tx, "accounts"), []byte(a), &acct)
+		if err == nil && !ok {
+			err = fmt.Errorf("user %s: %w", a, ErrNotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &acct, nil
+}
+
+// Users lists all accounts sorted by address.
+func (s *Store) Users() ([]Account, error) {
+	var out []Account
+	err := s.view(func(tx *bolt.Tx) error {
+		b := bucket(tx, "accounts")
+		return b.ForEach(func(k, _ []byte) error {
+			var a Account
+			if _, err := getJSON(b, k, &a); err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(addr, passwordHash string) error {
+	a, err := NormalizeAddress(addr)
+	if err != nil {
+		return err
+	}
+	return s.update(func(t *Tx) error {
+		b := bucket(t.tx, "accounts")
+		var acct Account
+		ok, err := getJSON(b, []byte(a), &acct)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("user %s: %w", a, ErrNotFound)
+		}
+		acct.PasswordHash = passwordHash
+		return putJSON(b, []byte(a), acct)
+	})
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DKIMKey is one DKIM signing key of a domain.
+type DKIMKey struct {
+	Selector      string `json:"selector"`
+	Algorithm     string `json:"algorithm"` // "ed25519" or "rsa"
+	PrivateKeyPEM string `json:"private_key_pem"`
+	PublicKey     string `json:"public_key"` // base64, the p= tag of the DNS record
+}
+
+// Domain is a local mail domain.
+type Domain struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	DKIM    []DKIMKey `json:"dkim,omitempty"`
+}
+
+// AddDomain adds a local domain. The caller supplies the DKIM keys.
+func (s *Store) AddDomain(d Domain) error {
+	name, err := NormalizeDomain(d.Name)
+	if err != nil {
+		return err
+	}
+	d.Name = name
+	d.Created = s.now().UTC()
+	return s.update(func(t *Tx) error {
+		b := bucket(t.tx, "domains")
+		if b.Get([]byte(name)) != nil {
+			return fmt.Errorf("domain %s: %w", name, ErrExists)
+		}
+		return putJSON(b, []byte(name), d)
+	})
+}
+
+// Domains lists local domains sorted by name.
+func (s *Store) Domains() ([]Domain, error) {
+	var out []Domain
+	err := s.view(func(tx *bolt.Tx) error {
+		return bucket(tx, "domains").ForEach(func(k, v []byte) error {
+			var d Domain
+			if _, err := getJSON(bucket(tx, "domains"), k, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DomainNames lists the local domain names.
+func (s *Store) DomainNames() []string {
+	var out []string
+	s.view(func(tx *bolt.Tx) error {
+		return bucket(tx, "domains").ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out
+}
+
+// GetDomain returns one local domain.
+func (s *Store) GetDomain(name string) (*Domain, error) {
+	n, err := NormalizeDomain(name)
+	if err != nil {
+		return nil, err
+	}
+	var d Domain
+	err = s.view(func(tx *bolt.Tx) error {
+		ok, err := getJSON(bucket(tx, "domains"), []byte(n), &d)
+		if err == nil && !ok {
+			err = fmt.Errorf("domain %s: %w", n, ErrUnknownDomain)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// IsLocalDomain reports whether name is one of our domains.
+func (s *Store) IsLocalDomain(name string) bool {
+	n, err := NormalizeDomain(name)
+	if err != nil {
+		return false
+	}
+	found := false
+	s.view(func(tx *bolt.Tx) error {
+		found = bucket(tx, "domains").Get([]byte(n)) != nil
+		return nil
+	})
+	return found
+}
+
+// RemoveDomain removes a domain that no user, alias or mailbox uses.
+func (s *Store) RemoveDomain(name string) error {
+	n, err := NormalizeDomain(name)
+	if err != nil {
+		return err
+	}
+	return s.update(func(t *Tx) error {
+		b := bucket(t.tx, "domains")
+		if b.Get([]byte(n)) == nil {
+			return fmt.Errorf("domain %s: %w", n, ErrUnknownDomain)
+		}
+		var users []string
+		for _, bn := range []string{"accounts", "aliases", "mbaddr"} {
+			c := bucket(t.tx, bn).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if DomainOf(string(k)) == n {
+					users = append(users, string(k))
+				}
+			}
+		}
+		if len(users) > 0 {
+			sort.Strings(users)
+			users = dedup(users)
+			return fmt.Errorf("domain %s is still used by %s: remove them first", n, strings.Join(users, ", "))
+		}
+		return b.Delete([]byte(n))
+	})
+}
+
+func dedup(sorted []string) []string {
+	out := sorted[:0]
+	for i, v := range sorted {
+		if i == 0 || v != sorted[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func isLocalDomainTx(tx *bolt.Tx, domain string) bool {
+	return bucket(tx, "domains").Get([]byte(domain)) != nil
+}

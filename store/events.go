@@ -1,0 +1,67 @@
+package store
+
+import "sync"
+
+// EventKind says what changed.
+type EventKind int
+
+const (
+	// EventNew: messages UIDs were added to FolderID.
+	EventNew EventKind = iota + 1
+	// EventFlags: flags of UIDs in FolderID changed; Flags[i] are UIDs[i]'s new flags.
+	EventFlags
+	// EventExpunge: UIDs were removed from FolderID.
+	EventExpunge
+	// EventFolders: folders of MailboxID were created, renamed or deleted.
+	EventFolders
+	// EventACL: rights on MailboxID changed (Member says whose, "" = all).
+	EventACL
+	// EventMailbox: MailboxID was renamed, removed or restored.
+	EventMailbox
+)
+
+// Event is published after the commit that caused it, in commit order.
+type Event struct {
+	Kind      EventKind
+	MailboxID uint64
+	FolderID  uint64
+	UIDs      []uint32
+	Flags     [][]string
+	Member    string
+}
+
+// bus fans events out to subscribers. Handlers run on the committer
+// goroutine, in commit order, and must not block or write to the store.
+type bus struct {
+	mu   sync.RWMutex
+	next int
+	subs map[int]func(Event)
+}
+
+func (b *bus) publish(ev Event) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, fn := range b.subs {
+		fn(ev)
+	}
+}
+
+// Subscribe registers fn for every event until cancel is called. fn runs on
+// the committer goroutine: it must return quickly and never call a store
+// write (which would deadlock).
+func (s *Store) Subscribe(fn func(Event)) (cancel func()) {
+	b := &s.bus
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = map[int]func(Event){}
+	}
+	id := b.next
+	b.next++
+	b.subs[id] = fn
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, id)
+		b.mu.Unlock()
+	}
+}

@@ -1,0 +1,475 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Message is one message in a folder.
+type Message struct {
+	UID          uint32    `json:"uid"`
+	Blob         string    `json:"blob"`
+	Prefix       []byte    `json:"prefix,omitempty"` // trace headers prepended at delivery
+	Size         int64     `json:"size"`             // len(Prefix) + blob size
+	InternalDate time.Time `json:"internal_date"`
+	Envelope     *Envelope `json:"env,omitempty"`
+	Flags        []string  `json:"-"` // filled from the "f" bucket
+}
+
+// Flag names with meaning to the store (counts of unseen messages).
+const FlagSeen = `\Seen`
+
+// Target is one folder a delivery goes to.
+type Target struct {
+	MailboxID uint64
+	Folder    string // "" = INBOX; a missing folder falls back to INBOX
+	Flags     []string
+}
+
+// Delivery is one message delivered to one or more folders and, optionally,
+// queued for remote recipients, all in one transaction.
+type Delivery struct {
+	Blob         *BlobWriter // written and Synced
+	Prefix       []byte      // header lines to prepend, CRLF-terminated
+	InternalDate time.Time   // zero = now
+	Targets      []Target
+	Queue        *QueueItem       // remote recipients, or nil
+	Audit        []MailboxAudit   // entries written in the same transaction
+	Check        func(*Tx) error  // optional extra check run inside the transaction
+}
+
+// MailboxAudit is an audit entry for a mailbox.
+type MailboxAudit struct {
+	MailboxID uint64
+	Entry     AuditEntry
+}
+
+// Delivered says where one target's copy landed.
+type Delivered struct {
+	MailboxID uint64
+	FolderID  uint64
+	Folder    string
+	UID       uint32
+}
+
+// Deliver commits a message that was written to d.Blob. It is the one
+// delivery path used by MX intake, submission, queue bounces, APPEND and
+// backups. On error nothing is kept and the caller should Abort the blob.
+func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
+	if d.Blob == nil || d.Blob.f != nil {
+		return nil, errors.New("store: Deliver needs a synced blob")
+	}
+	if len(d.Targets) == 0 && d.Queue == nil {
+		return nil, errors.New("store: delivery without targets")
+	}
+	internal := d.InternalDate
+	if internal.IsZero() {
+		internal = s.now()
+	}
+	head := append(append([]byte{}, d.Prefix...), d.Blob.headBytes()...)
+	env := ParseEnvelope(head)
+	size := int64(len(d.Prefix)) + d.Blob.size
+	var out []Delivered
+	err := s.update(func(t *Tx) error {
+		out = out[:0]
+		if d.Check != nil {
+			if err := d.Check(t); err != nil {
+				return err
+			}
+		}
+		for _, tg := range d.Targets {
+			f, err := t.targetFolder(tg)
+			if err != nil {
+				return err
+			}
+			m := &Message{Blob: d.Blob.id, Prefix: d.Prefix, Size: size, InternalDate: internal.UTC(), Envelope: env}
+			uid, err := t.addMessage(f, m, normalizeFlags(tg.Flags))
+			if err != nil {
+				return err
+			}
+			out = append(out, Delivered{MailboxID: f.MailboxID, FolderID: f.ID, Folder: f.Name, UID: uid})
+		}
+		if d.Queue != nil {
+			q := *d.Queue
+			q.Blob, q.Prefix, q.Size = d.Blob.id, d.Prefix, size
+			if err := t.enqueue(&q); err != nil {
+				return err
+			}
+		}
+		for _, a := range d.Audit {
+			t.Audit(a.MailboxID, a.Entry)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// targetFolder finds the target's folder, falling back to INBOX.
+func (t *Tx) targetFolder(tg Target) (*Folder, error) {
+	mb, err := getMailboxTx(t.tx, tg.MailboxID)
+	if err != nil {
+		return nil, err
+	}
+	if mb.Deleted != nil {
+		return nil, fmt.Errorf("mailbox %s is in the recycle bin: %w", mb.Address, ErrNotFound)
+	}
+	name := tg.Folder
+	if name == "" {
+		name = "INBOX"
+	}
+	f, err := getFolderTx(t.tx, tg.MailboxID, name)
+	if errors.Is(err, ErrNotFound) && name != "INBOX" {
+		f, err = getFolderTx(t.tx, tg.MailboxID, "INBOX")
+	}
+	return f, err
+}
+
+// addMessage appends m to folder f with a new UID and takes a blob reference.
+func (t *Tx) addMessage(f *Folder, m *Message, flags []string) (uint32, error) {
+	fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
+	if fm == nil {
+		return 0, fmt.Errorf("folder %s: %w", f.Name, ErrNotFound)
+	}
+	m.UID = f.UIDNext
+	f.UIDNext++
+	f.Messages++
+	f.Size += m.Size
+	if !slices.Contains(flags, FlagSeen) {
+		f.Unseen++
+	}
+	if err := putJSON(fm.Bucket([]byte("m")), u32(m.UID), m); err != nil {
+		return 0, err
+	}
+	if err := fm.Bucket([]byte("f")).Put(u32(m.UID), []byte(strings.Join(flags, " "))); err != nil {
+		return 0, err
+	}
+	if err := t.refBlob(m.Blob, 1); err != nil {
+		return 0, err
+	}
+	if err := t.putFolder(f); err != nil {
+		return 0, err
+	}
+	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}})
+	return m.UID, nil
+}
+
+func (t *Tx) refBlob(id string, n uint32) error {
+	b := bucket(t.tx, "blobrefs")
+	cur := uint32(0)
+	if v := b.Get([]byte(id)); v != nil {
+		cur = getU32(v)
+	}
+	return b.Put([]byte(id), u32(cur+n))
+}
+
+// unrefBlob drops one reference; the file goes after commit when none remain.
+func (t *Tx) unrefBlob(id string) error {
+	b := bucket(t.tx, "blobrefs")
+	v := b.Get([]byte(id))
+	if v == nil || getU32(v) <= 1 {
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		t.AfterCommit(func() { t.s.removeBlobFile(id) })
+		return nil
+	}
+	return b.Put([]byte(id), u32(getU32(v)-1))
+}
+
+// normalizeFlags drops empty, duplicate and \Recent flags and sorts.
+func normalizeFlags(flags []string) []string {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if f == "" || strings.EqualFold(f, `\Recent`) || slices.Contains(out, f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func splitFlags(v []byte) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	return strings.Split(string(v), " ")
+}
+
+// UIDFlags is one message's UID and flags.
+type UIDFlags struct {
+	UID   uint32
+	Flags []string
+}
+
+// FolderFlags returns every message's UID and flags in UID order. It reads
+// only the compact flags bucket.
+func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
+	var out []UIDFlags
+	err := s.view(func(tx *bolt.Tx) error {
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		fb := fm.Bucket([]byte("f"))
+		out = make([]UIDFlags, 0, fb.Stats().KeyN)
+		return fb.ForEach(func(k, v []byte) error {
+			out = append(out, UIDFlags{UID: getU32(k), Flags: splitFlags(v)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Messages returns the metadata and flags of the given UIDs (missing ones
+// are skipped), in the order given.
+func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
+	out := make([]Message, 0, len(uids))
+	err := s.view(func(tx *bolt.Tx) error {
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		mb, fb := fm.Bucket([]byte("m")), fm.Bucket([]byte("f"))
+		for _, uid := range uids {
+			raw := mb.Get(u32(uid))
+			if raw == nil {
+				continue
+			}
+			var m Message
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return fmt.Errorf("decode message %d: %w", uid, err)
+			}
+			m.Flags = splitFlags(fb.Get(u32(uid)))
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FlagOp says how StoreFlags combines flags.
+type FlagOp int
+
+const (
+	FlagsSet FlagOp = iota
+	FlagsAdd
+	FlagsRemove
+)
+
+// StoreFlags changes flags of uids in folder fid and returns the new flags
+// of each message that exists. actor ("" = system) is audited when the
+// folder belongs to a shared mailbox.
+func (s *Store) StoreFlags(fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
+	flags = normalizeFlags(flags)
+	var out map[uint32][]string
+	err := s.update(func(t *Tx) error {
+		out = map[uint32][]string{}
+		f, err := getFolderByIDTx(t.tx, fid)
+		if err != nil {
+			return err
+		}
+		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
+		fb := fm.Bucket([]byte("f"))
+		ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid}
+		for _, uid := range uids {
+			cur := fb.Get(u32(uid))
+			if cur == nil {
+				continue
+			}
+			old := splitFlags(cur)
+			next := applyFlags(old, op, flags)
+			out[uid] = next
+			if slices.Equal(old, next) {
+				continue
+			}
+			wasSeen, isSeen := slices.Contains(old, FlagSeen), slices.Contains(next, FlagSeen)
+			if wasSeen && !isSeen {
+				f.Unseen++
+			} else if !wasSeen && isSeen && f.Unseen > 0 {
+				f.Unseen--
+			}
+			if err := fb.Put(u32(uid), []byte(strings.Join(next, " "))); err != nil {
+				return err
+			}
+			ev.UIDs = append(ev.UIDs, uid)
+			ev.Flags = append(ev.Flags, next)
+			t.auditMessage(f, uid, actor, "flags", strings.Join(next, " "))
+		}
+		if len(ev.UIDs) > 0 {
+			t.Publish(ev)
+		}
+		return t.putFolder(f)
+	})
+	return out, err
+}
+
+func applyFlags(old []string, op FlagOp, flags []string) []string {
+	switch op {
+	case FlagsSet:
+		return slices.Clone(flags)
+	case FlagsAdd:
+		return normalizeFlags(append(slices.Clone(old), flags...))
+	default:
+		out := make([]string, 0, len(old))
+		for _, f := range old {
+			if !slices.ContainsFunc(flags, func(x string) bool { return strings.EqualFold(x, f) }) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+}
+
+// Expunge removes messages from folder fid: the given uids, or with uids
+// nil every message flagged \Deleted. It returns the removed UIDs.
+func (s *Store) Expunge(fid uint64, uids []uint32, actor string) ([]uint32, error) {
+	var removed []uint32
+	err := s.update(func(t *Tx) error {
+		removed = removed[:0]
+		f, err := getFolderByIDTx(t.tx, fid)
+		if err != nil {
+			return err
+		}
+		fb := bucket(t.tx, "msgs").Bucket(u64(fid)).Bucket([]byte("f"))
+		var victims []uint32
+		if uids == nil {
+			c := fb.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if slices.Contains(splitFlags(v), `\Deleted`) {
+					victims = append(victims, getU32(k))
+				}
+			}
+		} else {
+			victims = uids
+		}
+		for _, uid := range victims {
+			ok, err := t.removeMessage(f, uid, actor, "expunge")
+			if err != nil {
+				return err
+			}
+			if ok {
+				removed = append(removed, uid)
+			}
+		}
+		if len(removed) > 0 {
+			t.Publish(Event{Kind: EventExpunge, MailboxID: f.MailboxID, FolderID: fid, UIDs: slices.Clone(removed)})
+		}
+		return t.putFolder(f)
+	})
+	return removed, err
+}
+
+// removeMessage deletes one message and updates f's counters (the caller
+// saves f and publishes the expunge event).
+func (t *Tx) removeMessage(f *Folder, uid uint32, actor, action string) (bool, error) {
+	fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
+	mb, fb := fm.Bucket([]byte("m")), fm.Bucket([]byte("f"))
+	var m Message
+	ok, err := getJSON(mb, u32(uid), &m)
+	if err != nil || !ok {
+		return false, err
+	}
+	if !slices.Contains(splitFlags(fb.Get(u32(uid))), FlagSeen) && f.Unseen > 0 {
+		f.Unseen--
+	}
+	f.Messages--
+	f.Size -= m.Size
+	if action != "" {
+		t.auditMessage(f, uid, actor, action, messageID(&m))
+	}
+	if err := mb.Delete(u32(uid)); err != nil {
+		return false, err
+	}
+	if err := fb.Delete(u32(uid)); err != nil {
+		return false, err
+	}
+	return true, t.unrefBlob(m.Blob)
+}
+
+func messageID(m *Message) string {
+	if m.Envelope != nil {
+		return m.Envelope.MessageID
+	}
+	return ""
+}
+
+// CopyResult maps source UIDs to destination UIDs.
+type CopyResult struct {
+	DestUIDValidity uint32
+	SrcUIDs         []uint32
+	DestUIDs        []uint32
+}
+
+// Copy copies uids from folder src to folder dst (any mailbox), keeping
+// flags and internal dates; bodies are shared, not duplicated.
+func (s *Store) Copy(src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
+	return s.copyOrMove(src, uids, dst, actor, false)
+}
+
+// Move moves uids from src to dst atomically (RFC 6851).
+func (s *Store) Move(src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
+	return s.copyOrMove(src, uids, dst, actor, true)
+}
+
+func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, move bool) (*CopyResult, error) {
+	var res *CopyResult
+	err := s.update(func(t *Tx) error {
+		sf, err := getFolderByIDTx(t.tx, src)
+		if err != nil {
+			return err
+		}
+		df, err := getFolderByIDTx(t.tx, dst)
+		if err != nil {
+			return err
+		}
+		if move && src == dst {
+			return errors.New("cannot move messages into the same folder")
+		}
+		res = &CopyResult{DestUIDValidity: df.UIDValidity}
+		sm := bucket(t.tx, "msgs").Bucket(u64(src))
+		for _, uid := range uids {
+			var m Message
+			ok, err := getJSON(sm.Bucket([]byte("m")), u32(uid), &m)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			flags := splitFlags(sm.Bucket([]byte("f")).Get(u32(uid)))
+			newUID, err := t.addMessage(df, &m, flags)
+			if err != nil {
+				return err
+			}
+			res.SrcUIDs = append(res.SrcUIDs, uid)
+			res.DestUIDs = append(res.DestUIDs, newUID)
+		}
+		if move && len(res.SrcUIDs) > 0 {
+			for _, uid := range res.SrcUIDs {
+				if _, err := t.removeMessage(sf, uid, actor, "move to "+df.Name); err != nil {
+					return err
+				}
+			}
+			t.Publish(Event{Kind: EventExpunge, MailboxID: sf.MailboxID, FolderID: src, UIDs: slices.Clone(res.SrcUIDs)})
+			if err := t.putFolder(sf); err != nil {
+				return err
+			}
+		} else if !move {
+			for i := range res.SrcUIDs {
+				t.auditMessage(df, res.DestUIDs[i], actor, "copy from "+sf.Name, "")
+			}
+		}
+		return t.putFolder(df)
+	})
+	return res, err
+}

@@ -1,0 +1,65 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the schema this code reads and writes.
+const SchemaVersion = 1
+
+var allBuckets = []string{
+	"meta", "domains", "accounts", "aliases", "mailboxes", "mbaddr",
+	"folders", "folderids", "msgs", "blobrefs", "acl", "audit", "trash", "queue",
+}
+
+// migrations[v] upgrades a database from schema v to v+1. A new schema
+// version appends a function here; migrate runs them in one transaction.
+var migrations = map[uint32]func(tx *bolt.Tx) error{}
+
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket([]byte("meta"))
+		v := uint32(0)
+		if b := meta.Get([]byte("schema")); len(b) == 4 {
+			v = binary.BigEndian.Uint32(b)
+		} else {
+			v = SchemaVersion // a new database starts at the current schema
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("database schema %d is newer than this mailsrv (%d): upgrade mailsrv", v, SchemaVersion)
+		}
+		for ; v < SchemaVersion; v++ {
+			m, ok := migrations[v]
+			if !ok {
+				return fmt.Errorf("no migration from schema %d", v)
+			}
+			if err := m(tx); err != nil {
+				return fmt.Errorf("migrate schema %d→%d: %w", v, v+1, err)
+			}
+		}
+		return meta.Put([]byte("schema"), u32(SchemaVersion))
+	})
+}
+
+func u32(v uint32) []byte {
+	b := make([]byte, 4)
+	binary.BigEndian.PutUint32(b, v)
+	return b
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+func getU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -1,0 +1,175 @@
+// Package store owns all persistent state of mailsrv: one bbolt database
+// (data_dir/mailsrv.db) for metadata and one file per message body under
+// data_dir/blobs/. It is the only package that opens either.
+//
+// # Durability
+//
+// A message body is written to its blob file and fsynced before the
+// transaction that references it commits; the commit fsyncs the database.
+// Only then do callers answer 250 / OK. A crash between the two leaves an
+// unreferenced blob, never a reference to a missing body. Blob files are
+// created directly under their final name (no rename) so one fsync of the
+// file suffices; on ext4/xfs the directory entry is journalled with the
+// database commit that follows.
+//
+// # Group commit
+//
+// All writes go through one committer goroutine (see commit.go). While one
+// transaction is being fsynced, new write requests queue up; the committer
+// then runs every queued request in a single bbolt transaction and one
+// fsync. There is no artificial delay: a lone writer commits at once, and
+// concurrency alone creates batches. If any request in a batch fails, the
+// batch is rolled back and each request is re-run in its own transaction,
+// so one bad request never fails its neighbours. Request functions
+// therefore must only touch the transaction (no outside side effects).
+//
+// Because one goroutine commits in order, change events (see events.go) are
+// published in commit order, which IMAP sessions rely on.
+//
+// # Schema (bucket → key → value)
+//
+//	meta        "schema" → uint32 BE schema version (migrations in migrate.go)
+//	domains     domain (A-label) → JSON Domain (incl. DKIM keys)
+//	accounts    address → JSON Account (argon2id hash, mailbox id)
+//	aliases     address or "@domain" (catch-all) → JSON Alias
+//	mailboxes   id u64 BE → JSON Mailbox (personal or shared; trashed ones kept with Deleted set)
+//	mbaddr      address → mailbox id u64 BE (live mailboxes only)
+//	folders     mailbox id u64 → nested bucket: folder name → JSON Folder
+//	folderids   folder id u64 → mailbox id u64 BE ++ folder name (reverse index)
+//	msgs        folder id u64 → nested bucket with
+//	              "m": uid u32 BE → JSON Message (blob, size, dates, envelope cache)
+//	              "f": uid u32 BE → flags, space separated (kept apart so FETCH FLAGS
+//	                   over 100k messages decodes only short strings)
+//	blobrefs    blob id → u32 BE reference count (messages + queue entries)
+//	acl         mailbox id u64 ++ member address → rights ("read,manage")
+//	audit       mailbox id u64 ++ seq u64 → JSON AuditEntry
+//	trash       id u64 → JSON TrashItem (recycle bin)
+//	queue       id u64 → JSON QueueItem (outbound)
+//
+// Addresses are stored normalised (see address.go). A live address is in
+// exactly one of accounts, aliases or mbaddr-as-shared.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Errors callers map to protocol answers.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrExists         = errors.New("already exists")
+	ErrLocked         = errors.New("the data directory is in use by another mailsrv process")
+	ErrClosed         = errors.New("store is closed")
+	ErrTooLarge       = errors.New("message exceeds the size limit")
+	ErrUnknownDomain  = errors.New("domain is not a local domain")
+	ErrInvalidAddress = errors.New("invalid address")
+)
+
+// Options tune a Store; the zero value is fine.
+type Options struct {
+	// Now returns the current time; tests inject a fake clock.
+	Now func() time.Time
+	// Logger receives store diagnostics; nil means slog.Default().
+	Logger *slog.Logger
+	// NoSync disables fsync (benchmark baselines only, never in serve).
+	NoSync bool
+}
+
+// Store is an open data directory.
+type Store struct {
+	dir     string
+	blobDir string
+	db      *bolt.DB
+	now     func() time.Time
+	log     *slog.Logger
+	noSync  bool
+
+	writes  chan *writeReq
+	closeMu sync.RWMutex
+	closed  bool
+	loopWG  sync.WaitGroup
+
+	bus bus
+}
+
+// DBFile is the database file name inside the data directory.
+const DBFile = "mailsrv.db"
+
+// Open opens (creating if needed) the data directory dir. It fails at once
+// with ErrLocked if another process holds the database.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	blobDir := filepath.Join(dir, "blobs")
+	if err := os.MkdirAll(blobDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create blob directory: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{
+		Timeout:      200 * time.Millisecond,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Store{
+		dir:     dir,
+		blobDir: blobDir,
+		db:      db,
+		now:     opts.Now,
+		log:     opts.Logger,
+		noSync:  opts.NoSync,
+		writes:  make(chan *writeReq, 1024),
+	}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.loopWG.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Close waits for queued writes, stops the committer and closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.writes)
+	s.closeMu.Unlock()
+	s.loopWG.Wait()
+	return s.db.Close()
+}
+
+// view runs fn in a read-only transaction. Callers must copy what they need
+// out of it and never write to a network client while it is open.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	return s.db.View(fn)
+}
