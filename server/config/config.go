@@ -1,0 +1,166 @@
+// Package config owns mailsrv's configuration: the TOML schema of SPEC §3,
+// the embedded defaults used when no file is given, and validation.
+//
+// A config file is an overlay on the embedded defaults: every key is
+// optional, and a key the file does not set keeps its embedded value. The
+// embedded defaults are deliberately safe for a laptop (loopback high ports,
+// self-signed TLS, ./mailsrv-data); config.example.toml shows the production
+// values. Unknown keys and bad values are errors that name the key and line,
+// because a silently ignored typo in a mail server's config is a security
+// or deliverability bug that surfaces weeks later.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config is the whole configuration. Field tags are the TOML key names.
+type Config struct {
+	Hostname  string    `toml:"hostname"`
+	DataDir   string    `toml:"data_dir"`
+	Listen    Listen    `toml:"listen"`
+	TLS       TLS       `toml:"tls"`
+	DNS       DNS       `toml:"dns"`
+	Outbound  Outbound  `toml:"outbound"`
+	Limits    Limits    `toml:"limits"`
+	Retention Retention `toml:"retention"`
+	Log       Log       `toml:"log"`
+}
+
+// Listen holds listener addresses; "" disables a listener.
+type Listen struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	HTTP        string `toml:"http"`
+	HTTPS       string `toml:"https"`
+	Metrics     string `toml:"metrics"`
+}
+
+// TLS selects where certificates come from.
+type TLS struct {
+	Mode             string `toml:"mode"` // "acme" | "files" | "self-signed"
+	CertFile         string `toml:"cert_file"`
+	KeyFile          string `toml:"key_file"`
+	ACMEEmail        string `toml:"acme_email"`
+	ACMEDirectoryURL string `toml:"acme_directory_url"`
+	// MTASTSMode is the mode published in the MTA-STS policy:
+	// "testing" (default), "enforce" or "none".
+	MTASTSMode string `toml:"mta_sts_mode"`
+}
+
+// DNS configures the resolver used for SPF/DKIM/DMARC, MX lookups and
+// `domain verify`. Empty means the system resolver.
+type DNS struct {
+	Resolver string `toml:"resolver"`
+}
+
+// Outbound configures remote delivery.
+type Outbound struct {
+	Relay         string `toml:"relay"` // smarthost host:port; "" = direct MX delivery
+	RelayUsername string `toml:"relay_username"`
+	RelayPassword string `toml:"relay_password"`
+	Port          int    `toml:"port"` // remote MX port, 25 in production
+	MaxAttempts   int    `toml:"max_attempts"`
+	// RetrySchedule is the delay before each retry; the last entry repeats
+	// until MaxAge. TOML strings like "1m", "4h".
+	RetrySchedule []Duration `toml:"retry_schedule"`
+	// MaxAge is how long a message may stay queued before it bounces.
+	MaxAge Duration `toml:"max_age"`
+	// WarnAfter is when a delay warning DSN goes to the sender (0 = never).
+	WarnAfter Duration `toml:"warn_after"`
+}
+
+// Limits bounds what clients may ask of the server.
+type Limits struct {
+	MaxMessageBytes          int64 `toml:"max_message_bytes"`
+	MaxRecipients            int   `toml:"max_recipients"`
+	SharedMailboxMembers     int   `toml:"shared_mailbox_members"`
+	SharedMailboxesPerDomain int   `toml:"shared_mailboxes_per_domain"` // 0 = unlimited
+	AuthFailuresPerMinute    int   `toml:"auth_failures_per_minute"`
+	// MaxConnectionsPerIP caps concurrent connections from one IP, per
+	// protocol listener (SMTP and IMAP count separately).
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// MaxIMAPConnectionsPerUser caps concurrent IMAP sessions of one login.
+	MaxIMAPConnectionsPerUser int `toml:"max_imap_connections_per_user"`
+}
+
+// Retention configures how long deleted things are kept.
+type Retention struct {
+	RecycleBinDays int `toml:"recycle_bin_days"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json
+}
+
+// Duration is a time.Duration written in TOML as a Go duration string ("90s", "4h").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		// time's own message doubles the quotes; say what is expected.
+		return fmt.Errorf("%q is not a duration (write it like \"90s\", \"15m\" or \"4h\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the embedded defaults of SPEC §3: loopback high ports,
+// self-signed TLS and ./mailsrv-data, so `go run . serve` works on a laptop.
+func Default() *Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Config{
+		Hostname: host,
+		DataDir:  "./mailsrv-data",
+		Listen: Listen{
+			SMTP:        "127.0.0.1:2525",
+			Submission:  "127.0.0.1:2587",
+			Submissions: "127.0.0.1:2465",
+			IMAP:        "127.0.0.1:2143",
+			IMAPS:       "127.0.0.1:2993",
+			HTTP:        "127.0.0.1:2080",
+			HTTPS:       "",
+			Metrics:     "127.0.0.1:2090",
+		},
+		TLS: TLS{Mode: "self-signed", MTASTSMode: "testing"},
+		Outbound: Outbound{
+			Port:        25,
+			MaxAttempts: 0, // 0 = bounded by MaxAge only
+			RetrySchedule: []Duration{
+				Duration(time.Minute), Duration(5 * time.Minute), Duration(15 * time.Minute),
+				Duration(time.Hour), Duration(2 * time.Hour), Duration(4 * time.Hour),
+			},
+			MaxAge:    Duration(5 * 24 * time.Hour),
+			WarnAfter: Duration(4 * time.Hour),
+		},
+		Limits: Limits{
+			MaxMessageBytes:           52428800,
+			MaxRecipients:             100,
+			SharedMailboxMembers:      200,
+			SharedMailboxesPerDomain:  0,
+			AuthFailuresPerMinute:     10,
+			MaxConnectionsPerIP:       20,
+			MaxIMAPConnectionsPerUser: 50,
+		},
+		Retention: Retention{RecycleBinDays: 30},
+		Log:       Log{Level: "info", Format: "text"},
+	}
+}
