@@ -1,0 +1,175 @@
+package tlsconf
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	"github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/miekg/dns"
+)
+
+// lockedBuffer collects pebble's log for display when the test fails;
+// pebble's goroutines outlive the test, so t.Log cannot be used.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startLoopbackDNS serves, over TCP (what pebble's VA uses), A 127.0.0.1 for
+// every name, so the CA validates against listeners on this machine.
+func startLoopbackDNS(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for _, q := range r.Question {
+			if q.Qtype == dns.TypeA {
+				m.Answer = append(m.Answer, &dns.A{
+					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A:   net.IPv4(127, 0, 0, 1),
+				})
+			}
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// TestACMEIssuanceWithPebble issues a certificate in-process against
+// Let's Encrypt's pebble test CA, used as a library: pebble's VA resolves
+// names through a loopback DNS server and fetches the http-01 token from our
+// HTTPHandler on a real listener. tls-alpn-01 is pointed at a closed port,
+// so this also proves autocert falls back to http-01 when no TLS listener
+// is on the CA's tls-alpn port (the usual mail-server setup without :443).
+func TestACMEIssuanceWithPebble(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ACME issuance with pebble skipped in -short mode")
+	}
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+
+	// Our http listener, bound first so its port can be given to the VA.
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := httpLn.Addr().(*net.TCPAddr).Port
+
+	logs := &lockedBuffer{}
+	plog := log.New(logs, "pebble ", log.Lmicroseconds)
+	store := db.NewMemoryStore()
+	authority := ca.New(plog, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
+	validator := va.New(plog, httpPort, closedPort(t), false, startLoopbackDNS(t), store)
+	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
+	acmeSrv := httptest.NewTLSServer(front.Handler())
+	defer acmeSrv.Close()
+
+	cfg := testConfig(t, ModeACME)
+	cfg.TLS.ACMEDirectoryURL = acmeSrv.URL + wfe.DirectoryPath
+	cfg.TLS.ACMEEmail = "admin@example.test"
+	m, err := New(cfg, func() []string { return []string{"example.test"} }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// Trust pebble's WFE test certificate.
+	m.acme.Client.HTTPClient = acmeSrv.Client()
+
+	httpSrv := &http.Server{Handler: m.HTTPHandler(http.NotFoundHandler())}
+	go httpSrv.Serve(httpLn)
+	defer httpSrv.Close()
+
+	// A real handshake on a TLS listener triggers issuance for the SNI name.
+	addr := serveTLS(t, m.TLSConfig())
+	roots := x509.NewCertPool()
+	roots.AddCert(authority.GetRootCert(0).Cert)
+	intermediates := x509.NewCertPool()
+	intermediates.AddCert(authority.GetIntermediateCert(0).Cert)
+
+	for _, name := range []string{"mail.example.test", "mta-sts.example.test"} {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 60 * time.Second}, "tcp", addr, &tls.Config{
+			ServerName: name,
+			RootCAs:    roots,
+			// Verify ourselves: pebble's chain may not be sent in full.
+			InsecureSkipVerify: true,
+		})
+		if err != nil {
+			t.Fatalf("handshake for %s: %v\npebble log:\n%s", name, err, logs)
+		}
+		leaf := conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: intermediates}); err != nil {
+			t.Fatalf("certificate for %s does not verify against pebble's root: %v\npebble log:\n%s", name, err, logs)
+		}
+	}
+
+	// The CA reached our http listener for the token (http-01), not only
+	// the closed tls-alpn-01 port.
+	if !strings.Contains(logs.String(), "Attempting to validate w/ HTTP") {
+		t.Errorf("no http-01 validation in pebble log:\n%s", logs)
+	}
+
+	// A restart with the CA gone still serves the certificate from the
+	// cache in <data_dir>/acme.
+	cfg2 := *cfg
+	cfg2.TLS.ACMEDirectoryURL = "https://127.0.0.1:1/dir"
+	m2, err := New(&cfg2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	c, err := m2.TLSConfig().GetCertificate(&tls.ClientHelloInfo{
+		ServerName:       "", // no SNI: the hostname is assumed
+		SignatureSchemes: []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256},
+		CipherSuites:     []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		SupportedCurves:  []tls.CurveID{tls.CurveP256},
+	})
+	if err != nil {
+		t.Fatalf("cached certificate not served after restart: %v", err)
+	}
+	if err := c.Leaf.VerifyHostname("mail.example.test"); err != nil {
+		t.Fatalf("cached certificate: %v", err)
+	}
+}
