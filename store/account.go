@@ -32,11 +32,11 @@ func addressUse(tx *bolt.Tx, addr string) string {
 // checkFreeAddress fails unless addr is in a local domain and unused.
 func checkFreeAddress(tx *bolt.Tx, addr string) error {
 	if !isLocalDomainTx(tx, DomainOf(addr)) {
-		return fmt.Errorf("%s: domain %s is not a local domain (add it with `mailsrv domain add %s`): %w",
-			addr, DomainOf(addr), DomainOf(addr), ErrUnknownDomain)
+		return errorf(ErrUnknownDomain, "%s: domain %s is not a local domain (add it with `mailsrv domain add %s`)",
+			addr, DomainOf(addr), DomainOf(addr))
 	}
 	if use := addressUse(tx, addr); use != "" {
-		return fmt.Errorf("%s is already used by a %s: %w", addr, use, ErrExists)
+		return errorf(ErrExists, "%s is already used by a %s", addr, use)
 	}
 	return nil
 }

@@ -95,10 +95,10 @@ func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers 
 			return err
 		}
 		if mb.Kind != MailboxShared || mb.Deleted != nil {
-			return fmt.Errorf("%s is not a shared mailbox: %w", mb.Address, ErrNotFound)
+			return errorf(ErrNotFound, "%s is not a shared mailbox", mb.Address)
 		}
 		if bucket(t.tx, "accounts").Get([]byte(m)) == nil {
-			return fmt.Errorf("member %s is not a local user: %w", m, ErrNotFound)
+			return errorf(ErrNotFound, "member %s is not a local user", m)
 		}
 		if m == mb.Owner {
 			return fmt.Errorf("%s owns %s and already has every right", m, mb.Address)
@@ -136,7 +136,7 @@ func (s *Store) Revoke(mbid uint64, member string, actor string) error {
 		key := aclKey(mbid, m)
 		b := bucket(t.tx, "acl")
 		if b.Get(key) == nil {
-			return fmt.Errorf("%s is not a member of %s: %w", m, mb.Address, ErrNotFound)
+			return errorf(ErrNotFound, "%s is not a member of %s", m, mb.Address)
 		}
 		if err := b.Delete(key); err != nil {
 			return err

@@ -42,10 +42,10 @@ func (s *Store) AddAlias(addr, target string) error {
 	}
 	return s.update(func(t *Tx) error {
 		if !isLocalDomainTx(t.tx, DomainOf(a)) {
-			return fmt.Errorf("%s: domain %s is not a local domain: %w", a, DomainOf(a), ErrUnknownDomain)
+			return errorf(ErrUnknownDomain, "%s: domain %s is not a local domain (add it with `mailsrv domain add %s`)", a, DomainOf(a), DomainOf(a))
 		}
 		if use := addressUse(t.tx, tg); use != "user" && use != "shared mailbox" {
-			return fmt.Errorf("alias target %s is not a local user or shared mailbox: %w", tg, ErrNotFound)
+			return errorf(ErrNotFound, "alias target %s is not a local user or shared mailbox", tg)
 		}
 		b := bucket(t.tx, "aliases")
 		var al Alias
@@ -55,13 +55,13 @@ func (s *Store) AddAlias(addr, target string) error {
 		}
 		if !ok {
 			if use := addressUse(t.tx, a); use != "" {
-				return fmt.Errorf("%s is already used by a %s: %w", a, use, ErrExists)
+				return errorf(ErrExists, "%s is already used by a %s", a, use)
 			}
 			al = Alias{Address: a, Created: t.s.now().UTC()}
 		}
 		for _, x := range al.Targets {
 			if x == tg {
-				return fmt.Errorf("alias %s → %s: %w", a, tg, ErrExists)
+				return errorf(ErrExists, "alias %s → %s already exists", a, tg)
 			}
 		}
 		al.Targets = append(al.Targets, tg)

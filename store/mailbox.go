@@ -149,7 +149,7 @@ func (s *Store) CreateShared(addr, name, owner, passwordHash string, maxPerDomai
 			return err
 		}
 		if owner != "" && bucket(t.tx, "accounts").Get([]byte(owner)) == nil {
-			return fmt.Errorf("owner %s is not a local user: %w", owner, ErrNotFound)
+			return errorf(ErrNotFound, "owner %s is not a local user", owner)
 		}
 		if maxPerDomain > 0 {
 			if n := countShared(t.tx, DomainOf(a)); n >= maxPerDomain {

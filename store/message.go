@@ -39,9 +39,9 @@ type Delivery struct {
 	Prefix       []byte      // header lines to prepend, CRLF-terminated
 	InternalDate time.Time   // zero = now
 	Targets      []Target
-	Queue        *QueueItem       // remote recipients, or nil
-	Audit        []MailboxAudit   // entries written in the same transaction
-	Check        func(*Tx) error  // optional extra check run inside the transaction
+	Queue        *QueueItem      // remote recipients, or nil
+	Audit        []MailboxAudit  // entries written in the same transaction
+	Check        func(*Tx) error // optional extra check run inside the transaction
 }
 
 // MailboxAudit is an audit entry for a mailbox.
@@ -120,7 +120,7 @@ func (t *Tx) targetFolder(tg Target) (*Folder, error) {
 		return nil, err
 	}
 	if mb.Deleted != nil {
-		return nil, fmt.Errorf("mailbox %s is in the recycle bin: %w", mb.Address, ErrNotFound)
+		return nil, errorf(ErrNotFound, "mailbox %s is in the recycle bin", mb.Address)
 	}
 	name := tg.Folder
 	if name == "" {

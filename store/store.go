@@ -173,3 +173,18 @@ func (s *Store) Close() error {
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.db.View(fn)
 }
+
+// kindError is an error whose message is complete on its own but which
+// still matches a sentinel (ErrNotFound, ErrExists, …) with errors.Is, so
+// CLI output reads as one sentence instead of "…: already exists".
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kind: kind}
+}

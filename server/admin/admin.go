@@ -1,0 +1,113 @@
+// Package admin owns the administrative operations of mailsrv and the
+// admin Unix socket that carries them.
+//
+// Every CLI command except serve is one Request handled by Handler.Handle.
+// While `mailsrv serve` runs, the CLI sends the Request over
+// <data_dir>/admin.sock (mode 0600: only the owner may administer); when no
+// server runs, the CLI opens the store itself and calls the same Handler
+// in-process. Results always travel as JSON, in both cases, so the CLI
+// prints byte-for-byte the same output either way.
+//
+// Operations are grouped by subject in ops_*.go files; each file
+// contributes its entries to the table built by Handler.ops.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"mailsrv/server/config"
+	"mailsrv/store"
+)
+
+// Request is one admin operation.
+type Request struct {
+	Op   string          `json:"op"`
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// Response is the answer to a Request.
+type Response struct {
+	Error string          `json:"error,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// Handler executes admin requests against a store.
+type Handler struct {
+	Store  *store.Store
+	Config *config.Config
+	Log    *slog.Logger
+	// Now is the clock (injectable for the recycle bin tests).
+	Now func() time.Time
+	// Extra lets the server add operations that need running services
+	// (e.g. queue retry wakes the delivery loop).
+	Extra map[string]OpFunc
+}
+
+// OpFunc runs one operation with its JSON arguments.
+type OpFunc func(ctx context.Context, args json.RawMessage) (any, error)
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// ops builds the operation table.
+func (h *Handler) ops() map[string]OpFunc {
+	m := map[string]OpFunc{}
+	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.queueOps(), h.dnsOps(), h.Extra} {
+		for k, v := range group {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Handle runs req and packs the result or error into a Response.
+func (h *Handler) Handle(ctx context.Context, req Request) Response {
+	op, ok := h.ops()[req.Op]
+	if !ok {
+		return Response{Error: fmt.Sprintf("unknown admin operation %q", req.Op)}
+	}
+	res, err := op(ctx, req.Args)
+	if err != nil {
+		return Response{Error: err.Error()}
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return Response{Error: "encode result: " + err.Error()}
+	}
+	return Response{Data: raw}
+}
+
+// decode unmarshals args strictly into v.
+func decode(args json.RawMessage, v any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(args, v); err != nil {
+		return fmt.Errorf("bad arguments: %w", err)
+	}
+	return nil
+}
+
+// op wraps a typed operation.
+func op[A any](fn func(ctx context.Context, a A) (any, error)) OpFunc {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var a A
+		if err := decode(raw, &a); err != nil {
+			return nil, err
+		}
+		return fn(ctx, a)
+	}
+}
+
+// Done is the result of an operation that has nothing to report.
+type Done struct {
+	Message string `json:"message"`
+}

@@ -1,0 +1,77 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	"mailsrv/dns"
+)
+
+type dnsArgs struct {
+	Name     string   `json:"name"`
+	IPs      []string `json:"ips,omitempty"`
+	Resolver string   `json:"resolver,omitempty"`
+}
+
+// dnsParams builds the DNS helper's input from the stored domain (DKIM
+// keys) and the config (hostname, MTA-STS mode).
+func (h *Handler) dnsParams(a dnsArgs) (dns.Params, error) {
+	d, err := h.Store.GetDomain(a.Name)
+	if err != nil {
+		return dns.Params{}, err
+	}
+	p := dns.Params{Domain: d.Name, Hostname: h.Config.Hostname, MTASTSMode: h.Config.TLS.MTASTSMode}
+	for _, s := range a.IPs {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return dns.Params{}, fmt.Errorf("--ip %q is not an IP address", s)
+		}
+		p.IPs = append(p.IPs, ip)
+	}
+	for _, k := range d.DKIM {
+		p.DKIM = append(p.DKIM, dns.DKIMKey{Selector: k.Selector, Algorithm: k.Algorithm, PublicKey: k.PublicKey})
+	}
+	if err := p.Validate(); err != nil {
+		if net.ParseIP(p.Hostname) != nil || !strings.Contains(p.Hostname, ".") {
+			return p, fmt.Errorf("%v: set `hostname` in the config file to this server's public name (e.g. mail.%s)", err, p.Domain)
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// resolverAddr picks the DNS server for verification: --resolver, then
+// [dns] resolver, then the system's first nameserver.
+func (h *Handler) resolverAddr(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if h.Config.DNS.Resolver != "" {
+		return h.Config.DNS.Resolver
+	}
+	return dns.SystemResolverAddr()
+}
+
+func (h *Handler) dnsOps() map[string]OpFunc {
+	return map[string]OpFunc{
+		"domain.records": op(func(ctx context.Context, a dnsArgs) (any, error) {
+			p, err := h.dnsParams(a)
+			if err != nil {
+				return nil, err
+			}
+			return dns.Records(p)
+		}),
+		// domain.verify returns the report even when checks fail; the CLI
+		// turns a failed report into exit code 1.
+		"domain.verify": op(func(ctx context.Context, a dnsArgs) (any, error) {
+			p, err := h.dnsParams(a)
+			if err != nil {
+				return nil, err
+			}
+			c := &dns.Checker{Server: h.resolverAddr(a.Resolver)}
+			return c.Verify(ctx, p)
+		}),
+	}
+}

@@ -1,0 +1,247 @@
+// Package server owns the lifecycle of a running mailsrv: it opens the data
+// directory (failing fast if another process holds it), binds every
+// configured listener, starts the protocol services, the admin socket and
+// background jobs, and shuts all of it down in order on cancellation.
+//
+// Binding happens in New, serving in Run, so a caller (the serve command,
+// or a test using port 0) knows every bound address before traffic flows,
+// and a port conflict is reported before anything is served.
+//
+// Shutdown order: listeners close first (no new sessions), in-flight
+// sessions get shutdownGrace to finish, background jobs stop, and the store
+// closes last so every acknowledged write is on disk.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"mailsrv/auth"
+	"mailsrv/auth/msgauth"
+	"mailsrv/server/admin"
+	"mailsrv/server/config"
+	"mailsrv/server/metrics"
+	"mailsrv/server/tlsconf"
+	"mailsrv/server/web"
+	"mailsrv/store"
+)
+
+// shutdownGrace is how long in-flight sessions may take to finish.
+const shutdownGrace = 5 * time.Second
+
+// service is one protocol server bound to one listener.
+type service struct {
+	name     string
+	ln       net.Listener
+	serve    func(net.Listener) error
+	shutdown func(context.Context) error
+}
+
+// Server is a running mailsrv instance.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	store    *store.Store
+	tls      *tlsconf.Manager
+	metrics  *metrics.Metrics
+	limiter  *auth.FailureLimiter
+	resolver msgauth.Resolver
+	adminLn  net.Listener
+	admin    *admin.Handler
+	services []*service
+	jobs     []func(ctx context.Context)
+	wake     func() // wakes the outbound queue
+	onStop   []func()
+}
+
+// New opens the data directory, binds every listener and prepares the
+// services. Nothing is served until Run.
+func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s = &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
+		limiter:  auth.NewFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Now),
+		resolver: msgauth.NewResolver(cfg.DNS.Resolver)}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if s.tls, err = tlsconf.New(cfg, st.DomainNames, log); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if s.adminLn, err = admin.Listen(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	s.admin = &admin.Handler{Store: st, Config: cfg, Log: log, Extra: map[string]admin.OpFunc{}}
+	if err := s.addProtocols(); err != nil {
+		return nil, err
+	}
+	if err := s.addHTTP(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen binds addr for the named listener; "" disables it (nil, nil).
+func (s *Server) listen(name, addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen.%s %s: %w", name, addr, err)
+	}
+	return ln, nil
+}
+
+// addService binds a listener and registers its service (skipped if disabled).
+func (s *Server) addService(name, addr string, serve func(net.Listener) error, shutdown func(context.Context) error) error {
+	ln, err := s.listen(name, addr)
+	if err != nil || ln == nil {
+		return err
+	}
+	s.services = append(s.services, &service{name: name, ln: ln, serve: serve, shutdown: shutdown})
+	return nil
+}
+
+func (s *Server) addHTTP() error {
+	w := web.New(web.Options{
+		Hostname: s.cfg.Hostname, Domains: s.store.DomainNames, IsLocalDomain: s.store.IsLocalDomain,
+		MTASTSMode: s.cfg.TLS.MTASTSMode, TLS: s.tls, Logger: s.log,
+		Healthy: func() error { _, err := s.store.Domains(); return err },
+	})
+	for _, l := range []struct {
+		name, addr string
+		handler    http.Handler
+		tls        bool
+	}{
+		{"http", s.cfg.Listen.HTTP, s.tls.HTTPHandler(w.Handler()), false},
+		{"https", s.cfg.Listen.HTTPS, w.Handler(), true},
+		{"metrics", s.cfg.Listen.Metrics, w.MetricsHandler(s.metrics), false},
+	} {
+		hs := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		serve := hs.Serve
+		if l.tls {
+			hs.TLSConfig = s.tls.TLSConfig()
+			serve = func(ln net.Listener) error { return hs.ServeTLS(ln, "", "") }
+		}
+		if err := s.addService(l.name, l.addr, func(ln net.Listener) error {
+			if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, hs.Shutdown); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr returns the bound address of a listener by config name
+// ("smtp", "imap", …), or nil if it is disabled.
+func (s *Server) Addr(name string) net.Addr {
+	for _, svc := range s.services {
+		if svc.name == name {
+			return svc.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Store returns the server's store (for tests and in-process tools).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Reload re-reads TLS files (SIGHUP).
+func (s *Server) Reload() {
+	if err := s.tls.Reload(); err != nil {
+		s.log.Error("reload TLS certificate", "err", err)
+		return
+	}
+	s.log.Info("TLS certificate reloaded")
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.services))
+	for _, svc := range s.services {
+		s.log.Info("listening", "listener", svc.name, "addr", svc.ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := svc.serve(svc.ln); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", svc.name, err)
+			}
+		}()
+	}
+	s.log.Info("admin socket", "path", admin.SocketPath(s.cfg.DataDir))
+	jobCtx, stopJobs := context.WithCancel(context.Background())
+	var jobsWG sync.WaitGroup
+	jobsWG.Add(1)
+	go func() { defer jobsWG.Done(); admin.Serve(jobCtx, s.adminLn, s.admin, s.log) }()
+	for _, job := range s.jobs {
+		jobsWG.Add(1)
+		go func() { defer jobsWG.Done(); job(jobCtx) }()
+	}
+	go s.checkMX(jobCtx)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+	case runErr = <-errc:
+		s.log.Error("listener failed, shutting down", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var swg sync.WaitGroup
+	for _, svc := range s.services {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := svc.shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("shutdown", "listener", svc.name, "err", err)
+			}
+		}()
+	}
+	swg.Wait()
+	wg.Wait()
+	stopJobs()
+	jobsWG.Wait()
+	s.closeAll()
+	s.log.Info("stopped")
+	return runErr
+}
+
+// closeAll releases everything New acquired.
+func (s *Server) closeAll() {
+	for _, svc := range s.services {
+		svc.ln.Close()
+	}
+	for _, fn := range s.onStop {
+		fn()
+	}
+	if s.adminLn != nil {
+		s.adminLn.Close()
+	}
+	if s.tls != nil {
+		s.tls.Close()
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Error("close store", "err", err)
+		}
+	}
+}
