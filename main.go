@@ -30,6 +30,7 @@ func newRoot() *cobra.Command {
 		cli.User(g),
 		cli.Alias(g),
 		cli.Queue(g),
+		cli.Backup(g),
 	)
 	return root
 }

@@ -153,6 +153,14 @@ func TestCLIOfflineAndOnlineGiveSameResults(t *testing.T) {
 			t.Errorf("%s differs:\noffline:\n%s\nonline:\n%s", key, offline[key], got)
 		}
 	}
+	// An online backup is a tar holding the database and the bodies.
+	tarPath := filepath.Join(t.TempDir(), "backup.tar")
+	if out := mustRun(t, "", append([]string{"backup", "--out", tarPath}, g...)...); !strings.Contains(out, "wrote "+tarPath) {
+		t.Fatalf("backup: %s", out)
+	}
+	if raw, err := os.ReadFile(tarPath); err != nil || !bytes.Contains(raw, []byte(store.DBFile)) {
+		t.Fatalf("backup file: %v", err)
+	}
 	// A change made through the socket is visible to the running server at once.
 	if _, err := srv.Store().User("carol@example.com"); err != nil {
 		t.Fatalf("running server does not see carol: %v", err)

@@ -144,8 +144,20 @@ func (s *Store) OpenMessage(m *Message) (io.ReadCloser, error) {
 	}{io.MultiReader(bytes.NewReader(m.Prefix), f), f}, nil
 }
 
-// removeBlobFile deletes a blob's file (after its last reference went).
+// removeBlobFile deletes a blob's file (after its last reference went),
+// or defers that while a snapshot is being written.
 func (s *Store) removeBlobFile(id string) {
+	s.snap.mu.Lock()
+	if s.snap.active > 0 {
+		s.snap.pending = append(s.snap.pending, id)
+		s.snap.mu.Unlock()
+		return
+	}
+	s.snap.mu.Unlock()
+	s.removeBlobFileNow(id)
+}
+
+func (s *Store) removeBlobFileNow(id string) {
 	if err := os.Remove(s.blobPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("remove blob", "blob", id, "err", err)
 	}

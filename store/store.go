@@ -97,7 +97,8 @@ type Store struct {
 	closed  bool
 	loopWG  sync.WaitGroup
 
-	bus bus
+	bus  bus
+	snap snapshotGuard
 }
 
 // DBFile is the database file name inside the data directory.

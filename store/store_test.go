@@ -1,6 +1,8 @@
 package store
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -388,5 +390,48 @@ func TestDeliverRefusesUnsyncedBlobAndAbortRemovesFile(t *testing.T) {
 	w.Abort()
 	if _, err := os.Stat(filepath.Join(s.blobDir, w.id[len(w.id)-2:], w.id)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("aborted blob left behind")
+	}
+}
+
+func TestSnapshotRestores(t *testing.T) {
+	s := newTestStore(t)
+	a, _ := s.AddUser("alice@example.com", "", "h")
+	deliver(t, s, testMsg, Target{MailboxID: a.MailboxID, Flags: []string{`\Flagged`}})
+	var buf bytes.Buffer
+	st, err := s.Snapshot(&buf)
+	if err != nil || st.Blobs != 1 {
+		t.Fatalf("snapshot %+v %v", st, err)
+	}
+	// Restore into a fresh directory and read the message back.
+	dir := t.TempDir()
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, h.Name)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		f, _ := os.Create(p)
+		io.Copy(f, tr)
+		f.Close()
+	}
+	r := openTest(t, dir)
+	inbox, err := r.GetFolder(a.MailboxID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := r.Messages(inbox.ID, []uint32{1})
+	rc, err := r.OpenMessage(&msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(body) != testMsg || msgs[0].Flags[0] != `\Flagged` {
+		t.Fatalf("restored %q %v", body, msgs[0].Flags)
 	}
 }
