@@ -29,6 +29,9 @@ func newRoot() *cobra.Command {
 		cli.Domain(g),
 		cli.User(g),
 		cli.Alias(g),
+		cli.Shared(g),
+		cli.Mailbox(g),
+		cli.Trash(g),
 		cli.Queue(g),
 		cli.Backup(g),
 	)

@@ -1,0 +1,233 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailsrv/auth"
+	"mailsrv/auth/acl"
+	"mailsrv/server/config"
+	"mailsrv/store"
+)
+
+// MemberInfo is one member of a shared mailbox and their rights.
+type MemberInfo struct {
+	Member string `json:"member"`
+	Rights string `json:"rights"`
+}
+
+// SharedInfo is how `shared list` and `shared show` describe a shared mailbox.
+type SharedInfo struct {
+	Address     string       `json:"address"`
+	Name        string       `json:"name,omitempty"`
+	Owner       string       `json:"owner,omitempty"`
+	Members     []MemberInfo `json:"members"`
+	Messages    uint32       `json:"messages"`
+	Bytes       int64        `json:"bytes"`
+	HasPassword bool         `json:"has_password"`
+	Created     time.Time    `json:"created"`
+}
+
+// AuditInfo is one audit log line as `shared audit` prints it.
+type AuditInfo = store.AuditEntry
+
+type sharedArgs struct {
+	Address  string `json:"address"`
+	Name     string `json:"name,omitempty"`
+	Owner    string `json:"owner,omitempty"`
+	Password string `json:"password,omitempty"`
+	FromUser bool   `json:"from_user,omitempty"`
+	Member   string `json:"member,omitempty"`
+	Rights   string `json:"rights,omitempty"`
+	NewAddr  string `json:"new_address,omitempty"`
+	Since    string `json:"since,omitempty"` // duration back from now, e.g. "7d"
+}
+
+// config returns the handler's config, or the defaults.
+func (h *Handler) config() *config.Config {
+	if h.Config != nil {
+		return h.Config
+	}
+	return config.Default()
+}
+
+// sharedMailbox finds the live shared mailbox at addr.
+func (h *Handler) sharedMailbox(addr string) (*store.Mailbox, error) {
+	mb, err := h.Store.MailboxByAddress(addr)
+	if err != nil {
+		return nil, fmt.Errorf("no shared mailbox %s (see `mailsrv shared list`): %w", strings.TrimSpace(addr), err)
+	}
+	if mb.Kind != store.MailboxShared {
+		return nil, fmt.Errorf("%s is a personal mailbox, not a shared one (convert it with `mailsrv shared create %s --from-user`)", mb.Address, mb.Address)
+	}
+	return mb, nil
+}
+
+func (h *Handler) sharedInfo(mb *store.Mailbox) (SharedInfo, error) {
+	info := SharedInfo{Address: mb.Address, Name: mb.Name, Owner: mb.Owner, HasPassword: mb.PasswordHash != "",
+		Created: mb.Created, Members: []MemberInfo{}}
+	entries, err := h.Store.ACL(mb.ID)
+	if err != nil {
+		return info, err
+	}
+	for _, e := range entries {
+		info.Members = append(info.Members, MemberInfo{Member: e.Member, Rights: acl.Effective(e.Rights).String()})
+	}
+	info.Messages, info.Bytes = h.mailboxUsage(mb.ID)
+	return info, nil
+}
+
+func (h *Handler) sharedOps() map[string]OpFunc {
+	lim := func() config.Limits { return h.config().Limits }
+	return map[string]OpFunc{
+		"shared.create": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			hash := ""
+			if a.Password != "" {
+				if err := checkPassword(a.Password); err != nil {
+					return nil, err
+				}
+				var err error
+				if hash, err = auth.HashPassword(a.Password); err != nil {
+					return nil, err
+				}
+			}
+			var mb *store.Mailbox
+			var err error
+			if a.FromUser {
+				mb, err = h.Store.ConvertUserToShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, "admin")
+			} else {
+				mb, err = h.Store.CreateShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain)
+			}
+			if err != nil {
+				return nil, err
+			}
+			msg := "shared mailbox " + mb.Address + " created"
+			if a.FromUser {
+				msg = "user " + mb.Address + " converted into a shared mailbox; its mail is kept"
+				if hash == "" {
+					msg += "; its login no longer works (members reach it with their own password)"
+				}
+			}
+			if mb.Owner != "" {
+				msg += ", owner " + mb.Owner
+			}
+			return Done{Message: msg}, nil
+		}),
+		"shared.grant": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			rights, err := acl.Parse(a.Rights)
+			if err != nil {
+				return nil, fmt.Errorf("--rights: %v", strings.TrimPrefix(err.Error(), "acl: "))
+			}
+			mb, err := h.sharedMailbox(a.Address)
+			if err != nil {
+				return nil, err
+			}
+			if err := h.Store.Grant(mb.ID, a.Member, rights, lim().SharedMailboxMembers, "admin"); err != nil {
+				return nil, err
+			}
+			return Done{Message: fmt.Sprintf("%s may now %s on %s", strings.TrimSpace(a.Member), acl.Effective(rights), mb.Address)}, nil
+		}),
+		"shared.revoke": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			mb, err := h.sharedMailbox(a.Address)
+			if err != nil {
+				return nil, err
+			}
+			if err := h.Store.Revoke(mb.ID, a.Member, "admin"); err != nil {
+				return nil, err
+			}
+			return Done{Message: strings.TrimSpace(a.Member) + " removed from " + mb.Address}, nil
+		}),
+		"shared.list": op(func(ctx context.Context, _ struct{}) (any, error) {
+			mbs, err := h.Store.SharedMailboxes()
+			if err != nil {
+				return nil, err
+			}
+			out := []SharedInfo{}
+			for i := range mbs {
+				info, err := h.sharedInfo(&mbs[i])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, info)
+			}
+			return out, nil
+		}),
+		"shared.show": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			mb, err := h.sharedMailbox(a.Address)
+			if err != nil {
+				return nil, err
+			}
+			return h.sharedInfo(mb)
+		}),
+		"shared.rename": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			old, err := h.sharedMailbox(a.Address)
+			if err != nil {
+				return nil, err
+			}
+			mb, err := h.Store.RenameShared(old.Address, a.NewAddr, a.Name, "admin")
+			if err != nil {
+				return nil, err
+			}
+			if mb.Address != old.Address {
+				return Done{Message: fmt.Sprintf("shared mailbox %s renamed to %s; %s stays as an alias", old.Address, mb.Address, old.Address)}, nil
+			}
+			return Done{Message: fmt.Sprintf("shared mailbox %s is now named %q", mb.Address, mb.Name)}, nil
+		}),
+		"shared.remove": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			item, err := h.Store.RemoveShared(a.Address, "admin")
+			if err != nil {
+				return nil, err
+			}
+			return Done{Message: fmt.Sprintf("shared mailbox %s removed; its mail is in the recycle bin as item %d (restore with `mailsrv trash restore %d`)",
+				item.Address, item.ID, item.ID)}, nil
+		}),
+		"shared.audit": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			mb, err := h.sharedMailbox(a.Address)
+			if err != nil {
+				return nil, err
+			}
+			var since time.Time
+			if a.Since != "" {
+				d, err := ParseDuration(a.Since)
+				if err != nil {
+					return nil, fmt.Errorf("--since: %w", err)
+				}
+				since = h.now().Add(-d)
+			}
+			log, err := h.Store.AuditLog(mb.ID, since)
+			if err != nil {
+				return nil, err
+			}
+			if log == nil {
+				log = []store.AuditEntry{}
+			}
+			return log, nil
+		}),
+	}
+}
+
+// ParseDuration reads a Go duration ("36h", "90m") or a number of days
+// with a "d" suffix ("30d", "1.5d"). Negative durations are refused.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n != n || n > 1e5 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 90m", s)
+		}
+		d = time.Duration(n * float64(24*time.Hour))
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 90m", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+	}
+	return d, nil
+}
