@@ -1,0 +1,312 @@
+package smtpd
+
+// MX intake (port 25): accepts mail for local domains only, never offers
+// AUTH, verifies SPF/DKIM/DMARC while streaming the message to its blob
+// file, and answers 250 only after the blob is fsynced and the delivery
+// committed for every recipient.
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailsrv/auth/msgauth"
+	"mailsrv/server/config"
+	"mailsrv/server/metrics"
+	"mailsrv/store"
+)
+
+// MXListener is the metrics label and log name of the MX listener.
+const MXListener = "smtp"
+
+// verifyTimeout bounds SPF/DKIM/DMARC DNS work for one message.
+const verifyTimeout = 60 * time.Second
+
+// MXOptions configures NewMX.
+type MXOptions struct {
+	Store    *store.Store
+	Hostname string
+	Limits   config.Limits
+	// TLS enables STARTTLS with the configured certificate; nil = none.
+	TLS *tls.Config
+	// Verifier checks SPF/DKIM/DMARC; nil means no checks (the
+	// Authentication-Results field is then omitted). The server wiring
+	// passes msgauth.NewVerifier(msgauth.NewResolver(cfg.DNS.Resolver), host).
+	Verifier *msgauth.Verifier
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	// ReadTimeout and WriteTimeout default to 5 minutes; ShutdownGrace to
+	// 5 seconds. Tests shorten them.
+	ReadTimeout, WriteTimeout, ShutdownGrace time.Duration
+}
+
+// NewMX returns the MX intake server. Call Serve with a listener.
+func NewMX(opts MXOptions) *Server {
+	be := &mxBackend{opts: opts}
+	s := newServer(serverConfig{
+		Name:          MXListener,
+		Hostname:      opts.Hostname,
+		Limits:        opts.Limits,
+		TLS:           opts.TLS,
+		Metrics:       opts.Metrics,
+		Log:           opts.Log,
+		Backend:       be,
+		ReadTimeout:   opts.ReadTimeout,
+		WriteTimeout:  opts.WriteTimeout,
+		ShutdownGrace: opts.ShutdownGrace,
+	})
+	be.srv = s
+	// go-smtp advertises SIZE and answers 552 5.3.4 (at MAIL SIZE=, in
+	// DATA once the limit is passed, and for BDAT chunks) by itself. It
+	// stops reading into our writer at the limit, so an oversize message
+	// is never buffered: we only see the limit error.
+	s.smtp.MaxMessageBytes = opts.Limits.MaxMessageBytes
+	// Recipients are capped in Rcpt (not by go-smtp) so the rejection is
+	// counted in metrics.
+	return s
+}
+
+type mxBackend struct {
+	opts MXOptions
+	srv  *Server
+}
+
+func (b *mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &mxSession{b: b, conn: c, ci: b.srv.connInfoOf(c)}, nil
+}
+
+// mxSession is one SMTP session. go-smtp runs Data in a separate goroutine
+// for BDAT, and RSET or a dropped connection can call Reset/Logout while it
+// runs, so the transaction state is guarded by mu and Data works on a copy.
+type mxSession struct {
+	b    *mxBackend
+	conn *smtp.Conn
+	ci   *connInfo
+
+	mu       sync.Mutex
+	from     string
+	hasFrom  bool
+	rcpts    []string // normalised recipient addresses, in order
+	mailbox  []uint64 // deduplicated target mailboxes
+	rcptSeen map[string]bool
+}
+
+func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
+	s.b.opts.Metrics.SMTPRejected(MXListener, reason)
+	return err
+}
+
+func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.hasFrom = from, true
+	s.rcpts, s.mailbox, s.rcptSeen = nil, nil, nil
+	setBusy(s.conn, true)
+	return nil
+}
+
+func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	addr, err := store.NormalizeAddress(to)
+	if err != nil {
+		return s.reject("bad_address", smtpError(501, smtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax"))
+	}
+	s.mu.Lock()
+	n, dup := len(s.rcpts), s.rcptSeen[addr]
+	s.mu.Unlock()
+	if dup {
+		return nil // RCPT TO twice: one copy, and no second count
+	}
+	if max := s.b.opts.Limits.MaxRecipients; max > 0 && n >= max {
+		return s.reject("too_many_recipients", smtpError(452, smtp.EnhancedCode{4, 5, 3}, fmt.Sprintf("Too many recipients (at most %d per message)", max)))
+	}
+	ids, err := s.b.opts.Store.Resolve(addr)
+	switch {
+	case errors.Is(err, store.ErrUnknownDomain):
+		s.ci.Log.Info("relay attempt refused", "rcpt", addr, "from", s.from)
+		return s.reject("relay", smtpError(554, smtp.EnhancedCode{5, 7, 1}, "Relay not permitted"))
+	case errors.Is(err, store.ErrNotFound):
+		s.ci.Log.Info("unknown recipient", "rcpt", addr)
+		return s.reject("unknown_user", smtpError(550, smtp.EnhancedCode{5, 1, 1}, "No such user here"))
+	case err != nil:
+		s.ci.Log.Error("resolve recipient", "rcpt", addr, "err", err)
+		return s.reject("store_error", smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure looking up the recipient, try again later"))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rcptSeen == nil {
+		s.rcptSeen = map[string]bool{}
+	}
+	s.rcptSeen[addr] = true
+	s.rcpts = append(s.rcpts, addr)
+	for _, id := range ids {
+		if !containsID(s.mailbox, id) {
+			s.mailbox = append(s.mailbox, id)
+		}
+	}
+	return nil
+}
+
+func containsID(ids []uint64, id uint64) bool {
+	for _, v := range ids {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *mxSession) Reset() {
+	s.mu.Lock()
+	s.from, s.hasFrom, s.rcpts, s.mailbox, s.rcptSeen = "", false, nil, nil, nil
+	s.mu.Unlock()
+	setBusy(s.conn, false)
+}
+
+func (s *mxSession) Logout() error {
+	setBusy(s.conn, false)
+	return nil
+}
+
+// Data streams the message once into its blob file and into the verifier,
+// then fsyncs and commits, and only then returns (go-smtp answers 250).
+func (s *mxSession) Data(r io.Reader) error {
+	s.mu.Lock()
+	from, rcpts, mailboxes := s.from, append([]string(nil), s.rcpts...), append([]uint64(nil), s.mailbox...)
+	s.mu.Unlock()
+	if len(rcpts) == 0 {
+		return smtpError(503, smtp.EnhancedCode{5, 5, 1}, "No valid recipients")
+	}
+	o := &s.b.opts
+	start := time.Now()
+	log := s.ci.Log
+
+	src := newDataReader(s.conn, r, s.b.srv.readTO)
+	blob, err := o.Store.NewBlob(0)
+	if err != nil {
+		log.Error("create blob", "err", err)
+		return s.reject("store_error", errStore)
+	}
+
+	_, isTLS := s.conn.TLSConnectionState()
+	in := msgauth.Input{RemoteIP: s.ci.RemoteIP, Helo: s.conn.Hostname(), MailFrom: from}
+	var res msgauth.Result
+	var copyErr, verr error
+	// bw remembers errors of our own file so they are not mistaken for
+	// client errors (and answered 451 4.3.0, not 4.4.2).
+	bw := &errWriter{w: blob}
+	if o.Verifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+		_, copyErr, verr = teeStream(bw, src, func(msg io.Reader) error {
+			var err error
+			res, err = o.Verifier.Verify(ctx, in, msg)
+			return err
+		})
+		cancel()
+	} else {
+		_, copyErr = io.Copy(bw, src)
+	}
+	if copyErr != nil {
+		blob.Abort()
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(copyErr, &se):
+			if se == smtp.ErrDataTooLarge {
+				log.Info("message too large", "limit", o.Limits.MaxMessageBytes)
+				return s.reject("oversize", se)
+			}
+			return se
+		case errors.Is(copyErr, smtp.ErrTooLongLine):
+			return s.reject("line_too_long", smtpError(500, smtp.EnhancedCode{5, 5, 2}, "Line too long"))
+		case errors.Is(copyErr, smtp.ErrDataReset):
+			return copyErr
+		}
+		if bw.err != nil {
+			log.Error("write blob", "err", bw.err)
+			return s.reject("store_error", errStore)
+		}
+		log.Info("message transfer failed", "err", copyErr)
+		return smtpError(451, smtp.EnhancedCode{4, 4, 2}, "Message transfer failed")
+	}
+	if verr != nil {
+		blob.Abort()
+		if errors.Is(verr, msgauth.ErrHeaderTooLarge) {
+			return s.reject("header_too_large", smtpError(552, smtp.EnhancedCode{5, 6, 0}, "Message header too large"))
+		}
+		log.Error("verify message", "err", verr)
+		return s.reject("verify_error", smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure checking the message, try again later"))
+	}
+
+	folder := ""
+	if o.Verifier != nil {
+		switch res.Action {
+		case msgauth.Reject:
+			blob.Abort()
+			log.Info("rejected by DMARC policy", "from_domain", res.DMARC.FromDomain, "spf", res.SPF.Result, "dmarc", res.DMARC.Result)
+			return s.reject("dmarc", smtpError(550, smtp.EnhancedCode{5, 7, 1},
+				fmt.Sprintf("Rejected by the DMARC policy of %s", res.DMARC.FromDomain)))
+		case msgauth.Quarantine:
+			folder = "Junk"
+		}
+	}
+
+	if err := blob.Sync(); err != nil {
+		blob.Abort()
+		log.Error("fsync blob", "err", err)
+		return s.reject("store_error", errStore)
+	}
+	now := o.Store.Now()
+	ri := msgauth.ReceivedInfo{
+		Helo: s.conn.Hostname(), IP: s.ci.RemoteIP, Hostname: o.Hostname,
+		TLS: isTLS, ID: blob.ID(), Date: now,
+	}
+	if len(rcpts) == 1 {
+		ri.For = rcpts[0]
+	}
+	var prefix strings.Builder
+	prefix.WriteString(msgauth.HeaderField("Received", msgauth.ReceivedHeader(ri)))
+	if o.Verifier != nil {
+		prefix.WriteString(msgauth.HeaderField("Authentication-Results", res.AuthResultsHeader(o.Hostname)))
+	}
+	targets := make([]store.Target, len(mailboxes))
+	for i, id := range mailboxes {
+		targets[i] = store.Target{MailboxID: id, Folder: folder}
+	}
+	if _, err := o.Store.Deliver(store.Delivery{
+		Blob: blob, Prefix: []byte(prefix.String()), InternalDate: now, Targets: targets,
+	}); err != nil {
+		blob.Abort()
+		log.Error("deliver", "err", err, "rcpts", len(rcpts))
+		return s.reject("store_error", errStore)
+	}
+	o.Metrics.SMTPAccepted(MXListener)
+	log.Info("delivered", "id", blob.ID(), "from", from, "rcpts", rcpts, "size", blob.Size(),
+		"folder", cmp.Or(folder, "INBOX"), "spf", res.SPF.Result, "dmarc", res.DMARC.Result,
+		"took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// errStore is the answer when the message could not be stored durably.
+var errStore = smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure storing the message, try again later")
+
+// errWriter records the first write error of w.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
