@@ -1,0 +1,330 @@
+package smtpd
+
+// Submission (ports 587 with STARTTLS, 465 with implicit TLS): AUTH PLAIN
+// and LOGIN only over TLS, sender authorisation by the rights model of
+// SPEC §5, DKIM signing, local delivery and queuing of remote recipients in
+// one store transaction. The authorisation rules live in
+// submission_authz.go, message handling in submission_data.go.
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailsrv/auth"
+	"mailsrv/server/config"
+	"mailsrv/server/metrics"
+	"mailsrv/store"
+)
+
+// Listener names of the two submission roles (metrics label, log attribute).
+const (
+	SubmissionListener  = "submission"
+	SubmissionsListener = "submissions"
+)
+
+// SubmissionOptions configure NewSubmission.
+type SubmissionOptions struct {
+	Store    *store.Store
+	Hostname string
+	Limits   config.Limits
+	// TLS is required: STARTTLS on 587, or the implicit TLS of 465 with
+	// ImplicitTLS. AUTH is refused before TLS unless AllowInsecureAuth.
+	TLS         *tls.Config
+	ImplicitTLS bool
+	// Limiter counts authentication failures per IP and per account; it is
+	// shared with IMAP. nil builds one from Limits.AuthFailuresPerMinute.
+	Limiter *auth.FailureLimiter
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// AllowInsecureAuth permits AUTH without TLS (tests on loopback only).
+	AllowInsecureAuth bool
+	// Wake is called after a message was queued for remote delivery.
+	Wake func()
+	// Zero values mean the package defaults.
+	ReadTimeout, WriteTimeout, ShutdownGrace time.Duration
+}
+
+// NewSubmission returns the submission server; serve it with Serve.
+func NewSubmission(opts SubmissionOptions) *Server {
+	name := SubmissionListener
+	if opts.ImplicitTLS {
+		name = SubmissionsListener
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = auth.NewFailureLimiter(opts.Limits.AuthFailuresPerMinute, nil)
+	}
+	if opts.Wake == nil {
+		opts.Wake = func() {}
+	}
+	be := &subBackend{opts: opts, name: name}
+	s := newServer(serverConfig{
+		Name:          name,
+		Hostname:      opts.Hostname,
+		Limits:        opts.Limits,
+		TLS:           opts.TLS,
+		ImplicitTLS:   opts.ImplicitTLS,
+		Metrics:       opts.Metrics,
+		Log:           opts.Log,
+		Backend:       be,
+		ReadTimeout:   opts.ReadTimeout,
+		WriteTimeout:  opts.WriteTimeout,
+		ShutdownGrace: opts.ShutdownGrace,
+	})
+	be.srv = s
+	s.smtp.MaxMessageBytes = opts.Limits.MaxMessageBytes
+	// go-smtp advertises AUTH only when TLS is active (or this is set), and
+	// answers "523 5.7.10 TLS is required" to an AUTH before STARTTLS.
+	s.smtp.AllowInsecureAuth = opts.AllowInsecureAuth
+	return s
+}
+
+type subBackend struct {
+	opts SubmissionOptions
+	name string
+	srv  *Server
+}
+
+func (b *subBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &subSession{b: b, st: b.opts.Store, conn: c, ci: b.srv.connInfoOf(c)}, nil
+}
+
+// identity is who an authenticated session is.
+type identity struct {
+	// User is the normalised address whose password was checked: a
+	// personal account, or a shared mailbox logging in as itself.
+	User string
+	// MailboxID is User's own mailbox.
+	MailboxID uint64
+	// ActAs is the shared mailbox a delegate login asked for ("" = none).
+	ActAs string
+}
+
+// subSession is one submission session. go-smtp may run Reset/Logout
+// concurrently with Data, so the transaction state is guarded by mu.
+type subSession struct {
+	b    *subBackend
+	st   *store.Store
+	conn *smtp.Conn
+	ci   *connInfo
+
+	mu     sync.Mutex
+	id     *identity
+	from   string
+	local  []uint64 // deduplicated local target mailboxes
+	remote []string // remote recipients
+	rcpts  []string // every recipient, for logs and the audit detail
+}
+
+var (
+	errAuthFailed  = smtpError(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+	errAuthLimited = smtpError(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed authentication attempts, try again later")
+	errAuthTemp    = smtpError(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later")
+	errNeedAuth    = smtpError(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
+)
+
+func (s *subSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+func (s *subSession) Auth(mech string) (sasl.Server, error) {
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return auth.NewPlainServer(func(authzid, username, password string) error {
+			return s.authenticate(authzid, username, password)
+		}), nil
+	case sasl.Login:
+		return auth.NewLoginServer(func(username, password string) error {
+			return s.authenticate("", username, password)
+		}), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// authenticate checks a login. The limiter is consulted before the password
+// is hashed, so a blocked client costs no argon2 time; every failure is
+// logged with the remote address (the conn logger carries it).
+func (s *subSession) authenticate(authzid, username, password string) error {
+	keys := []string{auth.IPKey(s.conn.Conn().RemoteAddr()), auth.UserKey(username)}
+	lim := s.b.opts.Limiter
+	log := s.ci.Log.With("user", username)
+	if !lim.Allowed(keys...) {
+		s.b.opts.Metrics.AuthFailure(s.b.name)
+		log.Warn("authentication refused: rate limited")
+		return errAuthLimited
+	}
+	fail := func(reason string) error {
+		lim.Fail(keys...)
+		s.b.opts.Metrics.AuthFailure(s.b.name)
+		log.Warn("authentication failed", "reason", reason)
+		return errAuthFailed
+	}
+	user, actAs, err := auth.ResolveIdentity(authzid, username)
+	if err != nil {
+		return fail(err.Error())
+	}
+	user, err = store.NormalizeAddress(user)
+	if err != nil {
+		auth.DummyVerify(password)
+		return fail("malformed user name")
+	}
+	id, err := s.checkPassword(user, password)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fail("bad user name or password")
+		}
+		log.Error("authentication: store error", "err", err)
+		return errAuthTemp
+	}
+	if actAs != "" {
+		a, err := store.NormalizeAddress(actAs)
+		if err != nil {
+			return fail("malformed mailbox name in delegate login")
+		}
+		mb, err := s.st.MailboxByAddress(a)
+		if err != nil || mb.Deleted != nil {
+			return fail("delegate login for unknown mailbox " + a)
+		}
+		r, err := s.st.RightsOf(mb.ID, user)
+		if err != nil {
+			log.Error("authentication: store error", "err", err)
+			return errAuthTemp
+		}
+		if r == 0 {
+			return fail("no rights on " + a)
+		}
+		if a != user {
+			id.ActAs = a
+		}
+	}
+	lim.Succeed(auth.UserKey(username))
+	s.mu.Lock()
+	s.id = id
+	s.mu.Unlock()
+	log.Info("authenticated", "as", id.User, "acting_for", id.ActAs)
+	return nil
+}
+
+// checkPassword verifies password for a personal account or a shared
+// mailbox with its own password. ErrNotFound means "wrong credentials".
+func (s *subSession) checkPassword(user, password string) (*identity, error) {
+	acct, err := s.st.User(user)
+	if err == nil {
+		if !auth.VerifyPassword(acct.PasswordHash, password) {
+			return nil, store.ErrNotFound
+		}
+		return &identity{User: acct.Address, MailboxID: acct.MailboxID}, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	mb, err := s.st.MailboxByAddress(user)
+	if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil || mb.PasswordHash == "" {
+		auth.DummyVerify(password) // same timing as a wrong password
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, store.ErrNotFound
+	}
+	if !auth.VerifyPassword(mb.PasswordHash, password) {
+		return nil, store.ErrNotFound
+	}
+	return &identity{User: mb.Address, MailboxID: mb.ID}, nil
+}
+
+func (s *subSession) identity() *identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+// Mail checks that the envelope sender is an address the user may send as
+// (rights read from the store now, so a revoke applies to the next message).
+func (s *subSession) Mail(from string, _ *smtp.MailOptions) error {
+	id := s.identity()
+	if id == nil {
+		return errNeedAuth
+	}
+	if from == "" {
+		return smtpError(550, smtp.EnhancedCode{5, 7, 1}, "The null sender is not accepted from authenticated users")
+	}
+	addr, err := store.NormalizeAddress(from)
+	if err != nil {
+		return smtpError(553, smtp.EnhancedCode{5, 1, 7}, "Malformed sender address")
+	}
+	if _, err := s.authorize(id, addr); err != nil {
+		s.ci.Log.Warn("sender refused", "user", id.User, "from", addr, "err", err)
+		s.b.opts.Metrics.SMTPRejected(s.b.name, "sender")
+		return err
+	}
+	s.mu.Lock()
+	s.resetLocked()
+	s.from = addr
+	s.mu.Unlock()
+	setBusy(s.conn, true)
+	return nil
+}
+
+// Rcpt resolves a recipient: local addresses are delivered directly,
+// others are queued. Unknown local addresses are refused at once so the
+// user's client reports the typo.
+func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.identity() == nil {
+		return errNeedAuth
+	}
+	addr, err := store.NormalizeAddress(to)
+	if err != nil {
+		return smtpError(553, smtp.EnhancedCode{5, 1, 3}, "Malformed recipient address")
+	}
+	s.mu.Lock()
+	n := len(s.rcpts)
+	s.mu.Unlock()
+	if max := s.b.opts.Limits.MaxRecipients; max > 0 && n >= max {
+		s.b.opts.Metrics.SMTPRejected(s.b.name, "too_many_recipients")
+		return smtpError(452, smtp.EnhancedCode{4, 5, 3}, "Too many recipients")
+	}
+	ids, err := s.st.Resolve(addr)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrUnknownDomain):
+	case errors.Is(err, store.ErrNotFound):
+		s.b.opts.Metrics.SMTPRejected(s.b.name, "unknown_recipient")
+		return smtpError(550, smtp.EnhancedCode{5, 1, 1}, "No such local recipient: "+addr)
+	default:
+		s.ci.Log.Error("resolving recipient", "to", addr, "err", err)
+		return smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure resolving the recipient")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcpts = append(s.rcpts, addr)
+	if ids == nil {
+		s.remote = append(s.remote, addr)
+		return nil
+	}
+	for _, id := range ids {
+		if !containsID(s.local, id) {
+			s.local = append(s.local, id)
+		}
+	}
+	return nil
+}
+
+func (s *subSession) resetLocked() {
+	s.from, s.local, s.remote, s.rcpts = "", nil, nil, nil
+}
+
+func (s *subSession) Reset() {
+	s.mu.Lock()
+	s.resetLocked()
+	s.mu.Unlock()
+	setBusy(s.conn, false)
+}
+
+func (s *subSession) Logout() error {
+	s.Reset()
+	return nil
+}

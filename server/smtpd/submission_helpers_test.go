@@ -1,0 +1,200 @@
+package smtpd
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailsrv/auth"
+	"mailsrv/auth/acl"
+	"mailsrv/auth/msgauth"
+	"mailsrv/server/config"
+	"mailsrv/store"
+)
+
+// subEnv is a store with example.com (ed25519 + RSA DKIM keys), users
+// alice and bob, an alias of alice, shared mailboxes with each right for
+// alice, and a running submission server with STARTTLS.
+type subEnv struct {
+	st      *store.Store
+	srv     *Server
+	addr    string
+	limiter *auth.FailureLimiter
+	woken   atomic.Int32
+	keys    map[string]string // selector → DNS TXT record
+	shared  map[string]*store.Mailbox
+}
+
+const subPassword = "correct horse battery staple"
+
+func newSubEnv(t *testing.T) *subEnv {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{Logger: subQuietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &subEnv{st: st, keys: map[string]string{}, shared: map[string]*store.Mailbox{}}
+	d := store.Domain{Name: "example.com"}
+	for _, algo := range []string{msgauth.AlgEd25519, msgauth.AlgRSA} {
+		kp, err := msgauth.GenerateKey(algo)
+		subMust(t, err)
+		sel := "s-" + algo
+		d.DKIM = append(d.DKIM, store.DKIMKey{Selector: sel, Algorithm: algo, PrivateKeyPEM: string(kp.PrivateKeyPEM), PublicKey: kp.PublicKey})
+		e.keys[sel] = msgauth.DNSRecord(kp.PublicKey, algo)
+	}
+	subMust(t, st.AddDomain(d))
+	hash, err := auth.HashPassword(subPassword)
+	subMust(t, err)
+	for _, u := range []string{"alice@example.com", "bob@example.com"} {
+		_, err := st.AddUser(u, "", hash)
+		subMust(t, err)
+	}
+	subMust(t, st.AddAlias("al@example.com", "alice@example.com"))
+	for name, rights := range map[string]acl.Rights{
+		"send": acl.Send | acl.Read, "obo": acl.SendOnBehalf | acl.Read, "read": acl.Read, "none": 0,
+	} {
+		mb, err := st.CreateShared("info-"+name+"@example.com", "Info "+name, "", "", 0)
+		subMust(t, err)
+		if rights != 0 {
+			subMust(t, st.Grant(mb.ID, "alice@example.com", rights, 0, "admin"))
+		}
+		e.shared[name] = mb
+	}
+	e.limiter = auth.NewFailureLimiter(3, nil)
+	e.srv = NewSubmission(SubmissionOptions{
+		Store: st, Hostname: "mail.example.com",
+		Limits:  config.Limits{MaxMessageBytes: 1 << 20, MaxRecipients: 10},
+		TLS:     subTLSConfig(t),
+		Limiter: e.limiter,
+		Log:     subQuietLog(),
+		Wake:    func() { e.woken.Add(1) },
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	subMust(t, err)
+	e.addr = ln.Addr().String()
+	go e.srv.Serve(ln)
+	t.Cleanup(func() { e.srv.Shutdown(t.Context()) })
+	return e
+}
+
+func subMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func subQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// subTLSConfig is a self-signed certificate for mail.example.com.
+func subTLSConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	subMust(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mail.example.com"},
+		DNSNames: []string{"mail.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	subMust(t, err)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// login connects with STARTTLS and authenticates with PLAIN.
+func (e *subEnv) login(t *testing.T, authzid, user string) *smtp.Client {
+	t.Helper()
+	c, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
+	subMust(t, err)
+	t.Cleanup(func() { c.Close() })
+	subMust(t, c.Auth(sasl.NewPlainClient(authzid, user, subPassword)))
+	return c
+}
+
+// send runs one transaction; msg is the full message text.
+func subSend(c *smtp.Client, from string, to []string, msg string) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, rc := range to {
+		if err := c.Rcpt(rc, nil); err != nil {
+			c.Reset()
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func subMessage(from, to, subject string, extra ...string) string {
+	h := "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n"
+	for _, x := range extra {
+		h += x + "\r\n"
+	}
+	return h + "\r\nHello,\r\nthis is a test.\r\n"
+}
+
+// subFolder returns the messages of a folder of the mailbox at addr.
+func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
+	t.Helper()
+	f, err := e.st.GetFolder(mbid, name)
+	subMust(t, err)
+	flags, err := e.st.FolderFlags(f.ID)
+	subMust(t, err)
+	var uids []uint32
+	for _, x := range flags {
+		uids = append(uids, x.UID)
+	}
+	msgs, err := e.st.Messages(f.ID, uids)
+	subMust(t, err)
+	var out []string
+	for i := range msgs {
+		rc, err := e.st.OpenMessage(&msgs[i])
+		subMust(t, err)
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func (e *subEnv) mailboxOf(t *testing.T, addr string) uint64 {
+	t.Helper()
+	mb, err := e.st.MailboxByAddress(addr)
+	subMust(t, err)
+	return mb.ID
+}
+
+// subWantCode fails unless err is an SMTP error with code and, when
+// contains is not "", a message containing it.
+func subWantCode(t *testing.T, err error, code int, contains string) {
+	t.Helper()
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want SMTP %d", err, code)
+	}
+	if se.Code != code || !strings.Contains(se.Message, contains) {
+		t.Fatalf("got %d %v %q, want %d containing %q", se.Code, se.EnhancedCode, se.Message, code, contains)
+	}
+}
