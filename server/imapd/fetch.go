@@ -1,0 +1,364 @@
+package imapd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailsrv/auth/acl"
+	"mailsrv/store"
+)
+
+// fetchChunk is how many messages one store read covers; the chunk is
+// copied out of the read transaction and then written to the client.
+const fetchChunk = 500
+
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.FetchOptions) error {
+	defer s.observe("FETCH", time.Now())
+	if err := s.needSel(acl.OpRead); err != nil {
+		return err
+	}
+	markSeen := false
+	for _, bs := range o.BodySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	for _, bs := range o.BinarySection {
+		markSeen = markSeen || !bs.Peek
+	}
+	// Reading a body marks it \Seen unless the folder is read-only for us
+	// (EXAMINE); readers may set \Seen (SPEC §5).
+	if markSeen && s.needSel(acl.OpSetSeen) != nil {
+		markSeen = false
+	}
+	flagsOnly := !o.Envelope && !o.InternalDate && !o.RFC822Size && o.BodyStructure == nil &&
+		len(o.BodySection) == 0 && len(o.BinarySection) == 0 && len(o.BinarySectionSize) == 0
+
+	refs := s.refs(numSet)
+	defer s.batch()()
+	for start := 0; start < len(refs); start += fetchChunk {
+		chunk := refs[start:min(start+fetchChunk, len(refs))]
+		var err error
+		if flagsOnly {
+			err = s.fetchFlags(w, chunk)
+		} else {
+			err = s.fetchFull(w, chunk, o, markSeen)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchFlags serves UID/FLAGS from the compact flags bucket only.
+//
+// This is the hot path of every client's resync (FETCH 1:* (FLAGS) over the
+// whole folder), and go-imap's per-response encoder sets a write deadline
+// and flushes for each message, which costs more than everything else
+// together. So the chunk's responses are formatted here and written to the
+// connection in one write. That is safe because go-imap flushes its buffer
+// after every response (nothing of its own is pending while a command
+// runs) and nothing else writes during a FETCH (unsolicited updates are
+// written only by Poll/Idle, not concurrently with a command). Messages
+// whose flags are not plain atoms go through go-imap's encoder instead.
+func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) error {
+	flags, err := s.srv.st.FlagsOf(s.sel.fid, refUIDs(chunk))
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	nc := s.conn.NetConn()
+	buf := make([]byte, 0, 48*len(chunk))
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := nc.Write(buf)
+		nc.SetWriteDeadline(time.Time{})
+		buf = buf[:0]
+		return err
+	}
+	j := 0
+	for _, r := range chunk {
+		if j >= len(flags) || flags[j].UID != r.uid {
+			continue // expunged meanwhile
+		}
+		fl := flags[j].Flags
+		j++
+		if atomFlags(fl) {
+			buf = appendFlagsResponse(buf, r.seq, r.uid, fl)
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		mw := w.CreateMessage(r.seq)
+		mw.WriteUID(imap.UID(r.uid))
+		mw.WriteFlags(toIMAPFlags(fl))
+		if err := mw.Close(); err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+// writeTimeout bounds one direct write, like go-imap's response timeout.
+const writeTimeout = 30 * time.Second
+
+// appendFlagsResponse formats "* seq FETCH (UID uid FLAGS (...))".
+func appendFlagsResponse(b []byte, seq, uid uint32, flags []string) []byte {
+	b = append(b, "* "...)
+	b = strconv.AppendUint(b, uint64(seq), 10)
+	b = append(b, " FETCH (UID "...)
+	b = strconv.AppendUint(b, uint64(uid), 10)
+	b = append(b, " FLAGS ("...)
+	for i, f := range flags {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, f...)
+	}
+	return append(b, "))\r\n"...)
+}
+
+// atomFlags reports whether every flag can be written as is: an atom,
+// optionally with a leading backslash (RFC 3501 flag syntax).
+func atomFlags(flags []string) bool {
+	for _, f := range flags {
+		f = strings.TrimPrefix(f, `\`)
+		if f == "" {
+			return false
+		}
+		for i := 0; i < len(f); i++ {
+			c := f[i]
+			if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.FetchOptions, markSeen bool) error {
+	st := s.srv.st
+	msgs, err := st.Messages(s.sel.fid, refUIDs(chunk))
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	writeFlags := o.Flags
+	if markSeen {
+		var unseen []uint32
+		for _, m := range msgs {
+			if !hasFlag(m.Flags, `\Seen`) {
+				unseen = append(unseen, m.UID)
+			}
+		}
+		if len(unseen) > 0 {
+			res, err := st.StoreFlags(s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user)
+			if err != nil {
+				return mapStoreErr(err)
+			}
+			for i := range msgs {
+				if fl, ok := res[msgs[i].UID]; ok {
+					msgs[i].Flags = fl
+				}
+			}
+			writeFlags = true // RFC 3501: the \Seen change is reported
+		}
+	}
+	j := 0
+	for _, r := range chunk {
+		if j >= len(msgs) || msgs[j].UID != r.uid {
+			continue
+		}
+		m := &msgs[j]
+		j++
+		if err := s.fetchOne(w, r.seq, m, o, writeFlags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepared holds what one FETCH response needs from the body, computed
+// before the response starts (so a read error never leaves a half-written
+// response).
+type prepared struct {
+	bs       imap.BodyStructure
+	sections [][]byte
+	binary   [][]byte
+	binSizes []uint32
+	stream   io.ReadCloser // whole-message BODY[] streamed from the blob
+	streamAt int           // index in o.BodySection served by stream
+}
+
+// isWhole reports a BODY[] / BODY[]<partial> section, served by streaming.
+func isWhole(bs *imap.FetchItemBodySection) bool {
+	return bs.Specifier == imap.PartSpecifierNone && len(bs.Part) == 0 &&
+		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
+}
+
+func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, error) {
+	st := s.srv.st
+	p := &prepared{streamAt: -1}
+	// open gives a fresh reader of the whole message for each extraction.
+	open := func() (io.ReadCloser, error) { return st.OpenMessage(m) }
+	if o.BodyStructure != nil {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		p.bs = imapserver.ExtractBodyStructure(rc)
+		rc.Close()
+	}
+	for i, bs := range o.BodySection {
+		if isWhole(bs) && p.streamAt < 0 {
+			p.streamAt = i
+			p.sections = append(p.sections, nil)
+			continue
+		}
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		b := imapserver.ExtractBodySection(rc, bs)
+		rc.Close()
+		p.sections = append(p.sections, b)
+	}
+	for _, bs := range o.BinarySection {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		p.binary = append(p.binary, imapserver.ExtractBinarySection(rc, bs))
+		rc.Close()
+	}
+	for _, bs := range o.BinarySectionSize {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		p.binSizes = append(p.binSizes, imapserver.ExtractBinarySectionSize(rc, bs))
+		rc.Close()
+	}
+	if p.streamAt >= 0 {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		p.stream = rc
+	}
+	return p, nil
+}
+
+func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Message, o *imap.FetchOptions, writeFlags bool) error {
+	p, err := s.prepare(m, o)
+	if err != nil {
+		s.srv.log.Error("fetch: open message", "folder", s.sel.fid, "uid", m.UID, "err", err)
+		return fmt.Errorf("message %d is unreadable: %w", m.UID, err)
+	}
+	if p.stream != nil {
+		defer p.stream.Close()
+	}
+	mw := w.CreateMessage(seq)
+	mw.WriteUID(imap.UID(m.UID))
+	if writeFlags {
+		mw.WriteFlags(toIMAPFlags(m.Flags))
+	}
+	if o.InternalDate {
+		mw.WriteInternalDate(m.InternalDate)
+	}
+	if o.RFC822Size {
+		mw.WriteRFC822Size(m.Size)
+	}
+	if o.Envelope {
+		mw.WriteEnvelope(toIMAPEnvelope(m.Envelope))
+	}
+	if o.BodyStructure != nil {
+		mw.WriteBodyStructure(p.bs)
+	}
+	var werr error
+	for i, bs := range o.BodySection {
+		if i == p.streamAt {
+			werr = streamSection(mw, bs, p.stream, m.Size)
+		} else {
+			werr = writeLiteral(mw.WriteBodySection(bs, int64(len(p.sections[i]))), p.sections[i])
+		}
+		if werr != nil {
+			break
+		}
+	}
+	for i := 0; werr == nil && i < len(o.BinarySection); i++ {
+		werr = writeLiteral(mw.WriteBinarySection(o.BinarySection[i], int64(len(p.binary[i]))), p.binary[i])
+	}
+	for i := 0; werr == nil && i < len(o.BinarySectionSize); i++ {
+		mw.WriteBinarySectionSize(o.BinarySectionSize[i], p.binSizes[i])
+	}
+	cerr := mw.Close()
+	if werr != nil {
+		return werr
+	}
+	return cerr
+}
+
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	_, err := wc.Write(b)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// streamSection copies BODY[] (or a <partial> of it) from the blob file to
+// the client without holding the message in memory.
+func streamSection(mw *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection, r io.Reader, size int64) error {
+	off, n := int64(0), size
+	if bs.Partial != nil {
+		off = min(bs.Partial.Offset, size)
+		n = min(bs.Partial.Size, size-off)
+		if _, err := io.CopyN(io.Discard, r, off); err != nil {
+			n = 0
+		}
+	}
+	wc := mw.WriteBodySection(bs, n)
+	copied, err := io.CopyN(wc, r, n)
+	if err != nil && copied < n {
+		// The blob is shorter than recorded: pad so the literal stays
+		// well-formed, and report the damage.
+		_, _ = io.CopyN(wc, bytes.NewReader(make([]byte, n-copied)), n-copied)
+	}
+	cerr := wc.Close()
+	if err != nil {
+		return fmt.Errorf("stream body: %w", err)
+	}
+	return cerr
+}
+
+func toIMAPEnvelope(e *store.Envelope) *imap.Envelope {
+	if e == nil {
+		return &imap.Envelope{}
+	}
+	return &imap.Envelope{
+		Date: e.Date, Subject: e.Subject,
+		From: toIMAPAddrs(e.From), Sender: toIMAPAddrs(e.Sender), ReplyTo: toIMAPAddrs(e.ReplyTo),
+		To: toIMAPAddrs(e.To), Cc: toIMAPAddrs(e.Cc), Bcc: toIMAPAddrs(e.Bcc),
+		InReplyTo: e.InReplyTo, MessageID: e.MessageID,
+	}
+}
+
+func toIMAPAddrs(l []store.Address) []imap.Address {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make([]imap.Address, len(l))
+	for i, a := range l {
+		out[i] = imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+// Package imapd owns the IMAP server of mailsrv (ports 143 with STARTTLS and
+// 993 with implicit TLS). It is a backend for emersion/go-imap/v2's
+// imapserver over store/: the protocol parser and response encoder are
+// go-imap's, and everything else (mailbox naming, rights, change
+// notification, fetch/search evaluation) lives here.
+//
+// Design decisions:
+//
+//   - Data is never cached past a command. Rights are read from the store at
+//     every command that touches a shared mailbox (store.RightsOf is one
+//     cheap read transaction), so a revoke applies to the next command.
+//   - Change notification: one store subscription per Server feeds a
+//     registry of open folders (registry.go). Each open folder has one
+//     go-imap MailboxTracker plus the ordered UID list that maps sequence
+//     numbers to UIDs; events are applied in commit order under the
+//     folder's lock, one tracker update per message, so EXISTS/EXPUNGE
+//     counts never go out of step (MailboxTracker panics if they do).
+//   - FETCH reads metadata in chunks of fetchChunk UIDs and writes each
+//     chunk to the client only after the store's read transaction has
+//     ended (the store copies data out), so a bbolt read transaction is
+//     never held while writing to a slow client and memory stays bounded.
+//     ENVELOPE comes from the store's cached envelope; BODY[] is streamed
+//     from the blob file. FETCH (FLAGS) — every client's resync — reads only
+//     the compact flags bucket and writes each chunk in one write
+//     (fetch.go explains why bypassing go-imap's per-response flush is
+//     safe); other multi-response commands gather writes in batchConn.
+//   - go-imap v2 (beta.8) treats SELECT as read-write; read-only state
+//     (EXAMINE, or a shared folder without the manage right) is enforced
+//     here. Its tagged SELECT answer cannot be changed, so a read-only
+//     SELECT signals read-only through empty PERMANENTFLAGS and every write
+//     answers NO [NOPERM].
+package imapd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailsrv/auth"
+	"mailsrv/server/config"
+	"mailsrv/server/metrics"
+	"mailsrv/store"
+)
+
+// Defaults for limits left at zero in config.Limits.
+const (
+	DefaultMaxConnsPerIP   = 50
+	DefaultMaxConnsPerUser = 20
+	defaultMaxMessageBytes = 50 << 20
+	// IdleTimeout ends an IDLE command (RFC 3501 §5.4: at least 30
+	// minutes). Between commands go-imap's own read timeout (35 min) applies.
+	IdleTimeout = 30 * time.Minute
+)
+
+// Options configure a Server.
+type Options struct {
+	Store    *store.Store
+	Hostname string
+	Limits   config.Limits
+	// TLS is used for STARTTLS on Serve and for ServeTLS. Nil disables both.
+	TLS *tls.Config
+	// Limiter counts authentication failures; shared with submission.
+	// Nil means a private limiter with Limits.AuthFailuresPerMinute.
+	Limiter *auth.FailureLimiter
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	// AllowInsecureAuth permits LOGIN/AUTHENTICATE without TLS (tests,
+	// loopback benchmarks).
+	AllowInsecureAuth bool
+}
+
+// Server is an IMAP server over a store.
+type Server struct {
+	opts     Options
+	st       *store.Store
+	log      *slog.Logger
+	limiter  *auth.FailureLimiter
+	imap     *imapserver.Server
+	reg      *registry
+	unsub    func()
+	maxBytes int64
+
+	mu      sync.Mutex
+	perIP   map[string]int
+	perUser map[string]int
+	closed  bool
+}
+
+// New returns a server; call Serve/ServeTLS to accept connections.
+func New(opts Options) *Server {
+	s := &Server{
+		opts:    opts,
+		st:      opts.Store,
+		log:     opts.Log,
+		limiter: opts.Limiter,
+		perIP:   map[string]int{},
+		perUser: map[string]int{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("proto", "imap")
+	if s.limiter == nil {
+		n := opts.Limits.AuthFailuresPerMinute
+		if n == 0 {
+			n = 10
+		}
+		s.limiter = auth.NewFailureLimiter(n, nil)
+	}
+	s.maxBytes = opts.Limits.MaxMessageBytes
+	if s.maxBytes <= 0 {
+		s.maxBytes = defaultMaxMessageBytes
+	}
+	if s.maxBytes > 1<<32-1 {
+		s.maxBytes = 1<<32 - 1 // APPENDLIMIT is a uint32
+	}
+	s.reg = newRegistry(s.st, s.log)
+	s.unsub = s.st.Subscribe(s.reg.handle)
+	caps := imap.CapSet{}
+	for _, c := range []imap.Cap{
+		imap.CapIMAP4rev1, imap.CapIMAP4rev2, imap.CapNamespace, imap.CapUIDPlus,
+		imap.CapESearch, imap.CapListExtended, imap.CapListStatus, imap.CapMove,
+		imap.CapStatusSize, imap.CapBinary, imap.CapSpecialUse, imap.CapChildren,
+	} {
+		caps[c] = struct{}{}
+	}
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession:   s.newSession,
+		Caps:         caps,
+		Logger:       slogPrintf{s.log},
+		TLSConfig:    opts.TLS,
+		InsecureAuth: opts.AllowInsecureAuth,
+	})
+	return s
+}
+
+// Serve accepts plain connections (port 143; STARTTLS when TLS is set).
+func (s *Server) Serve(ln net.Listener) error { return s.imap.Serve(batchListener{ln}) }
+
+// ServeTLS accepts implicit-TLS connections (port 993).
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.opts.TLS == nil {
+		return errors.New("imapd: ServeTLS needs Options.TLS")
+	}
+	return s.imap.Serve(tls.NewListener(batchListener{ln}, s.opts.TLS))
+}
+
+// Close stops the listeners and drops every connection.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.unsub()
+	return s.imap.Close()
+}
+
+// Shutdown closes the server; IMAP sessions are stateless on the server
+// side (every change is committed before its OK), so there is nothing to
+// drain. ctx is accepted for symmetry with the other listeners.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) maxPerIP() int {
+	if n := s.opts.Limits.MaxConnectionsPerIP; n > 0 {
+		return n
+	}
+	return DefaultMaxConnsPerIP
+}
+
+func (s *Server) maxPerUser() int {
+	if n := s.opts.Limits.MaxIMAPConnectionsPerUser; n > 0 {
+		return n
+	}
+	return DefaultMaxConnsPerUser
+}
+
+// acquire counts one connection under key in m; false when at max.
+func (s *Server) acquire(m map[string]int, key string, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m[key] >= max {
+		return false
+	}
+	m[key]++
+	return true
+}
+
+func (s *Server) release(m map[string]int, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m[key] <= 1 {
+		delete(m, key)
+	} else {
+		m[key]--
+	}
+}
+
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	ipKey := auth.IPKey(c.NetConn().RemoteAddr())
+	if !s.acquire(s.perIP, ipKey, s.maxPerIP()) {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many connections from your address"}
+	}
+	s.opts.Metrics.ConnOpened("imap")
+	return &session{srv: s, conn: c, ipKey: ipKey, started: time.Now()}, nil, nil
+}
+
+// slogPrintf adapts slog to go-imap's Printf logger.
+type slogPrintf struct{ l *slog.Logger }
+
+func (p slogPrintf) Printf(format string, args ...any) {
+	p.l.Warn(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,223 @@
+package imapd
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailsrv/server/config"
+)
+
+// selfSigned makes a certificate for 127.0.0.1/localhost and writes its
+// PEM to dir/cert.pem for external clients to trust.
+func selfSigned(t *testing.T, dir string) (*tls.Config, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	path := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(path, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, path
+}
+
+// tlsEnv serves the store with STARTTLS on plainAddr and implicit TLS on
+// tlsAddr, without insecure auth.
+func tlsEnv(t *testing.T) (e *env, plainAddr, tlsAddr, certFile string) {
+	t.Helper()
+	e = newEnv(t)
+	cfg, certFile := selfSigned(t, t.TempDir())
+	srv := New(Options{Store: e.st, TLS: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: config.Limits{MaxMessageBytes: 1 << 20, AuthFailuresPerMinute: 100}})
+	t.Cleanup(func() { srv.Close() })
+	l1, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l1)
+	go srv.ServeTLS(l2)
+	return e, l1.Addr().String(), l2.Addr().String(), certFile
+}
+
+const pythonClient = `
+import imaplib, ssl, sys
+plain, tls, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+def hp(a):
+    h, p = a.rsplit(":", 1)
+    return h, int(p)
+# Without TLS, login is refused (LOGINDISABLED).
+m = imaplib.IMAP4(*hp(plain))
+assert "LOGINDISABLED" in m.capabilities, m.capabilities
+try:
+    m.login("alice@example.com", "correct horse")
+    raise SystemExit("login without TLS accepted")
+except imaplib.IMAP4.error:
+    pass
+m.starttls(ssl_context=ctx)
+typ, _ = m.login("alice@example.com", "correct horse")
+assert typ == "OK"
+m.logout()
+# Implicit TLS.
+m = imaplib.IMAP4_SSL(*hp(tls), ssl_context=ctx)
+m.login("alice@example.com", "correct horse")
+typ, data = m.select("INBOX")
+assert typ == "OK" and data[0] == b"2", data
+typ, data = m.uid("SEARCH", None, "FROM", "sender2@")
+assert data[0] == b"2", data
+typ, data = m.fetch("1", "(RFC822)")
+assert b"Subject: message 1" in data[0][1], data
+typ, data = m.store("1", "+FLAGS", "(\\Flagged)")
+assert typ == "OK" and b"\\Flagged" in data[0], data
+typ, data = m.list('""', '"Shared/*"')
+assert any(b"Shared/info@example.com/INBOX" in l for l in data), data
+m.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nhi\r\n")
+typ, data = m.status("Drafts", "(MESSAGES)")
+assert b"MESSAGES 1" in data[0], data
+m.logout()
+print("ok")
+`
+
+func TestPythonImaplibOverTLS(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	e, plain, tlsAddr, cert := tlsEnv(t)
+	alice := e.mailbox("alice@example.com")
+	e.deliver(alice, "INBOX", testMessage(1))
+	e.deliver(alice, "INBOX", testMessage(2))
+	out, err := exec.Command(py, "-c", pythonClient, plain, tlsAddr, cert).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("python imaplib: %v\n%s", err, out)
+	}
+	f, _ := e.st.GetFolder(alice, "Drafts")
+	if f.Messages != 1 {
+		t.Fatalf("Drafts has %d messages", f.Messages)
+	}
+}
+
+func countMaildir(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	for _, sub := range []string{"cur", "new"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatalf("maildir %s: %v", dir, err)
+		}
+		n += len(ents)
+	}
+	return n
+}
+
+// mbsync (isync) syncs a personal folder and a shared mailbox's folder to
+// a local maildir, then picks up newly delivered mail.
+func TestMbsyncPersonalAndShared(t *testing.T) {
+	mbsync, err := exec.LookPath("mbsync")
+	if err != nil {
+		t.Skip("mbsync not installed (Debian package isync)")
+	}
+	e, _, tlsAddr, cert := tlsEnv(t)
+	alice := e.mailbox("alice@example.com")
+	for i := 1; i <= 3; i++ {
+		e.deliver(alice, "INBOX", testMessage(i))
+	}
+	e.deliver(e.info.ID, "INBOX", testMessage(10))
+	e.deliver(e.info.ID, "INBOX", testMessage(11))
+
+	dir := t.TempDir()
+	_, port, _ := net.SplitHostPort(tlsAddr)
+	mail := filepath.Join(dir, "mail")
+	conf := fmt.Sprintf(`IMAPAccount bob
+Host %s
+Port %s
+User bob@example.com
+Pass "%s"
+SSLType IMAPS
+CertificateFile %s
+
+IMAPStore remote
+Account bob
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+SubFolders Verbatim
+
+Channel all
+Far :remote:
+Near :local:
+Patterns INBOX "Shared/info@example.com/INBOX"
+Create Near
+Sync Pull
+SyncState *
+`, "localhost", port, testPassword, cert, mail, mail)
+	// Bob reads his own INBOX (one message) and info@'s INBOX (read right).
+	e.deliver(e.mailbox("bob@example.com"), "INBOX", testMessage(20))
+	if err := os.MkdirAll(mail, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() {
+		t.Helper()
+		cmd := exec.Command(mbsync, "-c", rc, "-a")
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mbsync: %v\n%s", err, out)
+		}
+	}
+	run()
+	if n := countMaildir(t, filepath.Join(mail, "INBOX")); n != 1 {
+		t.Fatalf("personal INBOX synced %d messages", n)
+	}
+	shared := filepath.Join(mail, "Shared", "info@example.com", "INBOX")
+	if n := countMaildir(t, shared); n != 2 {
+		t.Fatalf("shared INBOX synced %d messages", n)
+	}
+	e.deliver(e.info.ID, "INBOX", testMessage(12))
+	run()
+	if n := countMaildir(t, shared); n != 3 {
+		t.Fatalf("second sync: shared INBOX has %d messages", n)
+	}
+}

@@ -1,0 +1,223 @@
+package imapd
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailsrv/store"
+)
+
+// registry maps open folders (folder id) to their shared state. A folder
+// is in it while at least one session has it selected.
+type registry struct {
+	st  *store.Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	folders map[uint64]*folderState
+}
+
+// folderState is the server's current view of one open folder: the UID
+// list (server sequence number i+1 ↔ uids[i]) and the go-imap tracker that
+// queues per-session updates. Both change only under mu, in commit order.
+type folderState struct {
+	fid   uint64
+	refs  int // guarded by registry.mu
+	ready chan struct{}
+	err   error // load error, set before ready is closed
+
+	mu      sync.Mutex
+	loaded  bool
+	pending []store.Event // events that arrived while loading
+	uids    []uint32
+	tracker *imapserver.MailboxTracker
+	// changed is closed (and replaced) after each applied event; IDLE
+	// waits on it. go-imap's SessionTracker.Idle is not used because it
+	// misses updates queued before it starts.
+	changed chan struct{}
+}
+
+// changes returns the channel closed by the next applied event.
+func (fs *folderState) changes() <-chan struct{} {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.changed
+}
+
+func newRegistry(st *store.Store, log *slog.Logger) *registry {
+	return &registry{st: st, log: log, folders: map[uint64]*folderState{}}
+}
+
+// open registers interest in folder fid and returns its loaded state. The
+// folder is registered before its UIDs are read, and events that arrive
+// during the read are replayed with de-duplication afterwards, so nothing
+// committed around SELECT is lost or doubled.
+func (r *registry) open(fid uint64) (*folderState, error) {
+	r.mu.Lock()
+	fs := r.folders[fid]
+	loader := fs == nil
+	if loader {
+		fs = &folderState{fid: fid, ready: make(chan struct{})}
+		r.folders[fid] = fs
+	}
+	fs.refs++
+	r.mu.Unlock()
+
+	if loader {
+		uids, err := r.st.FolderUIDs(fid)
+		fs.mu.Lock()
+		if err != nil {
+			fs.err = err
+		} else {
+			fs.uids = uids
+			for _, ev := range fs.pending {
+				fs.applyLoading(ev)
+			}
+			fs.pending = nil
+			fs.tracker = imapserver.NewMailboxTracker(uint32(len(fs.uids)))
+			fs.changed = make(chan struct{})
+			fs.loaded = true
+		}
+		fs.mu.Unlock()
+		close(fs.ready)
+	}
+	<-fs.ready
+	if fs.err != nil {
+		r.close(fs)
+		return nil, fs.err
+	}
+	return fs, nil
+}
+
+// close drops one reference; the last one removes the folder.
+func (r *registry) close(fs *folderState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fs.refs--
+	if fs.refs == 0 && r.folders[fs.fid] == fs {
+		delete(r.folders, fs.fid)
+	}
+}
+
+// handle runs on the store's committer goroutine: it only takes short
+// in-memory locks and never blocks on I/O.
+func (r *registry) handle(ev store.Event) {
+	switch ev.Kind {
+	case store.EventNew, store.EventExpunge, store.EventFlags:
+	default:
+		return
+	}
+	r.mu.Lock()
+	fs := r.folders[ev.FolderID]
+	r.mu.Unlock()
+	if fs == nil {
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.loaded {
+		defer func() {
+			close(fs.changed)
+			fs.changed = make(chan struct{})
+		}()
+	}
+	if !fs.loaded {
+		if fs.err == nil {
+			fs.pending = append(fs.pending, ev)
+		}
+		return
+	}
+	switch ev.Kind {
+	case store.EventNew:
+		for _, uid := range ev.UIDs {
+			if n := len(fs.uids); n > 0 && uid <= fs.uids[n-1] {
+				continue // already loaded
+			}
+			fs.uids = append(fs.uids, uid)
+			fs.tracker.QueueNumMessages(uint32(len(fs.uids)))
+		}
+	case store.EventExpunge:
+		for _, uid := range ev.UIDs {
+			i, ok := slices.BinarySearch(fs.uids, uid)
+			if !ok {
+				continue
+			}
+			fs.uids = slices.Delete(fs.uids, i, i+1)
+			fs.tracker.QueueExpunge(uint32(i + 1))
+		}
+	case store.EventFlags:
+		for k, uid := range ev.UIDs {
+			i, ok := slices.BinarySearch(fs.uids, uid)
+			if !ok || k >= len(ev.Flags) {
+				continue
+			}
+			fs.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), nil)
+		}
+	}
+}
+
+// applyLoading applies an event that raced with the initial load to the
+// UID list (no sessions exist yet, so there is nothing to queue).
+func (fs *folderState) applyLoading(ev store.Event) {
+	switch ev.Kind {
+	case store.EventNew:
+		for _, uid := range ev.UIDs {
+			if n := len(fs.uids); n == 0 || uid > fs.uids[n-1] {
+				fs.uids = append(fs.uids, uid)
+			}
+		}
+	case store.EventExpunge:
+		for _, uid := range ev.UIDs {
+			if i, ok := slices.BinarySearch(fs.uids, uid); ok {
+				fs.uids = slices.Delete(fs.uids, i, i+1)
+			}
+		}
+	}
+}
+
+func toIMAPFlags(fl []string) []imap.Flag {
+	out := make([]imap.Flag, len(fl))
+	for i, f := range fl {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
+
+func fromIMAPFlags(fl []imap.Flag) []string {
+	out := make([]string, 0, len(fl))
+	for _, f := range fl {
+		out = append(out, canonicalFlag(string(f)))
+	}
+	return out
+}
+
+// canonicalFlag gives system flags their canonical case so that \seen and
+// \Seen are one flag in the store.
+func canonicalFlag(f string) string {
+	for _, sys := range []string{`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`} {
+		if len(f) == len(sys) && equalFold(f, sys) {
+			return sys
+		}
+	}
+	return f
+}
+
+func equalFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,421 @@
+package imapd
+
+import (
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailsrv/auth/acl"
+	"mailsrv/store"
+)
+
+// selection is the session's selected folder.
+type selection struct {
+	fs       *folderState
+	t        *imapserver.SessionTracker
+	mb       *store.Mailbox
+	folder   string
+	fid      uint64
+	examine  bool // EXAMINE: read-only whatever the rights
+	checkACL bool // rights must be re-read at each command (shared mailbox, not owned)
+	name     string
+	// searchRes is the SEARCHRES "$" set (UIDs), from SEARCH RETURN (SAVE).
+	searchRes imap.UIDSet
+}
+
+// msgRef is one message addressed by a command: its sequence number in the
+// client's view and its UID.
+type msgRef struct {
+	seq uint32
+	uid uint32
+}
+
+// systemFlags returns the flags every folder supports (a fresh slice each
+// time: no shared mutable state).
+func systemFlags() []imap.Flag {
+	return []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+}
+
+func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, error) {
+	defer s.observe("SELECT", time.Now())
+	s.unselect()
+	t, err := s.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	fs, err := s.srv.reg.open(f.ID)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	fs.mu.Lock()
+	st := fs.tracker.NewSession()
+	n := uint32(len(fs.uids))
+	uidNext := f.UIDNext
+	if n > 0 && fs.uids[n-1] >= uidNext {
+		uidNext = fs.uids[n-1] + 1
+	}
+	fs.mu.Unlock()
+
+	s.sel = &selection{
+		fs: fs, t: st, mb: t.mb, folder: f.Name, fid: f.ID, name: name,
+		examine:  o.ReadOnly,
+		checkACL: !(t.mb.ID == s.root.ID && s.rootAll),
+	}
+	d := &imap.SelectData{
+		Flags:       systemFlags(),
+		NumMessages: n,
+		UIDNext:     imap.UID(uidNext),
+		UIDValidity: f.UIDValidity,
+	}
+	// Read-only (EXAMINE, or no manage right): no permanent flags. A reader
+	// may still set \Seen (SPEC §5), which is not a permanent-flag promise.
+	if !o.ReadOnly && acl.Allows(t.rights, acl.OpWrite) {
+		d.PermanentFlags = append(systemFlags(), imap.FlagWildcard)
+	} else {
+		d.PermanentFlags = []imap.Flag{}
+	}
+	return d, nil
+}
+
+func (s *session) Unselect() error {
+	s.unselect()
+	return nil
+}
+
+func (s *session) unselect() {
+	if s.sel == nil {
+		return
+	}
+	s.sel.t.Close()
+	s.srv.reg.close(s.sel.fs)
+	s.sel = nil
+}
+
+// selRights re-reads the user's rights on the selected mailbox, so that a
+// revoke takes effect at the next command.
+func (s *session) selRights() (acl.Rights, error) {
+	if s.sel == nil {
+		return 0, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
+	}
+	if !s.sel.checkACL {
+		return acl.All, nil
+	}
+	r, err := s.srv.st.RightsOf(s.sel.mb.ID, s.user)
+	if err != nil {
+		return 0, mapStoreErr(err)
+	}
+	if !acl.Allows(r, acl.OpRead) {
+		return 0, noPerm("access to " + s.sel.mb.Address + " was revoked")
+	}
+	return r, nil
+}
+
+// needSel checks op on the selected folder, including read-only state.
+func (s *session) needSel(op acl.Op) error {
+	r, err := s.selRights()
+	if err != nil {
+		return err
+	}
+	if s.sel.examine && op != acl.OpRead {
+		return noPerm("mailbox is read-only (EXAMINE)")
+	}
+	if !acl.Allows(r, op) {
+		return noPerm("needs " + acl.Required(op).String() + " on " + s.sel.mb.Address)
+	}
+	return nil
+}
+
+// refs resolves a sequence or UID set against the client's view. It holds
+// the folder lock only while walking the in-memory UID list.
+func (s *session) refs(numSet imap.NumSet) []msgRef {
+	sel := s.sel
+	if imap.IsSearchRes(numSet) {
+		numSet = sel.searchRes
+	}
+	fs := sel.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := len(fs.uids)
+	var out []msgRef
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		set = staticSeq(set, uint32(n))
+		if seqSpan(set) < uint64(n)/4 {
+			// A few messages (the usual single FETCH): map each client
+			// sequence number to the server's instead of scanning all.
+			for _, r := range set {
+				lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+				for c := uint64(lo); c <= uint64(hi); c++ {
+					sv := sel.t.DecodeSeqNum(uint32(c))
+					// A number beyond the client's view maps to a message
+					// it has not been told about: skip it.
+					if sv == 0 || sel.t.EncodeSeqNum(sv) != uint32(c) {
+						continue
+					}
+					out = append(out, msgRef{seq: uint32(c), uid: fs.uids[sv-1]})
+				}
+			}
+			return sortRefs(out)
+		}
+		lo, hi := seqBounds(set)
+		for i := 0; i < n; i++ {
+			cs := sel.t.EncodeSeqNum(uint32(i + 1))
+			if cs == 0 || cs < lo || cs > hi || !set.Contains(cs) {
+				continue
+			}
+			out = append(out, msgRef{seq: cs, uid: fs.uids[i]})
+		}
+	case imap.UIDSet:
+		var last uint32
+		if n > 0 {
+			last = fs.uids[n-1]
+		}
+		set = staticUID(set, last)
+		// Binary-search each range in the sorted UID list.
+		for _, r := range set {
+			lo, hi := uint32(min(r.Start, r.Stop)), uint32(max(r.Start, r.Stop))
+			i, _ := slices.BinarySearch(fs.uids, lo)
+			for ; i < n && fs.uids[i] <= hi; i++ {
+				if cs := sel.t.EncodeSeqNum(uint32(i + 1)); cs != 0 {
+					out = append(out, msgRef{seq: cs, uid: fs.uids[i]})
+				}
+			}
+		}
+		return sortRefs(out)
+	}
+	return out
+}
+
+// seqSpan is how many sequence numbers set names (overlaps counted twice).
+func seqSpan(set imap.SeqSet) uint64 {
+	var n uint64
+	for _, r := range set {
+		n += uint64(max(r.Start, r.Stop)-min(r.Start, r.Stop)) + 1
+	}
+	return n
+}
+
+// sortRefs orders refs by sequence number and drops duplicates (a set
+// such as "5,1:6" names message 5 twice; it gets one response).
+func sortRefs(refs []msgRef) []msgRef {
+	slices.SortFunc(refs, func(a, b msgRef) int { return int(a.seq) - int(b.seq) })
+	return slices.CompactFunc(refs, func(a, b msgRef) bool { return a.seq == b.seq })
+}
+
+// staticSeq replaces "*" (0) with max, as imapmemserver does.
+func staticSeq(set imap.SeqSet, max uint32) imap.SeqSet {
+	out := slices.Clone(set)
+	for i := range out {
+		staticRange(&out[i].Start, &out[i].Stop, max)
+	}
+	return out
+}
+
+func staticUID(set imap.UIDSet, max uint32) imap.UIDSet {
+	out := slices.Clone(set)
+	for i := range out {
+		staticRange((*uint32)(&out[i].Start), (*uint32)(&out[i].Stop), max)
+	}
+	return out
+}
+
+func staticRange(start, stop *uint32, max uint32) {
+	dyn := false
+	if *start == 0 {
+		*start, dyn = max, true
+	}
+	if *stop == 0 {
+		*stop, dyn = max, true
+	}
+	if dyn && *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func seqBounds(set imap.SeqSet) (lo, hi uint32) {
+	lo = ^uint32(0)
+	for _, r := range set {
+		a, b := r.Start, r.Stop
+		if a > b {
+			a, b = b, a
+		}
+		lo, hi = min(lo, a), max(hi, b)
+	}
+	return lo, hi
+}
+
+func refUIDs(refs []msgRef) []uint32 {
+	out := make([]uint32, len(refs))
+	for i, r := range refs {
+		out[i] = r.uid
+	}
+	return out
+}
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, _ *imap.StoreOptions) error {
+	defer s.observe("STORE", time.Now())
+	flags := fromIMAPFlags(sf.Flags)
+	op := acl.OpSetSeen
+	if sf.Op == imap.StoreFlagsSet || slices.ContainsFunc(flags, func(f string) bool { return f != `\Seen` }) {
+		op = acl.OpWrite
+	}
+	if err := s.needSel(op); err != nil {
+		return err
+	}
+	refs := s.refs(numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	var fop store.FlagOp
+	switch sf.Op {
+	case imap.StoreFlagsAdd:
+		fop = store.FlagsAdd
+	case imap.StoreFlagsDel:
+		fop = store.FlagsRemove
+	default:
+		fop = store.FlagsSet
+	}
+	res, err := s.srv.st.StoreFlags(s.sel.fid, refUIDs(refs), fop, flags, s.user)
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	if sf.Silent {
+		return nil
+	}
+	defer s.batch()()
+	for _, r := range refs {
+		fl, ok := res[r.uid]
+		if !ok {
+			continue
+		}
+		mw := w.CreateMessage(r.seq)
+		mw.WriteUID(imap.UID(r.uid))
+		mw.WriteFlags(toIMAPFlags(fl))
+		if err := mw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isCloseExpunge reports whether w is the writer go-imap passes for CLOSE
+// (which expunges silently). go-imap does not export that distinction; its
+// CLOSE writer has no connection.
+func isCloseExpunge(w *imapserver.ExpungeWriter) bool {
+	if w == nil {
+		return true
+	}
+	f := reflect.ValueOf(w).Elem().FieldByName("conn")
+	return f.IsValid() && f.IsNil()
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	defer s.observe("EXPUNGE", time.Now())
+	if err := s.needSel(acl.OpExpunge); err != nil {
+		if isCloseExpunge(w) {
+			return nil // CLOSE of a read-only folder just closes it
+		}
+		return err
+	}
+	st := s.srv.st
+	var victims []uint32
+	if uids != nil {
+		refs := s.refs(*uids)
+		flags, err := st.FlagsOf(s.sel.fid, refUIDs(refs))
+		if err != nil {
+			return mapStoreErr(err)
+		}
+		for _, f := range flags {
+			if hasFlag(f.Flags, `\Deleted`) {
+				victims = append(victims, f.UID)
+			}
+		}
+		if len(victims) == 0 {
+			return nil
+		}
+	}
+	// The store publishes the expunge before returning; the tracker then
+	// queues one EXPUNGE per message and go-imap's post-command poll writes
+	// them in order.
+	_, err := st.Expunge(s.sel.fid, victims, s.user)
+	return mapStoreErr(err)
+}
+
+// dest resolves a COPY/MOVE destination folder and checks copy-into.
+func (s *session) dest(name string) (*store.Folder, error) {
+	t, err := s.resolve(name)
+	if err != nil {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+	}
+	if err := need(t, acl.OpCopyInto); err != nil {
+		return nil, err
+	}
+	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	if err != nil {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+	}
+	return f, nil
+}
+
+func copyData(res *store.CopyResult) *imap.CopyData {
+	d := &imap.CopyData{UIDValidity: res.DestUIDValidity}
+	for i := range res.SrcUIDs {
+		d.SourceUIDs.AddNum(imap.UID(res.SrcUIDs[i]))
+		d.DestUIDs.AddNum(imap.UID(res.DestUIDs[i]))
+	}
+	return d
+}
+
+func (s *session) Copy(numSet imap.NumSet, destName string) (*imap.CopyData, error) {
+	defer s.observe("COPY", time.Now())
+	if err := s.needSel(acl.OpRead); err != nil {
+		return nil, err
+	}
+	df, err := s.dest(destName)
+	if err != nil {
+		return nil, err
+	}
+	refs := s.refs(numSet)
+	if len(refs) == 0 {
+		return nil, nil // nothing to copy: plain OK without COPYUID
+	}
+	res, err := s.srv.st.Copy(s.sel.fid, refUIDs(refs), df.ID, s.user)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	if len(res.SrcUIDs) == 0 {
+		return nil, nil
+	}
+	return copyData(res), nil
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, destName string) error {
+	defer s.observe("MOVE", time.Now())
+	if err := s.needSel(acl.OpMoveOut); err != nil {
+		return err
+	}
+	df, err := s.dest(destName)
+	if err != nil {
+		return err
+	}
+	refs := s.refs(numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	res, err := s.srv.st.Move(s.sel.fid, refUIDs(refs), df.ID, s.user)
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	if len(res.SrcUIDs) == 0 {
+		return nil
+	}
+	// EXPUNGEs follow from the tracker in go-imap's post-command poll.
+	return w.WriteCopyData(copyData(res))
+}

@@ -1,0 +1,515 @@
+package imapd
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-sasl"
+
+	"mailsrv/auth"
+	"mailsrv/auth/acl"
+	"mailsrv/store"
+)
+
+// sharedPrefix is the shared namespace (SPEC §6.1).
+const sharedPrefix = "Shared/"
+
+// session is one IMAP connection.
+type session struct {
+	srv     *Server
+	conn    *imapserver.Conn
+	ipKey   string
+	started time.Time
+
+	// Set by a successful login.
+	user    string         // authenticated identity: rights subject and audit actor
+	userKey string         // per-user connection count key
+	root    *store.Mailbox // mailbox at the namespace root
+	rootAll bool           // the user owns root (own account or shared self-login)
+
+	sel *selection
+}
+
+var (
+	errNoSuchMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
+	errTooManyFails  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
+	errTooManyConns  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user"}
+)
+
+func noPerm(what string) error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "Permission denied: " + what}
+}
+
+// --- authentication ---
+
+func (s *session) Login(username, password string) error {
+	return s.authenticate("", username, password)
+}
+
+func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Authenticate(mech string) (sasl.Server, error) {
+	if !strings.EqualFold(mech, sasl.Plain) {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported SASL mechanism"}
+	}
+	return auth.NewPlainServer(func(identity, username, password string) error {
+		return s.authenticate(identity, username, password)
+	}), nil
+}
+
+// authenticate checks a login (own account, "member\shared" delegate login
+// or PLAIN authzid, or a shared mailbox's own password) and sets the root.
+func (s *session) authenticate(authzid, username, password string) error {
+	keys := []string{s.ipKey, auth.UserKey(username)}
+	if !s.srv.limiter.Allowed(keys...) {
+		s.srv.opts.Metrics.AuthFailure("imap")
+		return errTooManyFails
+	}
+	root, rootAll, user, err := s.checkLogin(authzid, username, password)
+	if err != nil {
+		s.srv.limiter.Fail(keys...)
+		s.srv.opts.Metrics.AuthFailure("imap")
+		s.srv.log.Info("login failed", "user", username, "remote", s.ipKey, "reason", err)
+		return imapserver.ErrAuthFailed
+	}
+	s.srv.limiter.Succeed(keys...)
+	if !s.srv.acquire(s.srv.perUser, user, s.srv.maxPerUser()) {
+		return errTooManyConns
+	}
+	s.user, s.userKey, s.root, s.rootAll = user, user, root, rootAll
+	s.srv.log.Debug("login", "user", user, "mailbox", root.Address)
+	return nil
+}
+
+func (s *session) checkLogin(authzid, username, password string) (*store.Mailbox, bool, string, error) {
+	st := s.srv.st
+	name, actAs, err := auth.ResolveIdentity(authzid, username)
+	if err != nil {
+		return nil, false, "", err
+	}
+	user, err := store.NormalizeAddress(name)
+	if err != nil {
+		auth.DummyVerify(password)
+		return nil, false, "", err
+	}
+	acct, err := st.User(user)
+	if errors.Is(err, store.ErrNotFound) {
+		// A shared mailbox with its own password logs in as itself (§6.3).
+		mb, merr := st.MailboxByAddress(user)
+		if merr != nil || mb.Kind != store.MailboxShared || mb.PasswordHash == "" || mb.Deleted != nil || actAs != "" {
+			auth.DummyVerify(password)
+			return nil, false, "", errors.New("unknown user")
+		}
+		if !auth.VerifyPassword(mb.PasswordHash, password) {
+			return nil, false, "", errors.New("bad password")
+		}
+		return mb, true, user, nil
+	} else if err != nil {
+		return nil, false, "", err
+	}
+	if !auth.VerifyPassword(acct.PasswordHash, password) {
+		return nil, false, "", errors.New("bad password")
+	}
+	if actAs == "" {
+		mb, err := st.Mailbox(acct.MailboxID)
+		if err != nil {
+			return nil, false, "", err
+		}
+		return mb, true, user, nil
+	}
+	// Delegate login (§6.2): the shared mailbox becomes the root, with the
+	// member's rights.
+	target, err := store.NormalizeAddress(actAs)
+	if err != nil {
+		return nil, false, "", err
+	}
+	mb, err := st.MailboxByAddress(target)
+	if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil {
+		return nil, false, "", errors.New("no such shared mailbox")
+	}
+	r, err := st.RightsOf(mb.ID, user)
+	if err != nil || !acl.Allows(r, acl.OpList) {
+		return nil, false, "", errors.New("no read right on " + target)
+	}
+	return mb, false, user, nil
+}
+
+func (s *session) Close() error {
+	s.unselect()
+	if s.userKey != "" {
+		s.srv.release(s.srv.perUser, s.userKey)
+	}
+	s.srv.release(s.srv.perIP, s.ipKey)
+	s.srv.opts.Metrics.ConnClosed("imap")
+	return nil
+}
+
+// observe records a command's duration (go-imap has no per-command hook,
+// so the session methods that do real work report themselves).
+func (s *session) observe(name string, start time.Time) {
+	s.srv.opts.Metrics.IMAPCommand(name, time.Since(start))
+}
+
+// --- naming and rights ---
+
+// target is a resolved client mailbox name.
+type target struct {
+	mb     *store.Mailbox
+	folder string // store folder name
+	rights acl.Rights
+}
+
+// shared reports whether changes in t are audited (made to a shared mailbox).
+func (t *target) shared() bool { return t.mb.Kind == store.MailboxShared }
+
+// canonicalName maps inbox in any case to INBOX, also inside Shared/x/.
+func canonicalName(name string) string {
+	name = strings.TrimSuffix(name, "/")
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX"
+	}
+	if strings.HasPrefix(name, "INBOX/") || len(name) > 6 && strings.EqualFold(name[:6], "INBOX/") {
+		return "INBOX/" + name[6:]
+	}
+	return name
+}
+
+// resolve maps a client name to a mailbox and folder and reads the
+// session user's current rights. A shared mailbox the user cannot read is
+// reported as nonexistent, never as forbidden.
+func (s *session) resolve(name string) (*target, error) {
+	name = canonicalName(name)
+	st := s.srv.st
+	if s.root.Kind == store.MailboxPersonal && s.rootAll && strings.HasPrefix(name, sharedPrefix) {
+		rest := name[len(sharedPrefix):]
+		addr, folder, ok := strings.Cut(rest, "/")
+		if !ok || folder == "" {
+			return nil, errNoSuchMailbox
+		}
+		addr, err := store.NormalizeAddress(addr)
+		if err != nil {
+			return nil, errNoSuchMailbox
+		}
+		mb, err := st.MailboxByAddress(addr)
+		if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil {
+			return nil, errNoSuchMailbox
+		}
+		r, err := st.RightsOf(mb.ID, s.user)
+		if err != nil || !acl.Allows(r, acl.OpList) {
+			return nil, errNoSuchMailbox
+		}
+		return &target{mb: mb, folder: canonicalName(folder), rights: r}, nil
+	}
+	r, err := s.rootRights()
+	if err != nil {
+		return nil, err
+	}
+	return &target{mb: s.root, folder: name, rights: r}, nil
+}
+
+// rootRights reads the user's rights on the root mailbox; a delegate whose
+// read right was revoked loses the whole session's namespace.
+func (s *session) rootRights() (acl.Rights, error) {
+	if s.rootAll {
+		return acl.All, nil
+	}
+	r, err := s.srv.st.RightsOf(s.root.ID, s.user)
+	if err != nil {
+		return 0, err
+	}
+	if !acl.Allows(r, acl.OpList) {
+		return 0, noPerm("access to " + s.root.Address + " was revoked")
+	}
+	return r, nil
+}
+
+// need checks op on t.
+func need(t *target, op acl.Op) error {
+	if !acl.Allows(t.rights, op) {
+		return noPerm("needs " + acl.Required(op).String() + " on " + t.mb.Address)
+	}
+	return nil
+}
+
+// audit records a delegate's folder-level change to a shared mailbox.
+func (s *session) audit(t *target, action, folder string) {
+	if !t.shared() {
+		return
+	}
+	err := s.srv.st.AuditAction(t.mb.ID, store.AuditEntry{Actor: s.user, Action: action, Folder: folder})
+	if err != nil {
+		s.srv.log.Warn("audit", "err", err)
+	}
+}
+
+func mapStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return errNoSuchMailbox
+	case errors.Is(err, store.ErrExists):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
+	case errors.Is(err, store.ErrTooLarge):
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too large"}
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return err
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: err.Error()}
+}
+
+// --- authenticated state ---
+
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	d := &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}
+	if s.root.Kind == store.MailboxPersonal && s.rootAll {
+		d.Shared = []imap.NamespaceDescriptor{{Prefix: sharedPrefix, Delim: '/'}}
+	}
+	return d, nil
+}
+
+func (s *session) Create(name string, _ *imap.CreateOptions) error {
+	if s.isSharedNode(name) {
+		return mapStoreErr(store.ErrExists)
+	}
+	t, err := s.resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := need(t, acl.OpCreateFolder); err != nil {
+		return err
+	}
+	if _, err := s.srv.st.CreateFolder(t.mb.ID, t.folder, ""); err != nil {
+		return mapStoreErr(err)
+	}
+	s.audit(t, "create folder", t.folder)
+	return nil
+}
+
+// isSharedNode reports names reserved for the shared namespace tree.
+func (s *session) isSharedNode(name string) bool {
+	if !(s.root.Kind == store.MailboxPersonal && s.rootAll) {
+		return false
+	}
+	name = strings.TrimSuffix(name, "/")
+	return name == "Shared" || (strings.HasPrefix(name, sharedPrefix) && !strings.Contains(name[len(sharedPrefix):], "/"))
+}
+
+func (s *session) Delete(name string) error {
+	t, err := s.resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := need(t, acl.OpDeleteFolder); err != nil {
+		return err
+	}
+	if err := s.srv.st.DeleteFolder(t.mb.ID, t.folder); err != nil {
+		return mapStoreErr(err)
+	}
+	s.audit(t, "delete folder", t.folder)
+	return nil
+}
+
+func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+	from, err := s.resolve(oldName)
+	if err != nil {
+		return err
+	}
+	to, err := s.resolve(newName)
+	if err != nil {
+		return err
+	}
+	if from.mb.ID != to.mb.ID {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Cannot rename across mailboxes"}
+	}
+	if err := need(from, acl.OpRenameFolder); err != nil {
+		return err
+	}
+	if err := s.srv.st.RenameFolder(from.mb.ID, from.folder, to.folder); err != nil {
+		return mapStoreErr(err)
+	}
+	s.audit(from, "rename folder to "+to.folder, from.folder)
+	return nil
+}
+
+func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
+func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
+
+func (s *session) subscribe(name string, on bool) error {
+	t, err := s.resolve(name)
+	if err != nil {
+		return err
+	}
+	return mapStoreErr(s.srv.st.SetSubscribed(t.mb.ID, t.folder, on))
+}
+
+func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
+	defer s.observe("STATUS", time.Now())
+	t, err := s.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	return s.statusData(name, f, o)
+}
+
+// statusData fills every item the client asked for (go-imap's encoder
+// dereferences requested items, so none may be left nil).
+func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions) (*imap.StatusData, error) {
+	d := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity}
+	u32 := func(v uint32) *uint32 { return &v }
+	i64 := func(v int64) *int64 { return &v }
+	if o.NumMessages {
+		d.NumMessages = u32(f.Messages)
+	}
+	if o.NumRecent {
+		d.NumRecent = u32(0)
+	}
+	if o.NumUnseen {
+		d.NumUnseen = u32(f.Unseen)
+	}
+	if o.Size {
+		d.Size = i64(f.Size)
+	}
+	if o.AppendLimit {
+		d.AppendLimit = u32(uint32(s.srv.maxBytes))
+	}
+	if o.DeletedStorage {
+		d.DeletedStorage = i64(0)
+	}
+	if o.NumDeleted {
+		flags, err := s.srv.st.FolderFlags(f.ID)
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		var n uint32
+		for _, fl := range flags {
+			if hasFlag(fl.Flags, `\Deleted`) {
+				n++
+			}
+		}
+		d.NumDeleted = u32(n)
+	}
+	return d, nil
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, x := range flags {
+		if strings.EqualFold(x, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendLimit advertises APPENDLIMIT=limits.max_message_bytes; go-imap
+// refuses larger literals before reading them.
+func (s *session) AppendLimit() uint32 { return uint32(s.srv.maxBytes) }
+
+func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
+	defer s.observe("APPEND", time.Now())
+	t, err := s.resolve(name)
+	if err != nil {
+		if err == errNoSuchMailbox {
+			return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+		}
+		return nil, err
+	}
+	if err := need(t, acl.OpAppend); err != nil {
+		return nil, err
+	}
+	st := s.srv.st
+	f, err := st.GetFolder(t.mb.ID, t.folder)
+	if err != nil {
+		// Deliver would fall back to INBOX; APPEND must not.
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+	}
+	w, err := st.NewBlob(s.srv.maxBytes)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	// Keep the start of the message for the audit entry's Message-ID.
+	var head headBuffer
+	if _, err := io.Copy(w, io.TeeReader(r, &head)); err != nil {
+		w.Abort()
+		return nil, mapStoreErr(err)
+	}
+	if err := w.Sync(); err != nil {
+		w.Abort()
+		return nil, mapStoreErr(err)
+	}
+	d := store.Delivery{
+		Blob:         w,
+		InternalDate: o.Time,
+		Targets:      []store.Target{{MailboxID: t.mb.ID, Folder: f.Name, Flags: fromIMAPFlags(o.Flags)}},
+	}
+	if t.shared() {
+		e := store.AuditEntry{Actor: s.user, Action: "append", Folder: f.Name}
+		if env := store.ParseEnvelope(head.b); env != nil {
+			e.MessageID = env.MessageID
+		}
+		d.Audit = []store.MailboxAudit{{MailboxID: t.mb.ID, Entry: e}}
+	}
+	out, err := st.Deliver(d)
+	if err != nil {
+		w.Abort()
+		return nil, mapStoreErr(err)
+	}
+	if len(out) != 1 || out[0].FolderID != f.ID {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "Mailbox was removed"}
+	}
+	return &imap.AppendData{UID: imap.UID(out[0].UID), UIDValidity: f.UIDValidity}, nil
+}
+
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	defer s.batch()()
+	return s.sel.t.Poll(w, allowExpunge)
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		<-stop
+		return nil
+	}
+	// Take the change channel before polling: an event after this point
+	// closes it, and anything before is already queued for Poll.
+	timeout := time.NewTimer(IdleTimeout)
+	defer timeout.Stop()
+	for {
+		ch := s.sel.fs.changes()
+		if err := s.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-stop:
+			return nil
+		case <-timeout.C:
+			// Closing the connection ends go-imap's wait for DONE.
+			return s.conn.Bye("Idle timeout, please reconnect")
+		}
+	}
+}
+
+// headBuffer keeps the first 64 KiB written to it (the header, for
+// ParseEnvelope) and drops the rest.
+type headBuffer struct{ b []byte }
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FlagsOf returns the flags of the given UIDs of folder fid (missing ones
+// are skipped), in the order given. It reads only the compact flags bucket,
+// so IMAP "FETCH n:m (FLAGS)" never decodes message metadata.
+func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
+	out := make([]UIDFlags, 0, len(uids))
+	err := s.view(func(tx *bolt.Tx) error {
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		fb := fm.Bucket([]byte("f"))
+		if dense(uids) {
+			// Ascending and dense (the usual FETCH 1:* chunk): one cursor
+			// walk instead of a B-tree descent per UID.
+			c := fb.Cursor()
+			i := 0
+			for k, v := c.Seek(u32(uids[0])); k != nil && i < len(uids); k, v = c.Next() {
+				uid := getU32(k)
+				for i < len(uids) && uids[i] < uid {
+					i++
+				}
+				if i < len(uids) && uids[i] == uid {
+					out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v)})
+					i++
+				}
+			}
+			return nil
+		}
+		for _, uid := range uids {
+			v := fb.Get(u32(uid))
+			if v == nil {
+				continue
+			}
+			out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// dense reports whether uids ascend and span at most four times their
+// count, so that walking the range beats looking each one up.
+func dense(uids []uint32) bool {
+	if len(uids) < 2 {
+		return false
+	}
+	for i := 1; i < len(uids); i++ {
+		if uids[i] <= uids[i-1] {
+			return false
+		}
+	}
+	return uint64(uids[len(uids)-1]-uids[0]) < 4*uint64(len(uids))
+}
+
+// FolderUIDs returns the UIDs of folder fid in ascending order, reading
+// only the keys of the compact flags bucket (what IMAP SELECT needs to map
+// sequence numbers to UIDs).
+func (s *Store) FolderUIDs(fid uint64) ([]uint32, error) {
+	var out []uint32
+	err := s.view(func(tx *bolt.Tx) error {
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		fb := fm.Bucket([]byte("f"))
+		out = make([]uint32, 0, fb.Stats().KeyN)
+		c := fb.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			out = append(out, getU32(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AuditAction appends e to mailbox mbid's audit log in its own
+// transaction. Protocol servers use it for delegate actions the store does
+// not audit by itself (folder create, rename, delete).
+func (s *Store) AuditAction(mbid uint64, e AuditEntry) error {
+	return s.update(func(t *Tx) error {
+		t.Audit(mbid, e)
+		return nil
+	})
+}
