@@ -1,6 +1,52 @@
 package server
 
-// addProtocols wires the mail protocol services (SMTP, IMAP, queue).
+import (
+	"context"
+
+	"mailsrv/auth/msgauth"
+	"mailsrv/server/imapd"
+	"mailsrv/server/queue"
+	"mailsrv/server/smtpd"
+)
+
+// addProtocols wires the mail services: MX intake, submission on both
+// ports, IMAP on both ports, and the outbound queue runner.
 func (s *Server) addProtocols() error {
-	return nil
+	tlsConf := s.tls.TLSConfig()
+	runner := queue.New(queue.Options{
+		Store: s.store, Hostname: s.cfg.Hostname, Config: s.cfg.Outbound,
+		Resolver: s.cfg.DNS.Resolver, Metrics: s.metrics, Log: s.log,
+	})
+	s.wake = runner.Wake
+	s.jobs = append(s.jobs, runner.Run)
+	s.admin.Extra["queue.retry"] = s.retryQueued
+
+	mx := smtpd.NewMX(smtpd.MXOptions{
+		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
+		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Metrics: s.metrics, Log: s.log,
+	})
+	if err := s.addService("smtp", s.cfg.Listen.SMTP, mx.Serve, mx.Shutdown); err != nil {
+		return err
+	}
+	for _, sub := range []struct {
+		name, addr string
+		implicit   bool
+	}{{"submission", s.cfg.Listen.Submission, false}, {"submissions", s.cfg.Listen.Submissions, true}} {
+		srv := smtpd.NewSubmission(smtpd.SubmissionOptions{
+			Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
+			ImplicitTLS: sub.implicit, Limiter: s.limiter, Metrics: s.metrics, Log: s.log, Wake: runner.Wake,
+		})
+		if err := s.addService(sub.name, sub.addr, srv.Serve, srv.Shutdown); err != nil {
+			return err
+		}
+	}
+	im := imapd.New(imapd.Options{
+		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
+		Limiter: s.limiter, Metrics: s.metrics, Log: s.log,
+	})
+	s.onStop = append(s.onStop, func() { im.Close() })
+	if err := s.addService("imap", s.cfg.Listen.IMAP, im.Serve, im.Shutdown); err != nil {
+		return err
+	}
+	return s.addService("imaps", s.cfg.Listen.IMAPS, im.ServeTLS, func(context.Context) error { return nil })
 }
