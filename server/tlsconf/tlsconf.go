@@ -120,11 +120,15 @@ func newManager(cfg *config.Config, domains func() []string, log *slog.Logger, p
 			return nil, errors.New("tlsconf: tls.mode = \"files\" needs tls.cert_file and tls.key_file")
 		}
 		m.certFile, m.keyFile = cfg.TLS.CertFile, cfg.TLS.KeyFile
+		// Stamp the files before loading them, here and not in the
+		// watcher goroutine: a change that lands between the load and the
+		// goroutine's first look would otherwise never be noticed.
+		certStamp, keyStamp := stampOf(m.certFile), stampOf(m.keyFile)
 		if err := m.Reload(); err != nil {
 			return nil, err
 		}
 		m.stop, m.done = make(chan struct{}), make(chan struct{})
-		go m.watch(m.pollInterval)
+		go m.watch(m.pollInterval, certStamp, keyStamp)
 	case ModeACME:
 		if cfg.DataDir == "" {
 			return nil, errors.New("tlsconf: data_dir is empty; acme mode caches account and certificates there")
@@ -287,9 +291,14 @@ func stampOf(path string) fileStamp {
 // watch polls cert and key files and reloads when either changes. Polling
 // instead of inotify: it works for symlink swaps (certbot's live/ dir), on
 // every OS, and without another dependency.
-func (m *Manager) watch(every time.Duration) {
+func (m *Manager) watch(every time.Duration, certStamp, keyStamp fileStamp) {
 	defer close(m.done)
-	certStamp, keyStamp := stampOf(m.certFile), stampOf(m.keyFile)
+	// retry is set while the files on disk failed to load. A renewal tool
+	// writing cert then key produces a mismatched pair for a moment, and
+	// file timestamps are coarse enough that the second write may not
+	// change a stamp we already saw, so a failed load is retried at every
+	// tick until it succeeds, and logged only once per change.
+	retry := false
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -299,16 +308,16 @@ func (m *Manager) watch(every time.Duration) {
 		case <-t.C:
 		}
 		c, k := stampOf(m.certFile), stampOf(m.keyFile)
-		if c == certStamp && k == keyStamp {
+		changed := c != certStamp || k != keyStamp
+		if !changed && !retry {
 			continue
 		}
-		// Remember the new stamps even if the reload fails: a renewal tool
-		// writing cert then key produces a mismatched pair for a moment,
-		// and the next write changes a stamp again and triggers a retry.
 		certStamp, keyStamp = c, k
-		if err := m.Reload(); err != nil {
+		err := m.Reload()
+		if err != nil && changed {
 			m.log.Error("reloading changed certificate failed; keeping the previous one", "err", err)
 		}
+		retry = err != nil
 	}
 }
 
