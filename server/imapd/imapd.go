@@ -26,9 +26,10 @@
 //     safe); other multi-response commands gather writes in batchConn.
 //   - go-imap v2 (beta.8) treats SELECT as read-write; read-only state
 //     (EXAMINE, or a shared folder without the manage right) is enforced
-//     here. Its tagged SELECT answer cannot be changed, so a read-only
-//     SELECT signals read-only through empty PERMANENTFLAGS and every write
-//     answers NO [NOPERM].
+//     here: every write answers NO [NOPERM]. Upstream's tagged SELECT
+//     answer is always [READ-WRITE]; the copy in third_party/go-imap is
+//     patched so Select can downgrade it, and a read-only SELECT answers
+//     [READ-ONLY] with empty PERMANENTFLAGS (SPEC §5).
 package imapd
 
 import (

@@ -74,9 +74,14 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 		UIDNext:     imap.UID(uidNext),
 		UIDValidity: f.UIDValidity,
 	}
-	// Read-only (EXAMINE, or no manage right): no permanent flags. A reader
-	// may still set \Seen (SPEC §5), which is not a permanent-flag promise.
-	if !o.ReadOnly && acl.Allows(t.rights, acl.OpWrite) {
+	// Without the manage right a SELECT becomes read-only: the tagged OK
+	// says [READ-ONLY] (SPEC §5, via the patched go-imap in third_party/)
+	// and there are no permanent flags. A reader may still set \Seen
+	// (SPEC §5), which is not a permanent-flag promise.
+	if !acl.Allows(t.rights, acl.OpWrite) {
+		o.ReadOnly = true
+	}
+	if !o.ReadOnly {
 		d.PermanentFlags = append(systemFlags(), imap.FlagWildcard)
 	} else {
 		d.PermanentFlags = []imap.Flag{}
