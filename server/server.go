@@ -45,19 +45,22 @@ type service struct {
 
 // Server is a running mailsrv instance.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	store    *store.Store
-	tls      *tlsconf.Manager
-	metrics  *metrics.Metrics
-	limiter  *auth.FailureLimiter
-	resolver msgauth.Resolver
-	adminLn  net.Listener
-	admin    *admin.Handler
-	services []*service
-	jobs     []func(ctx context.Context)
-	wake     func() // wakes the outbound queue
-	onStop   []func()
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	tls     *tlsconf.Manager
+	metrics *metrics.Metrics
+	limiter *auth.FailureLimiter
+	// passwords is shared by IMAP and submission: one argon2id budget and
+	// one cache of recent successful logins.
+	passwords *auth.Verifier
+	resolver  msgauth.Resolver
+	adminLn   net.Listener
+	admin     *admin.Handler
+	services  []*service
+	jobs      []func(ctx context.Context)
+	wake      func() // wakes the outbound queue
+	onStop    []func()
 }
 
 // New opens the data directory, binds every listener and prepares the
@@ -71,8 +74,9 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 		return nil, err
 	}
 	s = &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
-		limiter:  auth.NewFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Now),
-		resolver: msgauth.NewResolver(cfg.DNS.Resolver)}
+		limiter:   auth.NewFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Now),
+		passwords: auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil),
+		resolver:  msgauth.NewResolver(cfg.DNS.Resolver)}
 	defer func() {
 		if err != nil {
 			s.closeAll()

@@ -71,8 +71,11 @@ type Options struct {
 	// Limiter counts authentication failures; shared with submission.
 	// Nil means a private limiter with Limits.AuthFailuresPerMinute.
 	Limiter *auth.FailureLimiter
-	Metrics *metrics.Metrics
-	Log     *slog.Logger
+	// Passwords verifies login passwords; shared with submission so a
+	// login on one warms the other's cache. Nil means a private one.
+	Passwords *auth.Verifier
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
 	// AllowInsecureAuth permits LOGIN/AUTHENTICATE without TLS (tests,
 	// loopback benchmarks).
 	AllowInsecureAuth bool
@@ -84,6 +87,7 @@ type Server struct {
 	st       *store.Store
 	log      *slog.Logger
 	limiter  *auth.FailureLimiter
+	pw       *auth.Verifier
 	imap     *imapserver.Server
 	reg      *registry
 	unsub    func()
@@ -102,6 +106,7 @@ func New(opts Options) *Server {
 		st:      opts.Store,
 		log:     opts.Log,
 		limiter: opts.Limiter,
+		pw:      opts.Passwords,
 		perIP:   map[string]int{},
 		perUser: map[string]int{},
 	}
@@ -115,6 +120,9 @@ func New(opts Options) *Server {
 			n = 10
 		}
 		s.limiter = auth.NewFailureLimiter(n, nil)
+	}
+	if s.pw == nil {
+		s.pw = auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil)
 	}
 	s.maxBytes = opts.Limits.MaxMessageBytes
 	if s.maxBytes <= 0 {

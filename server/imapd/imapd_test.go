@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"mailsrv/auth"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 )
@@ -355,5 +356,31 @@ func TestFetchSectionsOfMultipart(t *testing.T) {
 	mp, ok := m.BodyStructure.(*imap.BodyStructureMultiPart)
 	if !ok || len(mp.Children) != 2 || mp.Subtype != "mixed" {
 		t.Errorf("BODYSTRUCTURE %#v", m.BodyStructure)
+	}
+}
+
+// Successful logins are cached (auth.Verifier), but a password change
+// ends the old password at once, even for a client that just used it.
+func TestPasswordChangeBeatsLoginCache(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 2; i++ { // the second login is served from the cache
+		c, _ := e.dial("")
+		if err := c.Login("bob@example.com", testPassword).Wait(); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	hash, err := auth.HashPassword("new secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetPassword("bob@example.com", hash); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.dial("")
+	if err := c.Login("bob@example.com", testPassword).Wait(); err == nil {
+		t.Fatal("old password accepted after the change")
+	}
+	if err := c.Login("bob@example.com", "new secret").Wait(); err != nil {
+		t.Fatalf("new password: %v", err)
 	}
 }

@@ -93,7 +93,7 @@ func (s *session) checkLogin(authzid, username, password string) (*store.Mailbox
 	}
 	user, err := store.NormalizeAddress(name)
 	if err != nil {
-		auth.DummyVerify(password)
+		s.srv.pw.Dummy(password)
 		return nil, false, "", err
 	}
 	acct, err := st.User(user)
@@ -101,17 +101,17 @@ func (s *session) checkLogin(authzid, username, password string) (*store.Mailbox
 		// A shared mailbox with its own password logs in as itself (§6.3).
 		mb, merr := st.MailboxByAddress(user)
 		if merr != nil || mb.Kind != store.MailboxShared || mb.PasswordHash == "" || mb.Deleted != nil || actAs != "" {
-			auth.DummyVerify(password)
+			s.srv.pw.Dummy(password)
 			return nil, false, "", errors.New("unknown user")
 		}
-		if !auth.VerifyPassword(mb.PasswordHash, password) {
+		if !s.srv.pw.Verify(mb.PasswordHash, password) {
 			return nil, false, "", errors.New("bad password")
 		}
 		return mb, true, user, nil
 	} else if err != nil {
 		return nil, false, "", err
 	}
-	if !auth.VerifyPassword(acct.PasswordHash, password) {
+	if !s.srv.pw.Verify(acct.PasswordHash, password) {
 		return nil, false, "", errors.New("bad password")
 	}
 	if actAs == "" {

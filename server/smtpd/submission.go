@@ -41,8 +41,10 @@ type SubmissionOptions struct {
 	// Limiter counts authentication failures per IP and per account; it is
 	// shared with IMAP. nil builds one from Limits.AuthFailuresPerMinute.
 	Limiter *auth.FailureLimiter
-	Metrics *metrics.Metrics
-	Log     *slog.Logger
+	// Passwords verifies passwords; shared with IMAP. nil builds one.
+	Passwords *auth.Verifier
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
 	// AllowInsecureAuth permits AUTH without TLS (tests on loopback only).
 	AllowInsecureAuth bool
 	// Wake is called after a message was queued for remote delivery.
@@ -59,6 +61,9 @@ func NewSubmission(opts SubmissionOptions) *Server {
 	}
 	if opts.Limiter == nil {
 		opts.Limiter = auth.NewFailureLimiter(opts.Limits.AuthFailuresPerMinute, nil)
+	}
+	if opts.Passwords == nil {
+		opts.Passwords = auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil)
 	}
 	if opts.Wake == nil {
 		opts.Wake = func() {}
@@ -169,7 +174,7 @@ func (s *subSession) authenticate(authzid, username, password string) error {
 	}
 	user, err = store.NormalizeAddress(user)
 	if err != nil {
-		auth.DummyVerify(password)
+		s.b.opts.Passwords.Dummy(password)
 		return fail("malformed user name")
 	}
 	id, err := s.checkPassword(user, password)
@@ -214,7 +219,7 @@ func (s *subSession) authenticate(authzid, username, password string) error {
 func (s *subSession) checkPassword(user, password string) (*identity, error) {
 	acct, err := s.st.User(user)
 	if err == nil {
-		if !auth.VerifyPassword(acct.PasswordHash, password) {
+		if !s.b.opts.Passwords.Verify(acct.PasswordHash, password) {
 			return nil, store.ErrNotFound
 		}
 		return &identity{User: acct.Address, MailboxID: acct.MailboxID}, nil
@@ -224,13 +229,13 @@ func (s *subSession) checkPassword(user, password string) (*identity, error) {
 	}
 	mb, err := s.st.MailboxByAddress(user)
 	if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil || mb.PasswordHash == "" {
-		auth.DummyVerify(password) // same timing as a wrong password
+		s.b.opts.Passwords.Dummy(password) // same timing as a wrong password
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 		return nil, store.ErrNotFound
 	}
-	if !auth.VerifyPassword(mb.PasswordHash, password) {
+	if !s.b.opts.Passwords.Verify(mb.PasswordHash, password) {
 		return nil, store.ErrNotFound
 	}
 	return &identity{User: mb.Address, MailboxID: mb.ID}, nil
