@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,8 +58,11 @@ func (h *Handler) config() *config.Config {
 // sharedMailbox finds the live shared mailbox at addr.
 func (h *Handler) sharedMailbox(addr string) (*store.Mailbox, error) {
 	mb, err := h.Store.MailboxByAddress(addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no shared mailbox %s (see `mailsrv shared list`)", strings.TrimSpace(addr))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("no shared mailbox %s (see `mailsrv shared list`): %w", strings.TrimSpace(addr), err)
+		return nil, err
 	}
 	if mb.Kind != store.MailboxShared {
 		return nil, fmt.Errorf("%s is a personal mailbox, not a shared one (convert it with `mailsrv shared create %s --from-user`)", mb.Address, mb.Address)
