@@ -348,8 +348,26 @@ func toIMAPEnvelope(e *store.Envelope) *imap.Envelope {
 		Date: e.Date, Subject: e.Subject,
 		From: toIMAPAddrs(e.From), Sender: toIMAPAddrs(e.Sender), ReplyTo: toIMAPAddrs(e.ReplyTo),
 		To: toIMAPAddrs(e.To), Cc: toIMAPAddrs(e.Cc), Bcc: toIMAPAddrs(e.Bcc),
-		InReplyTo: e.InReplyTo, MessageID: e.MessageID,
+		InReplyTo: bareMsgIDs(e.InReplyTo), MessageID: bareMsgID(e.MessageID),
 	}
+}
+
+// bareMsgID strips the angle brackets the store keeps around a Message-ID
+// (as the header has them, for audit and HEADER search): go-imap adds them
+// back when it writes the ENVELOPE.
+func bareMsgID(id string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
+}
+
+func bareMsgIDs(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = bareMsgID(id)
+	}
+	return out
 }
 
 func toIMAPAddrs(l []store.Address) []imap.Address {

@@ -60,7 +60,8 @@ func TestLoginListSelectFetchStoreExpungeMoveAppend(t *testing.T) {
 		t.Fatalf("FETCH %v %v", msgs, err)
 	}
 	m := msgs[0]
-	if m.UID != 2 || m.Envelope == nil || m.Envelope.Subject != "message 2" || m.Envelope.From[0].Host != "remote.example" {
+	if m.UID != 2 || m.Envelope == nil || m.Envelope.Subject != "message 2" || m.Envelope.From[0].Host != "remote.example" ||
+		m.Envelope.MessageID != "m2@remote.example" {
 		t.Fatalf("envelope %+v", m.Envelope)
 	}
 	if got := string(m.FindBodySection(whole)); got != testMessage(2) || m.RFC822Size != int64(len(testMessage(2))) {
