@@ -28,6 +28,11 @@ type Event struct {
 	UIDs      []uint32
 	Flags     [][]string
 	Member    string
+	// Origin is opaque to the store: whoever made the change may set it
+	// (StoreFlagsFrom) so that a subscriber recognises its own change. An
+	// IMAP session that already answered a STORE with the new flags must
+	// not get them a second time as an unsolicited update.
+	Origin any
 }
 
 // bus fans events out to subscribers. Handlers run on the committer

@@ -270,6 +270,11 @@ const (
 // of each message that exists. actor ("" = system) is audited when the
 // folder belongs to a shared mailbox.
 func (s *Store) StoreFlags(fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
+	return s.StoreFlagsFrom(nil, fid, uids, op, flags, actor)
+}
+
+// StoreFlagsFrom is StoreFlags with the Origin its change event carries.
+func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
 	flags = normalizeFlags(flags)
 	var out map[uint32][]string
 	err := s.update(func(t *Tx) error {
@@ -280,7 +285,7 @@ func (s *Store) StoreFlags(fid uint64, uids []uint32, op FlagOp, flags []string,
 		}
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		fb := fm.Bucket([]byte("f"))
-		ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid}
+		ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin}
 		for _, uid := range uids {
 			cur := fb.Get(u32(uid))
 			if cur == nil {

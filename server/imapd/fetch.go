@@ -160,7 +160,7 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := st.StoreFlags(s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user)
+			res, err := st.StoreFlagsFrom(s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user)
 			if err != nil {
 				return mapStoreErr(err)
 			}

@@ -155,7 +155,9 @@ func (r *registry) handle(ev store.Event) {
 			if !ok || k >= len(ev.Flags) {
 				continue
 			}
-			fs.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), nil)
+			// The session that made the change reports it itself.
+			origin, _ := ev.Origin.(*imapserver.SessionTracker)
+			fs.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), origin)
 		}
 	}
 }

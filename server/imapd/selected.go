@@ -287,7 +287,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	default:
 		fop = store.FlagsSet
 	}
-	res, err := s.srv.st.StoreFlags(s.sel.fid, refUIDs(refs), fop, flags, s.user)
+	// The session is the origin: it reports the new flags below (or was
+	// asked not to, with .SILENT), so the registry must not queue them
+	// for it again.
+	res, err := s.srv.st.StoreFlagsFrom(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user)
 	if err != nil {
 		return mapStoreErr(err)
 	}

@@ -1,0 +1,129 @@
+package imapd
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawConn speaks IMAP line by line, for what imapclient hides: tagged
+// response codes and exactly which untagged responses arrive.
+type rawConn struct {
+	t   *testing.T
+	c   net.Conn
+	r   *bufio.Reader
+	tag int
+}
+
+func rawLogin(t *testing.T, addr, user string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	if _, err := rc.r.ReadString('\n'); err != nil { // greeting
+		t.Fatal(err)
+	}
+	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace
+	if _, tagged := rc.cmd(fmt.Sprintf(`LOGIN "%s" "%s"`, quote(user), quote(testPassword))); !strings.Contains(tagged, " OK ") {
+		t.Fatalf("LOGIN %s: %s", user, tagged)
+	}
+	return rc
+}
+
+// cmd sends one command and returns the untagged lines and the tagged
+// reply (without its tag).
+func (rc *rawConn) cmd(line string) (untagged []string, tagged string) {
+	rc.t.Helper()
+	rc.tag++
+	tag := fmt.Sprintf("a%d", rc.tag)
+	fmt.Fprintf(rc.c, "%s %s\r\n", tag, line)
+	for {
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("reading reply to %q: %v", line, err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(l, tag+" ") {
+			return untagged, " " + strings.TrimPrefix(l, tag+" ")
+		}
+		untagged = append(untagged, l)
+	}
+}
+
+// SPEC §5: SELECT of a shared folder without manage answers [READ-ONLY];
+// with manage, and for one's own folders, [READ-WRITE]; EXAMINE is always
+// [READ-ONLY].
+func TestSelectReadOnlyCode(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		user, cmd, folder, code string
+	}{
+		{"bob@example.com", "SELECT", "Shared/info@example.com/INBOX", "[READ-ONLY]"},
+		{"carol@example.com", "SELECT", "Shared/info@example.com/INBOX", "[READ-WRITE]"},
+		{"alice@example.com", "SELECT", "Shared/info@example.com/INBOX", "[READ-WRITE]"},
+		{"bob@example.com", "SELECT", "INBOX", "[READ-WRITE]"},
+		{"bob@example.com", "EXAMINE", "INBOX", "[READ-ONLY]"},
+		{"carol@example.com", "EXAMINE", "Shared/info@example.com/Sent", "[READ-ONLY]"},
+		// Delegate login as info@ with only read.
+		{`bob@example.com\info@example.com`, "SELECT", "INBOX", "[READ-ONLY]"},
+	} {
+		_, got := rawLogin(t, e.addr, tc.user).cmd(fmt.Sprintf(`%s "%s"`, tc.cmd, tc.folder))
+		want := " OK " + tc.code + " " + tc.cmd + " completed"
+		if got != want {
+			t.Errorf("%s: %s %s = %q, want %q", tc.user, tc.cmd, tc.folder, got, want)
+		}
+	}
+}
+
+// A STORE reports the new flags once, not once more as an unsolicited
+// update of the same change; .SILENT reports nothing (RFC 9051 6.4.6).
+// Other sessions on the folder still get the update.
+func TestStoreReportsFlagsOnce(t *testing.T) {
+	e := newEnv(t)
+	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
+	a := rawLogin(t, e.addr, "alice@example.com")
+	other := rawLogin(t, e.addr, "alice@example.com")
+	a.cmd("SELECT INBOX")
+	other.cmd("SELECT INBOX")
+
+	fetches := func(lines []string) int {
+		n := 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, "* 1 FETCH") {
+				n++
+			}
+		}
+		return n
+	}
+	un, tagged := a.cmd(`STORE 1 +FLAGS (\Flagged)`)
+	if !strings.HasPrefix(tagged, " OK") || fetches(un) != 1 {
+		t.Fatalf("STORE: untagged %q, tagged %q; want one FETCH", un, tagged)
+	}
+	un, _ = a.cmd(`STORE 1 +FLAGS.SILENT (\Answered)`)
+	if n := fetches(un); n != 0 {
+		t.Fatalf(".SILENT STORE sent %d FETCH: %q", n, un)
+	}
+	un, _ = a.cmd("NOOP")
+	if n := fetches(un); n != 0 {
+		t.Fatalf("own change echoed at NOOP: %q", un)
+	}
+	// The other session learns about both changes.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		un, _ = other.cmd("NOOP")
+		if len(un) > 0 && strings.Contains(strings.Join(un, " "), `\Answered`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("other session never saw the flags: %q", un)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
