@@ -121,11 +121,25 @@ func (s *Server) addService(name, addr string, serve func(net.Listener) error, s
 	return nil
 }
 
+// boundPort is the TCP port of the named listener, 0 when it is disabled.
+func (s *Server) boundPort(name string) int {
+	if a, ok := s.Addr(name).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
 func (s *Server) addHTTP() error {
 	w := web.New(web.Options{
 		Hostname: s.cfg.Hostname, Domains: s.store.DomainNames, IsLocalDomain: s.store.IsLocalDomain,
 		MTASTSMode: s.cfg.TLS.MTASTSMode, TLS: s.tls, Logger: s.log,
-		Healthy: func() error { _, err := s.store.Domains(); return err },
+		// Clients are told the ports we listen on (bound before this), so
+		// the loopback trial setup (2993, 2465, 2587) autoconfigures too;
+		// a disabled listener advertises the standard port.
+		IMAPSPort:       s.boundPort("imaps"),
+		SubmissionsPort: s.boundPort("submissions"),
+		SubmissionPort:  s.boundPort("submission"),
+		Healthy:         func() error { _, err := s.store.Domains(); return err },
 	})
 	for _, l := range []struct {
 		name, addr string

@@ -9,7 +9,9 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"net/http"
 	"os"
@@ -195,5 +197,26 @@ func TestEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `listener="smtp"`) {
 		t.Fatalf("metrics lack the smtp delivery:\n%.2000s", body)
+	}
+}
+
+// Autoconfig describes the ports the server really listens on, so a
+// client on the same machine as a loopback trial server sets itself up.
+func TestAutoconfigAdvertisesBoundPorts(t *testing.T) {
+	s, _ := testServer(t)
+	if err := s.Store().AddDomain(store.Domain{Name: "example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + s.Addr("http").String() + "/mail/config-v1.1.xml?emailaddress=alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"imaps", "submissions", "submission"} {
+		port := s.Addr(name).(*net.TCPAddr).Port
+		if !strings.Contains(string(body), fmt.Sprintf("<port>%d</port>", port)) {
+			t.Errorf("autoconfig lacks the %s port %d:\n%s", name, port, body)
+		}
 	}
 }
