@@ -5,15 +5,21 @@ import (
 	"time"
 )
 
-// purgeInterval is how often the recycle bin is swept. Hourly keeps an item
-// at most an hour past its retention without measurable cost.
-const purgeInterval = time.Hour
+// housekeepingInterval is how often the recycle bin and orphaned bodies
+// are swept. Hourly keeps an item at most an hour past its retention
+// without measurable cost.
+const housekeepingInterval = time.Hour
 
-// purgeRecycleBin deletes recycle-bin items older than
-// retention.recycle_bin_days, at start and then every purgeInterval.
-func (s *Server) purgeRecycleBin(ctx context.Context) {
+// orphanBlobAge is how old an unreferenced body file must be before it is
+// removed: far longer than any SMTP DATA or IMAP APPEND can take.
+const orphanBlobAge = 24 * time.Hour
+
+// housekeeping runs at start and then every housekeepingInterval: it
+// deletes recycle-bin items older than retention.recycle_bin_days, and
+// body files a crash left without a message (see store.SweepOrphanBlobs).
+func (s *Server) housekeeping(ctx context.Context) {
 	retention := time.Duration(s.cfg.Retention.RecycleBinDays) * 24 * time.Hour
-	t := time.NewTicker(purgeInterval)
+	t := time.NewTicker(housekeepingInterval)
 	defer t.Stop()
 	for {
 		purged, err := s.store.PurgeExpired(retention)
@@ -22,6 +28,11 @@ func (s *Server) purgeRecycleBin(ctx context.Context) {
 		}
 		for _, it := range purged {
 			s.log.Info("recycle bin item purged", "id", it.ID, "kind", it.Kind, "address", it.Address, "deleted_at", it.DeletedAt)
+		}
+		if n, err := s.store.SweepOrphanBlobs(orphanBlobAge); err != nil {
+			s.log.Error("orphaned message bodies sweep", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed message bodies left by an interrupted delivery", "count", n)
 		}
 		select {
 		case <-ctx.Done():

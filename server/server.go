@@ -95,7 +95,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := s.addHTTP(); err != nil {
 		return nil, err
 	}
-	s.jobs = append(s.jobs, s.purgeRecycleBin)
+	s.jobs = append(s.jobs, s.housekeeping)
 	return s, nil
 }
 

@@ -7,7 +7,9 @@
 // A message body is written to its blob file and fsynced before the
 // transaction that references it commits; the commit fsyncs the database.
 // Only then do callers answer 250 / OK. A crash between the two leaves an
-// unreferenced blob, never a reference to a missing body. Blob files are
+// unreferenced blob, never a reference to a missing body; serve's hourly
+// housekeeping removes such orphans once they are a day old
+// (SweepOrphanBlobs). Blob files are
 // created directly under their final name (no rename) so one fsync of the
 // file suffices; on ext4/xfs the directory entry is journalled with the
 // database commit that follows.
