@@ -46,15 +46,25 @@ func (s *Store) blobPath(id string) string {
 // ErrTooLarge once more than limit bytes were written.
 func (s *Store) NewBlob(limit int64) (*BlobWriter, error) {
 	id := s.newBlobID()
-	p := s.blobPath(id)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := s.createBlobFile(id)
 	if err != nil {
 		return nil, err
 	}
 	return &BlobWriter{s: s, id: id, f: f, limit: limit}, nil
+}
+
+// createBlobFile creates the empty file of blob id. Shard directories are
+// made on first use only: a MkdirAll per message is a measurable cost.
+func (s *Store) createBlobFile(id string) (*os.File, error) {
+	p := s.blobPath(id)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	}
+	return f, err
 }
 
 // ID returns the blob id.
