@@ -173,6 +173,11 @@ func checkName(what, name string) error {
 	if _, ok := mdns.IsDomainName(name); !ok || !strings.Contains(name, ".") || strings.ContainsAny(name, " /@") {
 		return fmt.Errorf("%s %q is not a valid domain name", what, name)
 	}
+	// An MX target must be a name with address records, never a literal
+	// address (RFC 5321 5.1).
+	if net.ParseIP(strings.TrimSuffix(name, ".")) != nil {
+		return fmt.Errorf("%s %q is an IP address, not a domain name", what, name)
+	}
 	return nil
 }
 

@@ -34,12 +34,18 @@ func (h *Handler) dnsParams(a dnsArgs) (dns.Params, error) {
 		p.DKIM = append(p.DKIM, dns.DKIMKey{Selector: k.Selector, Algorithm: k.Algorithm, PublicKey: k.PublicKey})
 	}
 	if err := p.Validate(); err != nil {
-		if net.ParseIP(p.Hostname) != nil || !strings.Contains(p.Hostname, ".") {
+		if notPublicName(p.Hostname) {
 			return p, fmt.Errorf("%v: set `hostname` in the config file to this server's public name (e.g. mail.%s)", err, p.Domain)
 		}
 		return p, err
 	}
 	return p, nil
+}
+
+// notPublicName reports a hostname that cannot be an MX target: an IP
+// address or a single label such as an OS hostname.
+func notPublicName(h string) bool {
+	return net.ParseIP(h) != nil || !strings.Contains(strings.TrimSuffix(h, "."), ".")
 }
 
 // resolverAddr picks the DNS server for verification: --resolver, then
@@ -58,10 +64,28 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"domain.records": op(func(ctx context.Context, a dnsArgs) (any, error) {
 			p, err := h.dnsParams(a)
+			placeholder := ""
+			if err != nil && notPublicName(p.Hostname) {
+				// A trial install on a laptop: its hostname ("vm",
+				// "alice-laptop") is no DNS name. Show the records for the
+				// conventional mail.<domain> and say so on the MX record,
+				// rather than refusing to show anything.
+				placeholder, p.Hostname = p.Hostname, "mail."+p.Domain
+				err = p.Validate()
+			}
 			if err != nil {
 				return nil, err
 			}
-			return dns.Records(p)
+			recs, err := dns.Records(p)
+			if err != nil || placeholder == "" {
+				return recs, err
+			}
+			for i := range recs {
+				if recs[i].Type == "MX" {
+					recs[i].Comment += fmt.Sprintf(". This server's hostname %q is not a public DNS name, so these records assume %s: set `hostname` in the config to the name you publish", placeholder, p.Hostname)
+				}
+			}
+			return recs, nil
 		}),
 		// domain.verify returns the report even when checks fail; the CLI
 		// turns a failed report into exit code 1.

@@ -1,0 +1,50 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+
+	"mailsrv/dns"
+	"mailsrv/store"
+)
+
+// On a trial install the OS hostname is no DNS name: `domain records`
+// still shows the records, for mail.<domain>, and says so; `domain verify`
+// refuses with the fix, since it cannot check a name that does not exist.
+func TestRecordsWithoutPublicHostname(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	if err := h.Store.AddDomain(store.Domain{Name: "example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"vm", "192.0.2.1"} {
+		h.Config.Hostname = host
+		var recs []dns.Record
+		if e := do(t, h, "domain.records", dnsArgs{Name: "example.org"}, &recs); e != "" {
+			t.Fatalf("hostname %q: records failed: %s", host, e)
+		}
+		var mx *dns.Record
+		for i := range recs {
+			if recs[i].Type == "MX" {
+				mx = &recs[i]
+			}
+		}
+		if mx == nil || mx.Value != "10 mail.example.org." || !strings.Contains(mx.Comment, `hostname "`+host+`" is not a public DNS name`) {
+			t.Fatalf("hostname %q: MX record %+v", host, mx)
+		}
+		e := do(t, h, "domain.verify", dnsArgs{Name: "example.org", Resolver: "127.0.0.1:9"}, nil)
+		if !strings.Contains(e, "set `hostname` in the config") {
+			t.Fatalf("hostname %q: verify error %q", host, e)
+		}
+	}
+	// A real name is used as is, without the note.
+	h.Config.Hostname = "mx1.example.net"
+	var recs []dns.Record
+	if e := do(t, h, "domain.records", dnsArgs{Name: "example.org"}, &recs); e != "" {
+		t.Fatal(e)
+	}
+	for _, r := range recs {
+		if r.Type == "MX" && (r.Value != "10 mx1.example.net." || strings.Contains(r.Comment, "not a public")) {
+			t.Fatalf("MX record %+v", r)
+		}
+	}
+}
