@@ -103,6 +103,17 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 			}
 		}
 		for _, a := range d.Audit {
+			// An entry about this very message (APPEND, the Sent copy of
+			// a send-as) gets the UID it was just given, so the audit
+			// log points at the message.
+			if a.Entry.UID == 0 {
+				for _, dl := range out {
+					if dl.MailboxID == a.MailboxID && (a.Entry.Folder == "" || a.Entry.Folder == dl.Folder) {
+						a.Entry.UID, a.Entry.Folder = dl.UID, dl.Folder
+						break
+					}
+				}
+			}
 			t.Audit(a.MailboxID, a.Entry)
 		}
 		return nil

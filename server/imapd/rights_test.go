@@ -96,11 +96,11 @@ func TestRightsMatrixNamespaceAccess(t *testing.T) {
 			for _, a := range log {
 				if a.Actor == tc.user {
 					mine = append(mine, a.Action)
-					appendAudited = appendAudited || a.Action == "append" && a.MessageID == "<m50@remote.example>"
+					appendAudited = appendAudited || a.Action == "append" && a.MessageID == "<m50@remote.example>" && a.UID != 0
 				}
 			}
 			if tc.manage && !appendAudited {
-				t.Fatalf("APPEND not audited with its Message-ID: %+v", log)
+				t.Fatalf("APPEND not audited with its UID and Message-ID: %+v", log)
 			}
 			if tc.manage && len(mine) < 5 {
 				t.Fatalf("delegate actions not audited: %v", mine)
