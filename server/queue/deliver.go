@@ -301,8 +301,9 @@ func (r *Runner) transact(s *session, j job) (out []outcome, broken bool) {
 	if err != nil {
 		// The body is gone (should not happen: the item holds a blob
 		// reference). Abandon the connection so the peer never receives
-		// a truncated message, and defer.
-		w.Close()
+		// a truncated message, and defer. (Closing the data writer would
+		// send the final dot and deliver an empty message.)
+		s.c.Close()
 		return fail(fmt.Errorf("opening queued message: %w", err))
 	}
 	_, cerr := io.Copy(w, rd)

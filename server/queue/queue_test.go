@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -426,5 +428,27 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out waiting")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A queued message whose body file is gone (disk damage, an admin's rm)
+// must not go out as an empty message: the connection is dropped before
+// the end of DATA and the item stays queued.
+func TestMissingBodyNeverSendsEmptyMessage(t *testing.T) {
+	e := newEnv(t, nil)
+	e.enqueue(t, "alice@example.com", "bob@remote.test")
+	q, err := e.st.Queue()
+	if err != nil || len(q) != 1 {
+		t.Fatalf("queue %v %v", q, err)
+	}
+	if err := os.Remove(filepath.Join(e.dir, "blobs", q[0].Blob[len(q[0].Blob)-2:], q[0].Blob)); err != nil {
+		t.Fatal(err)
+	}
+	e.runner().RunOnce(context.Background())
+	if got := e.mx.received(); len(got) != 0 {
+		t.Fatalf("MX received %d messages (%q) from a missing body", len(got), got[0].data)
+	}
+	if n := e.queueLen(t); n != 1 {
+		t.Fatalf("queue has %d items, want the message kept for retry", n)
 	}
 }
