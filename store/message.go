@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -244,6 +245,64 @@ func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
 // Messages returns the metadata and flags of the given UIDs (missing ones
 // are skipped), in the order given.
 func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
+	return s.messages(fid, uids, nil)
+}
+
+// MessagesWithWords is Messages for a search over envelope fields: it
+// returns only the messages whose stored record contains every one of
+// words, compared ASCII-case-insensitively, and skips decoding the others,
+// which is most of the cost of searching a large folder.
+//
+// words must be runs of ASCII letters and digits (others are ignored).
+// Such runs are stored verbatim in the record, so a message whose
+// envelope field contains the searched text in any letter case contains
+// each run: the filter never drops a match. Records holding a character
+// that lowercases to an ASCII letter (KELVIN SIGN, CAPITAL I WITH DOT
+// ABOVE, the only two, checked over all of Unicode) are always returned,
+// as a lowercasing search could match them.
+func (s *Store) MessagesWithWords(fid uint64, uids []uint32, words []string) ([]Message, error) {
+	var needles [][]byte
+	for _, w := range words {
+		if w != "" && isASCIIAlnum(w) {
+			needles = append(needles, []byte(strings.ToLower(w)))
+		}
+	}
+	if len(needles) == 0 {
+		return s.messages(fid, uids, nil)
+	}
+	var lower []byte
+	return s.messages(fid, uids, func(raw []byte) bool {
+		// encoding/json writes these runes as UTF-8, not as \u escapes.
+		if bytes.Contains(raw, []byte("\u212a")) || bytes.Contains(raw, []byte("\u0130")) {
+			return true
+		}
+		lower = append(lower[:0], raw...)
+		for i, c := range lower {
+			if 'A' <= c && c <= 'Z' {
+				lower[i] = c + 'a' - 'A'
+			}
+		}
+		for _, n := range needles {
+			if !bytes.Contains(lower, n) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func isASCIIAlnum(w string) bool {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// messages decodes the records of uids for which keep (nil: all) holds.
+func (s *Store) messages(fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
 	out := make([]Message, 0, len(uids))
 	err := s.view(func(tx *bolt.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
@@ -253,7 +312,7 @@ func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
 		mb, fb := fm.Bucket([]byte("m")), fm.Bucket([]byte("f"))
 		for _, uid := range uids {
 			raw := mb.Get(u32(uid))
-			if raw == nil {
+			if raw == nil || keep != nil && !keep(raw) {
 				continue
 			}
 			var m Message

@@ -26,6 +26,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	refs := s.refs(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	c = s.staticCriteria(c, refs)
 	meta := needsMeta(c)
+	words := envelopeWords(c)
 	var (
 		d      imap.SearchData
 		seqSet imap.SeqSet
@@ -33,7 +34,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	)
 	for start := 0; start < len(refs); start += fetchChunk {
 		chunk := refs[start:min(start+fetchChunk, len(refs))]
-		msgs, err := s.searchChunk(chunk, meta)
+		msgs, err := s.searchChunk(chunk, meta, words)
 		if err != nil {
 			return nil, err
 		}
@@ -73,10 +74,13 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	return &d, nil
 }
 
-func (s *session) searchChunk(chunk []msgRef, meta bool) ([]store.Message, error) {
+// searchChunk loads what matching needs for chunk: flags only, or the
+// stored metadata. With words, messages whose record lacks one of them
+// are left out (they cannot match, see store.MessagesWithWords).
+func (s *session) searchChunk(chunk []msgRef, meta bool, words []string) ([]store.Message, error) {
 	st := s.srv.st
 	if meta {
-		msgs, err := st.Messages(s.sel.fid, refUIDs(chunk))
+		msgs, err := st.MessagesWithWords(s.sel.fid, refUIDs(chunk), words)
 		return msgs, mapStoreErr(err)
 	}
 	flags, err := st.FlagsOf(s.sel.fid, refUIDs(chunk))
@@ -88,6 +92,26 @@ func (s *session) searchChunk(chunk []msgRef, meta bool) ([]store.Message, error
 		msgs[i] = store.Message{UID: f.UID, Flags: f.Flags}
 	}
 	return msgs, nil
+}
+
+// envelopeWords returns the ASCII letter-and-digit runs of the criteria
+// that every match must satisfy and that are answered from the cached
+// envelope (FROM, TO, CC, BCC, SUBJECT, Message-ID at the top level, not
+// under OR or NOT). matchHeader inserts only non-alphanumeric separators
+// between envelope fields, so each run lies inside one stored field.
+func envelopeWords(c *imap.SearchCriteria) []string {
+	var words []string
+	for _, h := range c.Header {
+		switch strings.ToLower(h.Key) {
+		case "from", "to", "cc", "bcc", "subject", "message-id":
+		default:
+			continue
+		}
+		words = append(words, strings.FieldsFunc(h.Value, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+		})...)
+	}
+	return words
 }
 
 // staticCriteria resolves "*" and "$" in sequence and UID sets.

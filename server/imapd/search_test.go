@@ -1,0 +1,56 @@
+package imapd
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Header searches answered from the envelope skip records that cannot
+// match without decoding them (store.MessagesWithWords). This checks the
+// skipping never drops a match: case, text spanning name and address,
+// non-ASCII text, a Kelvin sign that lowercases to "k", OR and NOT.
+func TestEnvelopeSearchMatchesAreNeverDropped(t *testing.T) {
+	e := newEnv(t)
+	mb := e.mailbox("alice@example.com")
+	msg := func(from, subject string) string {
+		return fmt.Sprintf("From: %s\r\nTo: alice@example.com\r\nSubject: %s\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\n\r\nbody\r\n", from, subject)
+	}
+	e.deliver(mb, "INBOX", msg("Jane Doe <JANE.doe@Remote.Example>", "Quarterly Report"))                // 1
+	e.deliver(mb, "INBOX", msg("=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@remote.example>", "Über alles")) // 2
+	e.deliver(mb, "INBOX", msg("\u212aelvin <lord@remote.example>", "=?utf-8?q?Gr=C3=BC=C3=9Fe?="))      // 3
+	e.deliver(mb, "INBOX", msg("Other <other@elsewhere.example>", "report draft"))                       // 4
+	c, _ := e.dial("alice@example.com")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	hdr := func(k, v string) imap.SearchCriteria {
+		return imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}}
+	}
+	for _, tc := range []struct {
+		name string
+		c    imap.SearchCriteria
+		want []imap.UID
+	}{
+		{"case", hdr("From", "jane.DOE@remote.example"), []imap.UID{1}},
+		{"name and address", hdr("From", "Doe <jane"), []imap.UID{1}},
+		{"non-ASCII name", hdr("From", "Müller"), []imap.UID{2}},
+		{"non-ASCII subject", hdr("Subject", "grüße"), []imap.UID{3}},
+		{"Kelvin sign lowercases to k", hdr("From", "KELVIN <lord"), []imap.UID{3}},
+		{"subject in two messages", hdr("Subject", "REPORT"), []imap.UID{1, 4}},
+		{"no match", hdr("From", "nobody"), nil},
+		{"NOT", imap.SearchCriteria{Not: []imap.SearchCriteria{hdr("From", "remote")}}, []imap.UID{4}},
+		{"OR", imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{hdr("From", "jm@"), hdr("Subject", "draft")}}}, []imap.UID{2, 4}},
+		{"two criteria", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: "jane"}, {Key: "Subject", Value: "quarterly"}}}, []imap.UID{1}},
+	} {
+		d, err := c.UIDSearch(&tc.c, nil).Wait()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := d.AllUIDs(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: UIDs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
