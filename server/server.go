@@ -76,7 +76,9 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	s = &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
 		limiter:   auth.NewFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Now),
 		passwords: auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil),
-		resolver:  msgauth.NewResolver(cfg.DNS.Resolver)}
+		// SPF/DKIM/DMARC answers are kept a minute: a burst from one
+		// domain asks the same questions for every message.
+		resolver: msgauth.NewCachingResolver(msgauth.NewResolver(cfg.DNS.Resolver), dnsCacheTTL, nil)}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -120,6 +122,10 @@ func (s *Server) addService(name, addr string, serve func(net.Listener) error, s
 	s.services = append(s.services, &service{name: name, ln: ln, serve: serve, shutdown: shutdown})
 	return nil
 }
+
+// dnsCacheTTL is how long MX intake reuses a DNS answer (see
+// msgauth.CachingResolver).
+const dnsCacheTTL = time.Minute
 
 // boundPort is the TCP port of the named listener, 0 when it is disabled.
 func (s *Server) boundPort(name string) int {
