@@ -177,6 +177,24 @@ type matchCtx struct {
 	raw    []byte // whole message (up to maxSearchBody), lazily read
 	loaded bool
 	hdr    *textproto.Header
+	// Decoded, lowercased text for BODY and TEXT (see search_text.go),
+	// made on first use and shared by every criterion.
+	text, htext     string
+	textOK, htextOK bool
+}
+
+func (mc *matchCtx) bodyText() string {
+	if !mc.textOK {
+		mc.text, mc.textOK = strings.ToLower(string(decodedBody(mc.body()))), true
+	}
+	return mc.text
+}
+
+func (mc *matchCtx) headerText() string {
+	if !mc.htextOK {
+		mc.htext, mc.htextOK = strings.ToLower(decodedHeader(mc.body())), true
+	}
+	return mc.htext
 }
 
 func (mc *matchCtx) body() []byte {
@@ -274,16 +292,13 @@ func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
 		}
 	}
 	for _, t := range c.Body {
-		raw := mc.body()
-		if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-			raw = raw[i+4:]
-		}
-		if !containsFold(string(raw), t) {
+		if !strings.Contains(mc.bodyText(), strings.ToLower(t)) {
 			return false
 		}
 	}
 	for _, t := range c.Text {
-		if !containsFold(string(mc.body()), t) {
+		t = strings.ToLower(t)
+		if !strings.Contains(mc.headerText(), t) && !strings.Contains(mc.bodyText(), t) {
 			return false
 		}
 	}

@@ -54,3 +54,52 @@ func TestEnvelopeSearchMatchesAreNeverDropped(t *testing.T) {
 		}
 	}
 }
+
+// BODY and TEXT match the text a reader sees: base64 and quoted-printable
+// parts are decoded and converted from their charset, encoded header words
+// are decoded, attachments are not searched.
+func TestBodySearchDecodesParts(t *testing.T) {
+	e := newEnv(t)
+	mb := e.mailbox("alice@example.com")
+	// 1: base64 UTF-8 plain text.
+	e.deliver(mb, "INBOX", "From: a@remote.example\r\nSubject: one\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+		"R3LDvMOfZSBhdXMgTcO8bmNoZW4K\r\n") // "Grüße aus München\n"
+	// 2: quoted-printable ISO-8859-1 inside multipart/alternative, with a
+	// base64 attachment whose decoded text says "secretword".
+	e.deliver(mb, "INBOX", "From: b@remote.example\r\nSubject: =?iso-8859-1?q?r=E9sum=E9?=\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"+
+		"--XX\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"+
+		"Caf=E9 cr=E8me, soft line=\r\n break\r\n"+
+		"--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+		"c2VjcmV0d29yZA==\r\n"+
+		"--XX--\r\n")
+	// 3: plain 7-bit, the control.
+	e.deliver(mb, "INBOX", "From: c@remote.example\r\nSubject: three\r\n\r\nplain body about munchen\r\n")
+	c, _ := e.dial("alice@example.com")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    imap.SearchCriteria
+		want []imap.UID
+	}{
+		{"base64 UTF-8", imap.SearchCriteria{Body: []string{"MÜNCHEN"}}, []imap.UID{1}},
+		{"quoted-printable Latin-1", imap.SearchCriteria{Body: []string{"café crème"}}, []imap.UID{2}},
+		{"soft line break joined", imap.SearchCriteria{Body: []string{"line break"}}, []imap.UID{2}},
+		{"attachment not searched", imap.SearchCriteria{Body: []string{"secretword"}}, nil},
+		{"plain ASCII", imap.SearchCriteria{Body: []string{"munchen"}}, []imap.UID{3}},
+		{"TEXT finds decoded header word", imap.SearchCriteria{Text: []string{"résumé"}}, []imap.UID{2}},
+		{"TEXT finds body", imap.SearchCriteria{Text: []string{"grüße"}}, []imap.UID{1}},
+		{"BODY does not search the header", imap.SearchCriteria{Body: []string{"résumé"}}, nil},
+	} {
+		d, err := c.UIDSearch(&tc.c, &imap.SearchOptions{}).Wait()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := d.AllUIDs(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: UIDs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
