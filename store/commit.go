@@ -126,7 +126,7 @@ func (s *Store) finish(txs []*Tx, err error) {
 	}
 	for _, t := range txs {
 		for _, ev := range t.events {
-			s.bus.publish(ev)
+			s.bus.publish(ev, s.log)
 		}
 		for _, fn := range t.afterCommit {
 			fn()

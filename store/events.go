@@ -1,6 +1,10 @@
 package store
 
-import "sync"
+import (
+	"log/slog"
+	"runtime/debug"
+	"sync"
+)
 
 // EventKind says what changed.
 type EventKind int
@@ -43,12 +47,26 @@ type bus struct {
 	subs map[int]func(Event)
 }
 
-func (b *bus) publish(ev Event) {
+func (b *bus) publish(ev Event, log *slog.Logger) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, fn := range b.subs {
-		fn(ev)
+		deliverEvent(fn, ev, log)
 	}
+}
+
+// deliverEvent calls one subscriber. Subscribers run on the committer
+// goroutine, where a panic would stop every write of the server (and
+// go-imap's MailboxTracker panics on an inconsistent update): it is logged
+// and the other subscribers and the committer carry on.
+func deliverEvent(fn func(Event), ev Event, log *slog.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("change event subscriber panicked", "panic", r, "event", ev.Kind,
+				"mailbox", ev.MailboxID, "folder", ev.FolderID, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(ev)
 }
 
 // Subscribe registers fn for every event until cancel is called. fn runs on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -433,5 +434,37 @@ func TestSnapshotRestores(t *testing.T) {
 	rc.Close()
 	if string(body) != testMsg || msgs[0].Flags[0] != `\Flagged` {
 		t.Fatalf("restored %q %v", body, msgs[0].Flags)
+	}
+}
+
+// A subscriber that panics (go-imap's tracker does on an inconsistent
+// update) must not stop the committer: later writes still commit and the
+// other subscribers still hear about them.
+func TestPanickingSubscriberDoesNotStopWrites(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddDomain(Domain{Name: "example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddUser("alice@example.com", "", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Subscribe(func(Event) { panic("subscriber bug") })
+	got := make(chan Event, 10)
+	s.Subscribe(func(ev Event) { got <- ev })
+	for i := 0; i < 2; i++ {
+		deliver(t, s, testMsg, Target{MailboxID: a.MailboxID})
+		select {
+		case ev := <-got:
+			if ev.Kind != EventNew {
+				t.Fatalf("event %v", ev.Kind)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the healthy subscriber heard nothing")
+		}
 	}
 }
