@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 )
 
@@ -38,6 +39,37 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// jobRestartDelay is how long a background job that panicked waits before
+// it is started again.
+const jobRestartDelay = 10 * time.Second
+
+// supervise runs a background job (queue runner, housekeeping) until ctx
+// ends. A panic in it is logged with its stack and the job restarted after
+// a pause, so a bug in, say, one DSN cannot stop delivery for everybody or
+// take the listeners down with it.
+func (s *Server) supervise(ctx context.Context, job func(context.Context)) {
+	for {
+		panicked := func() (panicked bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("background job panicked; restarting it", "panic", r, "stack", string(debug.Stack()))
+					panicked = true
+				}
+			}()
+			job(ctx)
+			return false
+		}()
+		if !panicked {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jobRestartDelay):
 		}
 	}
 }

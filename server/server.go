@@ -218,7 +218,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer jobsWG.Done(); admin.Serve(jobCtx, s.adminLn, s.admin, s.log) }()
 	for _, job := range s.jobs {
 		jobsWG.Add(1)
-		go func() { defer jobsWG.Done(); job(jobCtx) }()
+		go func() { defer jobsWG.Done(); s.supervise(jobCtx, job) }()
 	}
 	go s.checkMX(jobCtx)
 
