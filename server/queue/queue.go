@@ -26,7 +26,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -208,7 +210,7 @@ func (r *Runner) deliverRound(ctx context.Context, due []*store.QueueItem) {
 		go func(d string, jobs []job) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res := r.deliverDomain(ctx, d, jobs)
+			res := r.deliverDomainSafely(ctx, d, jobs)
 			mu.Lock()
 			for _, o := range res {
 				outs[o.itemID] = append(outs[o.itemID], o)
@@ -354,4 +356,23 @@ func (r *Runner) stats() (int, time.Duration) {
 		}
 	}
 	return len(items), r.now().Sub(oldest)
+}
+
+// deliverDomainSafely is deliverDomain with a panic (a bug meeting an
+// unusual remote server) turned into a temporary failure of that domain's
+// recipients: they are retried, and the other domains and the server go on.
+func (r *Runner) deliverDomainSafely(ctx context.Context, domain string, jobs []job) (out []outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("delivery to a domain panicked; deferring its messages", "domain", domain,
+				"panic", p, "stack", string(debug.Stack()))
+			out = nil
+			for _, j := range jobs {
+				for _, rc := range j.rcpts {
+					out = append(out, outcome{itemID: j.item.ID, rcpt: rc, msg: fmt.Sprintf("internal error: %v", p)})
+				}
+			}
+		}
+	}()
+	return r.deliverDomain(ctx, domain, jobs)
 }

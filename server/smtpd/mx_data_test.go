@@ -55,3 +55,20 @@ func TestTeeStreamConsumerStopsEarly(t *testing.T) {
 		t.Fatalf("n=%d err=%v cerr=%v head=%q", n, err, cerr, head)
 	}
 }
+
+// A panic in the consumer (message verification over untrusted input) is
+// an error for this message; the copy still completes.
+func TestTeeStreamConsumerPanicIsAnError(t *testing.T) {
+	var dst strings.Builder
+	src := strings.Repeat("x", 100000)
+	n, err, cerr := teeStream(&dst, strings.NewReader(src), func(r io.Reader) error {
+		r.Read(make([]byte, 10))
+		panic("verifier bug")
+	})
+	if err != nil || n != int64(len(src)) || dst.String() != src {
+		t.Fatalf("copy: n=%d err=%v", n, err)
+	}
+	if cerr == nil || !strings.Contains(cerr.Error(), "verifier bug") {
+		t.Fatalf("consumer error = %v, want the panic reported", cerr)
+	}
+}

@@ -451,9 +451,18 @@ func teeStream(dst io.Writer, src io.Reader, consume func(io.Reader) error) (int
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := consume(pr)
-		io.Copy(io.Discard, pr) // keep the writer flowing
-		done <- err
+		// consume parses untrusted input (DKIM verification): a panic in
+		// it must fail this message, not kill the server, which it would
+		// in a goroutine go-smtp's per-connection recover does not cover.
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error checking the message: %v", r)
+			}
+			io.Copy(io.Discard, pr) // keep the writer flowing
+			done <- err
+		}()
+		err = consume(pr)
 	}()
 	n, err := io.Copy(io.MultiWriter(dst, pw), src)
 	if err != nil {
