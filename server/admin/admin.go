@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"mailsrv/server/config"
@@ -69,11 +70,21 @@ func (h *Handler) ops() map[string]OpFunc {
 }
 
 // Handle runs req and packs the result or error into a Response.
-func (h *Handler) Handle(ctx context.Context, req Request) Response {
+func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
 	op, ok := h.ops()[req.Op]
 	if !ok {
 		return Response{Error: fmt.Sprintf("unknown admin operation %q", req.Op)}
 	}
+	// An operation runs inside the serving process: a bug in one must
+	// answer this request with an error, not stop the mail server.
+	defer func() {
+		if r := recover(); r != nil {
+			resp = Response{Error: fmt.Sprintf("internal error in %s: %v (see the server log)", req.Op, r)}
+			if h.Log != nil {
+				h.Log.Error("admin operation panicked", "op", req.Op, "panic", r, "stack", string(debug.Stack()))
+			}
+		}
+	}()
 	res, err := op(ctx, req.Args)
 	if err != nil {
 		return Response{Error: err.Error()}

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -46,5 +48,17 @@ func TestRecordsWithoutPublicHostname(t *testing.T) {
 		if r.Type == "MX" && (r.Value != "10 mx1.example.net." || strings.Contains(r.Comment, "not a public")) {
 			t.Fatalf("MX record %+v", r)
 		}
+	}
+}
+
+// A panicking operation answers with an error; the handler keeps serving.
+func TestHandlePanicIsAnError(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	h.Extra = map[string]OpFunc{"test.boom": func(context.Context, json.RawMessage) (any, error) { panic("op bug") }}
+	if e := do(t, h, "test.boom", nil, nil); !strings.Contains(e, "internal error in test.boom: op bug") {
+		t.Fatalf("error %q", e)
+	}
+	if e := do(t, h, "domain.list", nil, nil); e != "" {
+		t.Fatalf("next request failed: %s", e)
 	}
 }
