@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"mailsrv/store"
 )
 
 // rawConn speaks IMAP line by line, for what imapclient hides: tagged
@@ -125,5 +128,49 @@ func TestStoreReportsFlagsOnce(t *testing.T) {
 			t.Fatalf("other session never saw the flags: %q", un)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// If a change cannot be applied to an open folder's state (a bug: go-imap's
+// tracker panics when counts go out of step), the server survives, the
+// folder's sessions are disconnected rather than left with sequence
+// numbers that may point at other messages, and a new SELECT works.
+func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
+	e := newEnv(t)
+	alice := e.mailbox("alice@example.com")
+	e.deliver(alice, "INBOX", testMessage(1))
+	a := rawLogin(t, e.addr, "alice@example.com")
+	a.cmd("SELECT INBOX")
+	f, err := e.st.GetFolder(alice, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.reg.mu.Lock()
+	fs := e.srv.reg.folders[f.ID]
+	e.srv.reg.mu.Unlock()
+	// Simulate the bug: a UID the tracker was never told about, then its
+	// expunge, which makes the tracker panic.
+	fs.mu.Lock()
+	fs.uids = append(fs.uids, 9999)
+	fs.mu.Unlock()
+	e.srv.reg.handle(store.Event{Kind: store.EventExpunge, FolderID: f.ID, UIDs: []uint32{9999}})
+
+	fmt.Fprintf(a.c, "a9 NOOP\r\n")
+	var lines []string
+	for {
+		l, err := a.r.ReadString('\n')
+		if err != nil {
+			break // connection closed
+		}
+		lines = append(lines, strings.TrimRight(l, "\r\n"))
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "* BYE") {
+		t.Fatalf("session on the broken folder got %q, want BYE and a closed connection", lines)
+	}
+	// A new session gets a fresh, correct state.
+	b := rawLogin(t, e.addr, "alice@example.com")
+	un, tagged := b.cmd("SELECT INBOX")
+	if !strings.Contains(tagged, "OK") || !slices.Contains(un, "* 1 EXISTS") {
+		t.Fatalf("SELECT after the failure: %q %q", un, tagged)
 	}
 }

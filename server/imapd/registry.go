@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -39,6 +40,15 @@ type folderState struct {
 	// waits on it. go-imap's SessionTracker.Idle is not used because it
 	// misses updates queued before it starts.
 	changed chan struct{}
+	// broken is set when an event could not be applied (see handle).
+	broken bool
+}
+
+// isBroken reports whether the state lost track of the folder.
+func (fs *folderState) isBroken() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.broken
 }
 
 // changes returns the channel closed by the next applied event.
@@ -117,19 +127,43 @@ func (r *registry) handle(ev store.Event) {
 	if fs == nil {
 		return
 	}
+	if p, stack := fs.apply(ev); p != nil {
+		// A bug put the UID list and go-imap's tracker out of step (the
+		// tracker panics then). Sequence numbers of this folder can no
+		// longer be trusted, and a client acting on wrong ones could
+		// delete the wrong message: its sessions are disconnected at
+		// their next command, and the next SELECT loads a fresh state.
+		r.log.Error("open folder lost track of a change; disconnecting its sessions",
+			"folder", ev.FolderID, "event", ev.Kind, "panic", p, "stack", stack)
+		r.mu.Lock()
+		if r.folders[fs.fid] == fs {
+			delete(r.folders, fs.fid)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// apply applies one committed change to the folder state and queues the
+// untagged updates for its sessions. If that panics it marks the state
+// broken and returns the panic value and stack.
+func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.loaded {
-		defer func() {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked, stack, fs.broken = p, string(debug.Stack()), true
+		}
+		if fs.loaded {
+			// Wake IDLE: to report the change, or that it must end.
 			close(fs.changed)
 			fs.changed = make(chan struct{})
-		}()
-	}
+		}
+	}()
 	if !fs.loaded {
 		if fs.err == nil {
 			fs.pending = append(fs.pending, ev)
 		}
-		return
+		return nil, ""
 	}
 	switch ev.Kind {
 	case store.EventNew:
@@ -160,6 +194,7 @@ func (r *registry) handle(ev store.Event) {
 			fs.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), origin)
 		}
 	}
+	return nil, ""
 }
 
 // applyLoading applies an event that raced with the initial load to the

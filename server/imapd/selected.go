@@ -109,6 +109,9 @@ func (s *session) selRights() (acl.Rights, error) {
 	if s.sel == nil {
 		return 0, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
 	}
+	if err := s.checkFolderState(); err != nil {
+		return 0, err
+	}
 	if !s.sel.checkACL {
 		return acl.All, nil
 	}
@@ -120,6 +123,20 @@ func (s *session) selRights() (acl.Rights, error) {
 		return 0, noPerm("access to " + s.sel.mb.Address + " was revoked")
 	}
 	return r, nil
+}
+
+// checkFolderState ends the connection when the selected folder's shared
+// state lost track of a change (see registry.handle): the client's sequence
+// numbers can no longer be mapped safely, and reconnecting resyncs it.
+func (s *session) checkFolderState() error {
+	if s.sel == nil || !s.sel.fs.isBroken() {
+		return nil
+	}
+	s.srv.log.Warn("disconnecting a session whose folder state is broken", "user", s.user, "folder", s.sel.name)
+	if err := s.conn.Bye("Internal error following changes to this folder, please reconnect"); err != nil {
+		return err
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Folder state lost, please reconnect"}
 }
 
 // needSel checks op on the selected folder, including read-only state.

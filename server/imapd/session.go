@@ -474,6 +474,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
+	if err := s.checkFolderState(); err != nil {
+		return err
+	}
 	defer s.batch()()
 	return s.sel.t.Poll(w, allowExpunge)
 }
