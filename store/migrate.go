@@ -13,6 +13,7 @@ const SchemaVersion = 1
 var allBuckets = []string{
 	"meta", "domains", "accounts", "aliases", "mailboxes", "mbaddr",
 	"folders", "folderids", "msgs", "blobrefs", "acl", "audit", "trash", "queue",
+	"usersubs", // added within schema 1: additive, created at open
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

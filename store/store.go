@@ -47,6 +47,8 @@
 //	audit       mailbox id u64 ++ seq u64 → JSON AuditEntry
 //	trash       id u64 → JSON TrashItem (recycle bin)
 //	queue       id u64 → JSON QueueItem (outbound)
+//	usersubs    member address ++ 0x00 ++ folder id u64 → "1"/"0": a member's own
+//	              subscription to another mailbox's folder (usersubs.go)
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.

@@ -107,6 +107,9 @@ func (s *Store) RemoveUser(addr string) (*TrashItem, error) {
 		if err := bucket(t.tx, "accounts").Delete([]byte(a)); err != nil {
 			return err
 		}
+		if err := dropUserSubscriptionsTx(t.tx, a); err != nil {
+			return err
+		}
 		return t.putTrash(item)
 	})
 	return item, err

@@ -30,10 +30,28 @@ func (s *session) visible() ([]listEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Folders of a mailbox the user does not own carry the user's own
+	// subscription, if they made one (store/usersubs.go).
+	var subs map[uint64]bool
+	subbed := func(f *store.Folder, own bool) bool {
+		if own {
+			return f.Subscribed
+		}
+		if subs == nil {
+			var lerr error
+			if subs, lerr = st.UserSubscriptions(s.user); lerr != nil || subs == nil {
+				subs = map[uint64]bool{} // unreadable: fall back to the defaults
+			}
+		}
+		if on, ok := subs[f.ID]; ok {
+			return on
+		}
+		return f.Subscribed
+	}
 	var out []listEntry
 	for i := range folders {
 		f := &folders[i]
-		out = append(out, listEntry{name: f.Name, folder: f, subbed: f.Subscribed})
+		out = append(out, listEntry{name: f.Name, folder: f, subbed: subbed(f, s.rootAll)})
 	}
 	if s.root.Kind == store.MailboxPersonal && s.rootAll {
 		shared, err := st.SharedFor(s.user)
@@ -52,7 +70,7 @@ func (s *session) visible() ([]listEntry, error) {
 			}
 			for i := range sf {
 				f := &sf[i]
-				out = append(out, listEntry{name: prefix + "/" + f.Name, folder: f, subbed: f.Subscribed})
+				out = append(out, listEntry{name: prefix + "/" + f.Name, folder: f, subbed: subbed(f, false)})
 			}
 		}
 	}

@@ -174,3 +174,46 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 		t.Fatalf("SELECT after the failure: %q %q", un, tagged)
 	}
 }
+
+// A member's SUBSCRIBE/UNSUBSCRIBE on a shared folder is their own: the
+// other members keep their view (Thunderbird shows subscribed folders only).
+func TestSharedFolderSubscriptionsArePerMember(t *testing.T) {
+	e := newEnv(t)
+	lsub := func(rc *rawConn) []string {
+		un, _ := rc.cmd(`LSUB "" "*"`)
+		return un
+	}
+	has := func(lines []string, name string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, `"`+name+`"`) })
+	}
+	const junk = "Shared/info@example.com/Junk"
+	bob := rawLogin(t, e.addr, "bob@example.com")
+	carol := rawLogin(t, e.addr, "carol@example.com")
+	if !has(lsub(bob), junk) || !has(lsub(carol), junk) {
+		t.Fatalf("shared folders not subscribed by default: %q", lsub(bob))
+	}
+	if _, tagged := bob.cmd(`UNSUBSCRIBE "` + junk + `"`); !strings.Contains(tagged, "OK") {
+		t.Fatalf("UNSUBSCRIBE: %s", tagged)
+	}
+	if has(lsub(bob), junk) {
+		t.Fatal("bob still subscribed after UNSUBSCRIBE")
+	}
+	if !has(lsub(carol), junk) {
+		t.Fatal("bob's UNSUBSCRIBE changed carol's subscriptions")
+	}
+	// Delegate login as info@: the same per-member subscription.
+	del := rawLogin(t, e.addr, `bob@example.com\info@example.com`)
+	if has(lsub(del), "Junk") {
+		t.Fatal("delegate login does not see bob's own unsubscription")
+	}
+	bob.cmd(`SUBSCRIBE "` + junk + `"`)
+	if !has(lsub(bob), junk) {
+		t.Fatal("SUBSCRIBE did not restore the subscription")
+	}
+	// The owner's personal folders still use the folder's own flag.
+	alice := rawLogin(t, e.addr, "alice@example.com")
+	alice.cmd(`UNSUBSCRIBE "Archive"`)
+	if has(lsub(alice), "Archive") {
+		t.Fatal("personal UNSUBSCRIBE had no effect")
+	}
+}

@@ -346,7 +346,15 @@ func (s *session) subscribe(name string, on bool) error {
 	if err != nil {
 		return err
 	}
-	return mapStoreErr(s.srv.st.SetSubscribed(t.mb.ID, t.folder, on))
+	if t.mb.ID == s.root.ID && s.rootAll {
+		return mapStoreErr(s.srv.st.SetSubscribed(t.mb.ID, t.folder, on))
+	}
+	// Another mailbox's folder: the subscription is this member's alone.
+	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	if err != nil {
+		return mapStoreErr(err)
+	}
+	return mapStoreErr(s.srv.st.SetUserSubscribed(s.user, f.ID, on))
 }
 
 func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
