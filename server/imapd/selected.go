@@ -120,7 +120,8 @@ func (s *session) selRights() (acl.Rights, error) {
 		return 0, mapStoreErr(err)
 	}
 	if !acl.Allows(r, acl.OpRead) {
-		return 0, noPerm("access to " + s.sel.mb.Address + " was revoked")
+		// The address may have changed since SELECT (shared rename).
+		return 0, noPerm("access to this shared mailbox was revoked, or it was removed")
 	}
 	return r, nil
 }

@@ -222,7 +222,7 @@ func (s *session) rootRights() (acl.Rights, error) {
 		return 0, err
 	}
 	if !acl.Allows(r, acl.OpList) {
-		return 0, noPerm("access to " + s.root.Address + " was revoked")
+		return 0, noPerm("access to this shared mailbox was revoked, or it was removed")
 	}
 	return r, nil
 }
