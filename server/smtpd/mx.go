@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -193,7 +194,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	blob, err := o.Store.NewBlob(0)
 	if err != nil {
 		log.Error("create blob", "err", err)
-		return s.reject("store_error", errStore)
+		return s.reject("store_error", storeError(err))
 	}
 
 	_, isTLS := s.conn.TLSConnectionState()
@@ -231,7 +232,7 @@ func (s *mxSession) Data(r io.Reader) error {
 		}
 		if bw.err != nil {
 			log.Error("write blob", "err", bw.err)
-			return s.reject("store_error", errStore)
+			return s.reject("store_error", storeError(bw.err))
 		}
 		log.Info("message transfer failed", "err", copyErr)
 		return smtpError(451, smtp.EnhancedCode{4, 4, 2}, "Message transfer failed")
@@ -261,7 +262,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	if err := blob.Sync(); err != nil {
 		blob.Abort()
 		log.Error("fsync blob", "err", err)
-		return s.reject("store_error", errStore)
+		return s.reject("store_error", storeError(err))
 	}
 	now := o.Store.Now()
 	ri := msgauth.ReceivedInfo{
@@ -285,7 +286,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	}); err != nil {
 		blob.Abort()
 		log.Error("deliver", "err", err, "rcpts", len(rcpts))
-		return s.reject("store_error", errStore)
+		return s.reject("store_error", storeError(err))
 	}
 	o.Metrics.SMTPAccepted(MXListener)
 	log.Info("delivered", "id", blob.ID(), "from", from, "rcpts", rcpts, "size", blob.Size(),
@@ -296,6 +297,20 @@ func (s *mxSession) Data(r io.Reader) error {
 
 // errStore is the answer when the message could not be stored durably.
 var errStore = smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure storing the message, try again later")
+
+// errDiskFull is the answer when storage is full (RFC 3463 4.3.1).
+var errDiskFull = smtpError(452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later")
+
+// storeError answers a failure to store a message: 452 4.3.1 when the
+// disk (or the quota of mailsrv's user on it) is full, so the sender's
+// logs and the admin's show what is wrong, 451 4.3.0 otherwise. Both are
+// temporary: the sender retries, and nothing of the message was kept.
+func storeError(err error) *smtp.SMTPError {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return errDiskFull
+	}
+	return errStore
+}
 
 // errWriter records the first write error of w.
 type errWriter struct {

@@ -2,10 +2,15 @@ package smtpd
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
+
+	"github.com/emersion/go-smtp"
 )
 
 // TestDataReaderNormalises checks bare-LF and NUL handling independent of
@@ -70,5 +75,20 @@ func TestTeeStreamConsumerPanicIsAnError(t *testing.T) {
 	}
 	if cerr == nil || !strings.Contains(cerr.Error(), "verifier bug") {
 		t.Fatalf("consumer error = %v, want the panic reported", cerr)
+	}
+}
+
+// A full disk is reported as such (452 4.3.1), however deep the store
+// wrapped the error; other storage failures stay 451 4.3.0.
+func TestStoreErrorAnswers(t *testing.T) {
+	full := fmt.Errorf("commit: %w", &os.PathError{Op: "write", Path: "mailsrv.db", Err: syscall.ENOSPC})
+	if se := storeError(full); se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Fatalf("disk full answered %d %v", se.Code, se.EnhancedCode)
+	}
+	if se := storeError(&os.PathError{Op: "write", Err: syscall.EDQUOT}); se.Code != 452 {
+		t.Fatalf("quota exceeded answered %d", se.Code)
+	}
+	if se := storeError(errors.New("database is closed")); se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 0}) {
+		t.Fatalf("other failure answered %d %v", se.Code, se.EnhancedCode)
 	}
 }

@@ -24,8 +24,6 @@ import (
 	"mailsrv/store"
 )
 
-var errTempStore = smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure storing the message, try again later")
-
 // errRightsChanged is returned by the in-transaction check when a right was
 // revoked between the header check and the commit.
 var errRightsChanged = errors.New("send right revoked during delivery")
@@ -47,7 +45,7 @@ func (s *subSession) Data(r io.Reader) error {
 	w, err := s.st.NewBlob(opts.Limits.MaxMessageBytes)
 	if err != nil {
 		log.Error("creating blob", "err", err)
-		return errTempStore
+		return storeError(err)
 	}
 	var hdr []byte
 	_, cerr, herr := teeStream(w, newDataReader(s.conn, r, s.b.srv.readTO), func(pr io.Reader) error {
@@ -65,7 +63,7 @@ func (s *subSession) Data(r io.Reader) error {
 			return smtpError(552, smtp.EnhancedCode{5, 3, 4}, "Message too big")
 		}
 		log.Warn("receiving message", "err", cerr)
-		return errTempStore
+		return storeError(cerr)
 	}
 	if herr != nil {
 		w.Abort()
@@ -81,7 +79,7 @@ func (s *subSession) Data(r io.Reader) error {
 	if err := w.Sync(); err != nil {
 		w.Abort()
 		log.Error("syncing blob", "err", err)
-		return errTempStore
+		return storeError(err)
 	}
 
 	// Header fields we add, signed together with the message.
@@ -102,7 +100,7 @@ func (s *subSession) Data(r io.Reader) error {
 	if err != nil {
 		w.Abort()
 		log.Error("DKIM signing", "domain", hc.signDomain, "err", err)
-		return errTempStore
+		return errStore
 	}
 	_, isTLS := s.conn.TLSConnectionState()
 	forRcpt := ""
@@ -158,7 +156,7 @@ func (s *subSession) Data(r io.Reader) error {
 			return refuse("You may not send as %s: the right was revoked", shared[0].addr)
 		}
 		log.Error("storing message", "err", err)
-		return errTempStore
+		return storeError(err)
 	}
 	if d.Queue != nil {
 		opts.Wake()
