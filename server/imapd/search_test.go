@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"testing"
@@ -76,6 +77,11 @@ func TestBodySearchDecodesParts(t *testing.T) {
 		"--XX--\r\n")
 	// 3: plain 7-bit, the control.
 	e.deliver(mb, "INBOX", "From: c@remote.example\r\nSubject: three\r\n\r\nplain body about munchen\r\n")
+	// 4: base64 HTML: its text counts, its markup and script do not.
+	e.deliver(mb, "INBOX", "From: d@remote.example\r\nSubject: four\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"+
+		base64.StdEncoding.EncodeToString([]byte(`<html><head><style>.x{color:red}</style><script>var hiddenvar=1</script></head>`+
+			`<body><div class="x">Invoice&nbsp;n&deg;42 <b>due</b>today</div></body></html>`))+"\r\n")
 	c, _ := e.dial("alice@example.com")
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -93,6 +99,10 @@ func TestBodySearchDecodesParts(t *testing.T) {
 		{"TEXT finds decoded header word", imap.SearchCriteria{Text: []string{"résumé"}}, []imap.UID{2}},
 		{"TEXT finds body", imap.SearchCriteria{Text: []string{"grüße"}}, []imap.UID{1}},
 		{"BODY does not search the header", imap.SearchCriteria{Body: []string{"résumé"}}, nil},
+		{"HTML text with entities", imap.SearchCriteria{Body: []string{"invoice\u00a0n°42"}}, []imap.UID{4}},
+		{"HTML tags separate words", imap.SearchCriteria{Body: []string{"due today"}}, []imap.UID{4}},
+		{"HTML markup not searched", imap.SearchCriteria{Body: []string{"div"}}, nil},
+		{"HTML script not searched", imap.SearchCriteria{Body: []string{"hiddenvar"}}, nil},
 	} {
 		d, err := c.UIDSearch(&tc.c, &imap.SearchOptions{}).Wait()
 		if err != nil {

@@ -8,15 +8,16 @@ import (
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8/ASCII for decoding parts and header words
+	"golang.org/x/net/html"
 )
 
 // SEARCH BODY and TEXT look at the text a reader sees, as Dovecot does:
 // message parts are decoded from base64 or quoted-printable and converted
 // from their charset to UTF-8 before matching. A base64 HTML newsletter or
-// an ISO-8859-1 body would otherwise never match a word in it. Only text/*
-// parts count (attachments are not searched), and a message that does not
-// parse as MIME falls back to its raw bytes, so nothing becomes
-// unsearchable.
+// an ISO-8859-1 body would otherwise never match a word in it. HTML parts
+// count by their text, not their markup. Only text/* parts count
+// (attachments are not searched), and a message that does not parse as
+// MIME falls back to its raw bytes, so nothing becomes unsearchable.
 
 // maxDecodedText bounds the decoded text kept for one message.
 const maxDecodedText = maxSearchBody
@@ -43,7 +44,12 @@ func decodedBody(raw []byte) []byte {
 		if room <= 0 {
 			return nil
 		}
-		io.Copy(&out, io.LimitReader(part.Body, room))
+		body := io.LimitReader(part.Body, room)
+		if t == "text/html" {
+			htmlText(&out, body)
+		} else {
+			io.Copy(&out, body)
+		}
 		out.WriteByte('\n')
 		return nil
 	})
@@ -51,6 +57,38 @@ func decodedBody(raw []byte) []byte {
 		return rawBody(raw)
 	}
 	return out.Bytes()
+}
+
+// htmlText writes the text a reader sees in an HTML part: text nodes, with
+// tags, comments, scripts and styles left out, so that searching for "div"
+// or "font" does not match every HTML message.
+func htmlText(w *bytes.Buffer, r io.Reader) {
+	z := html.NewTokenizer(r)
+	skip := 0 // inside <script> or <style>
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return
+		case html.StartTagToken:
+			if name, _ := z.TagName(); isHiddenHTML(name) {
+				skip++
+			}
+			w.WriteByte(' ') // tags separate words: "a<br>b" is two
+		case html.EndTagToken:
+			if name, _ := z.TagName(); isHiddenHTML(name) && skip > 0 {
+				skip--
+			}
+			w.WriteByte(' ')
+		case html.TextToken:
+			if skip == 0 {
+				w.Write(z.Text()) // entities decoded
+			}
+		}
+	}
+}
+
+func isHiddenHTML(tag []byte) bool {
+	return string(tag) == "script" || string(tag) == "style"
 }
 
 // rawBody is what follows the header block.
