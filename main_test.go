@@ -89,7 +89,7 @@ func TestCLIOfflineAndOnlineGiveSameResults(t *testing.T) {
 	if out, code := run(t, "pw-long-enough\n", append([]string{"user", "add", "bob@unknown.org", "--password-stdin"}, g...)...); code != 1 || !strings.Contains(out, "not a local domain") {
 		t.Fatalf("unknown domain: exit %d %q", code, out)
 	}
-	if out, code := run(t, "pw-long-enough\n", append([]string{"user", "add", "postmaster@example.com", "--password-stdin"}, g...)...); code != 1 || !strings.Contains(out, "already used by a alias") {
+	if out, code := run(t, "pw-long-enough\n", append([]string{"user", "add", "postmaster@example.com", "--password-stdin"}, g...)...); code != 1 || !strings.Contains(out, "already used by an alias") {
 		t.Fatalf("address of an alias: exit %d %q", code, out)
 	}
 	if _, code := run(t, "", append([]string{"user", "add"}, g...)...); code != 2 {
@@ -176,4 +176,15 @@ func waitForSocket(t *testing.T, data string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("admin socket never answered")
+}
+
+// An unknown subcommand of a group is a usage error (exit 2), not help
+// with exit 0; the bare group still shows its help.
+func TestUnknownSubcommandIsUsageError(t *testing.T) {
+	if out, code := run(t, "", "user", "frobnicate"); code != 2 || !strings.Contains(out, `unknown command "frobnicate" for "mailsrv user"`) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if out, code := run(t, "", "shared"); code != 0 || !strings.Contains(out, "Available Commands") {
+		t.Fatalf("bare group: exit %d: %s", code, out)
+	}
 }

@@ -69,6 +69,7 @@ var checkFailed = opError{errors.New("")}
 func Execute(root *cobra.Command) int {
 	root.SilenceUsage = true
 	root.SilenceErrors = true
+	strictGroups(root)
 	err := root.Execute()
 	if err == nil {
 		return 0
@@ -83,6 +84,24 @@ func Execute(root *cobra.Command) int {
 	fmt.Fprintln(root.ErrOrStderr(), "mailsrv:", err)
 	fmt.Fprintln(root.ErrOrStderr(), "Run 'mailsrv --help' for usage.")
 	return 2
+}
+
+// strictGroups makes every command group below root ("user", "shared", …)
+// reject an unknown subcommand as a usage error (exit 2). Cobra does that
+// only for the root; a group without a Run would print its help and exit
+// 0, so `mailsrv user frobnicate` would look like success to a script.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if sub.HasSubCommands() && !sub.Runnable() {
+			sub.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+				}
+				return cmd.Help()
+			}
+		}
+		strictGroups(sub)
+	}
 }
 
 // call runs one admin operation and decodes its result into out (may be nil).

@@ -29,6 +29,14 @@ func addressUse(tx *bolt.Tx, addr string) string {
 	return ""
 }
 
+// withArticle puts "a" or "an" before an addressUse word.
+func withArticle(use string) string {
+	if use == "alias" {
+		return "an " + use
+	}
+	return "a " + use
+}
+
 // checkFreeAddress fails unless addr is in a local domain and unused.
 func checkFreeAddress(tx *bolt.Tx, addr string) error {
 	if !isLocalDomainTx(tx, DomainOf(addr)) {
@@ -36,7 +44,7 @@ func checkFreeAddress(tx *bolt.Tx, addr string) error {
 			addr, DomainOf(addr), DomainOf(addr))
 	}
 	if use := addressUse(tx, addr); use != "" {
-		return errorf(ErrExists, "%s is already used by a %s", addr, use)
+		return errorf(ErrExists, "%s is already used by %s", addr, withArticle(use))
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func (s *Store) AddAlias(addr, target string) error {
 		}
 		if !ok {
 			if use := addressUse(t.tx, a); use != "" {
-				return errorf(ErrExists, "%s is already used by a %s", a, use)
+				return errorf(ErrExists, "%s is already used by %s", a, withArticle(use))
 			}
 			al = Alias{Address: a, Created: t.s.now().UTC()}
 		}
