@@ -8,9 +8,7 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,12 +25,7 @@ func TestRealClientsAgainstServeBinary(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not on PATH")
 	}
-	data := filepath.Join(t.TempDir(), "data")
-	conf := testConfig(t, data)
-	b, _ := os.ReadFile(conf)
-	os.WriteFile(conf, []byte(strings.Replace(string(b), `level = "error"`, `level = "info"`, 1)), 0o600)
-	mustRun(t, "", "--config", conf, "domain", "add", "example.com")
-	mustRun(t, "alice's long password\n", "--config", conf, "user", "add", "alice@example.com", "--password-stdin")
+	_, conf := serveSetup(t, "alice's long password")
 	srv := startServe(t, conf)
 
 	out, err := exec.Command(swaks, "--server", srv.addrs["smtp"], "--tls",

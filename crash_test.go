@@ -84,18 +84,30 @@ func startServe(t *testing.T, conf string) *child {
 	return c
 }
 
+// serveSetup makes a data directory with example.com and
+// alice@example.com (password pw) and a config for startServe.
+func serveSetup(t *testing.T, pw string) (data, conf string) {
+	t.Helper()
+	data = filepath.Join(t.TempDir(), "data")
+	conf = testConfig(t, data)
+	// The listeners' addresses are read from the log, which needs info.
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(strings.Replace(string(b), `level = "error"`, `level = "info"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "", "--config", conf, "domain", "add", "example.com")
+	mustRun(t, pw+"\n", "--config", conf, "user", "add", "alice@example.com", "--password-stdin")
+	return data, conf
+}
+
 func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts mailsrv serve as a child process")
 	}
-	data := filepath.Join(t.TempDir(), "data")
-	conf := testConfig(t, data)
-	// The listeners' addresses are read from the log, which needs info.
-	b, _ := os.ReadFile(conf)
-	os.WriteFile(conf, []byte(strings.Replace(string(b), `level = "error"`, `level = "info"`, 1)), 0o600)
-	mustRun(t, "", "--config", conf, "domain", "add", "example.com")
-	mustRun(t, "a long enough password\n", "--config", conf, "user", "add", "alice@example.com", "--password-stdin")
-
+	data, conf := serveSetup(t, "a long enough password")
 	srv := startServe(t, conf)
 	mx := srv.addrs["smtp"]
 	if mx == "" {
