@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +25,10 @@ type AuditEntry struct {
 func (t *Tx) Audit(mbid uint64, e AuditEntry) {
 	if e.Time.IsZero() {
 		e.Time = t.s.now().UTC()
+	}
+	// One form for every entry, as in the header: <id@host>.
+	if id := e.MessageID; id != "" && !strings.HasPrefix(id, "<") {
+		e.MessageID = "<" + id + ">"
 	}
 	b := bucket(t.tx, "audit")
 	seq, err := b.NextSequence()
