@@ -548,3 +548,41 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 	})
 	return res, err
 }
+
+// RecentSubmittedCopy looks in folder fid, newest first, for a message
+// with this Message-ID (as in the header, with brackets) that the server
+// itself stored from SMTP (it carries a trace prefix; an APPENDed message
+// has none) at or after since. It returns its UID, or ok=false.
+//
+// This is how an APPEND to a Sent folder recognises the copy submission
+// already made (SPEC §6: mail sent as a shared address is kept in its Sent
+// folder), so clients that also save their own copy there do not double
+// every sent message. The scan stops at the first message older than
+// since, so it reads only the last few records.
+func (s *Store) RecentSubmittedCopy(fid uint64, messageID string, since time.Time) (uid uint32, ok bool, err error) {
+	if messageID == "" {
+		return 0, false, nil
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		c := fm.Bucket([]byte("m")).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode message %d: %w", getU32(k), err)
+			}
+			if m.InternalDate.Before(since) {
+				return nil
+			}
+			if len(m.Prefix) > 0 && m.Envelope != nil && m.Envelope.MessageID == messageID {
+				uid, ok = getU32(k), true
+				return nil
+			}
+		}
+		return nil
+	})
+	return uid, ok, err
+}

@@ -455,6 +455,11 @@ func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOption
 		w.Abort()
 		return nil, mapStoreErr(err)
 	}
+	env := store.ParseEnvelope(head.b)
+	if uid, dup := s.submittedCopy(f, env); dup {
+		w.Abort()
+		return &imap.AppendData{UID: imap.UID(uid), UIDValidity: f.UIDValidity}, nil
+	}
 	d := store.Delivery{
 		Blob:         w,
 		InternalDate: o.Time,
@@ -462,7 +467,7 @@ func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOption
 	}
 	if t.shared() {
 		e := store.AuditEntry{Actor: s.user, Action: "append", Folder: f.Name}
-		if env := store.ParseEnvelope(head.b); env != nil {
+		if env != nil {
 			e.MessageID = env.MessageID
 		}
 		d.Audit = []store.MailboxAudit{{MailboxID: t.mb.ID, Entry: e}}
@@ -476,6 +481,29 @@ func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOption
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "Mailbox was removed"}
 	}
 	return &imap.AppendData{UID: imap.UID(out[0].UID), UIDValidity: f.UIDValidity}, nil
+}
+
+// sentCopyWindow is how far back an APPEND to a Sent folder looks for the
+// copy submission already stored.
+const sentCopyWindow = time.Hour
+
+// submittedCopy reports the UID of the copy submission already stored in
+// Sent folder f for the message being appended (same Message-ID, within
+// sentCopyWindow). Mail sent as a shared address is kept in its Sent
+// folder by the server (SPEC §6), and a client logged in as that mailbox
+// (delegate login, Outlook, phones) then APPENDs its own copy there too:
+// answering with the existing UID keeps one copy, as Gmail does.
+func (s *session) submittedCopy(f *store.Folder, env *store.Envelope) (uint32, bool) {
+	if f.SpecialUse != `\Sent` || env == nil || env.MessageID == "" {
+		return 0, false
+	}
+	st := s.srv.st
+	uid, ok, err := st.RecentSubmittedCopy(f.ID, env.MessageID, st.Now().Add(-sentCopyWindow))
+	if err != nil || !ok {
+		return 0, false // on doubt, store the APPEND: a duplicate beats a loss
+	}
+	s.srv.log.Debug("APPEND to Sent matches the copy submission stored", "user", s.user, "folder", f.Name, "uid", uid)
+	return uid, true
 }
 
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
