@@ -19,7 +19,7 @@ func (s *Server) addProtocols() error {
 	})
 	s.wake = runner.Wake
 	s.jobs = append(s.jobs, runner.Run)
-	s.admin.Extra["queue.retry"] = s.retryQueued
+	s.admin.WakeQueue = runner.Wake
 
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,

@@ -43,8 +43,11 @@ type Handler struct {
 	Log    *slog.Logger
 	// Now is the clock (injectable for the recycle bin tests).
 	Now func() time.Time
-	// Extra lets the server add operations that need running services
-	// (e.g. queue retry wakes the delivery loop).
+	// WakeQueue, set by the running server, starts the outbound delivery
+	// loop (after queue.retry); offline it is nil.
+	WakeQueue func()
+	// Extra adds operations to the table (they replace built-in ones of
+	// the same name).
 	Extra map[string]OpFunc
 }
 

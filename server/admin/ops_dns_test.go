@@ -62,3 +62,32 @@ func TestHandlePanicIsAnError(t *testing.T) {
 		t.Fatalf("next request failed: %s", e)
 	}
 }
+
+// queue.retry reschedules the item and, in a running server, wakes the
+// delivery loop.
+func TestQueueRetryWakesDelivery(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	w, err := h.Store.NewBlob(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("Subject: x\r\n\r\nbody\r\n"))
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.Deliver(store.Delivery{Blob: w, Queue: &store.QueueItem{From: "alice@example.com", To: []string{"x@remote.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := h.Store.Queue()
+	if err != nil || len(q) != 1 {
+		t.Fatalf("queue %v %v", q, err)
+	}
+	woken := 0
+	h.WakeQueue = func() { woken++ }
+	if e := do(t, h, "queue.retry", map[string]any{"id": q[0].ID}, nil); e != "" || woken != 1 {
+		t.Fatalf("retry: error %q, woken %d times", e, woken)
+	}
+	if e := do(t, h, "queue.retry", map[string]any{"id": q[0].ID + 99}, nil); e == "" || woken != 1 {
+		t.Fatalf("retry of a missing item: error %q, woken %d times", e, woken)
+	}
+}

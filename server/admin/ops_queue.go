@@ -36,8 +36,8 @@ func (h *Handler) queueOps() map[string]OpFunc {
 			}
 			return out, nil
 		}),
-		// queue.retry offline only reschedules; the running server
-		// overrides it (Extra) to also wake the delivery loop.
+		// queue.retry reschedules the item for now; in the running server
+		// WakeQueue also starts the delivery loop at once.
 		"queue.retry": op(func(ctx context.Context, a queueArgs) (any, error) {
 			q, err := h.Store.QueueGet(a.ID)
 			if err != nil {
@@ -46,6 +46,9 @@ func (h *Handler) queueOps() map[string]OpFunc {
 			q.NextAttempt = h.now().UTC()
 			if err := h.Store.QueueUpdate(q); err != nil {
 				return nil, err
+			}
+			if h.WakeQueue != nil {
+				h.WakeQueue()
 			}
 			return Done{Message: fmt.Sprintf("queue item %d scheduled for immediate retry", a.ID)}, nil
 		}),
