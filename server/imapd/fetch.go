@@ -172,18 +172,9 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			writeFlags = true // RFC 3501: the \Seen change is reported
 		}
 	}
-	j := 0
-	for _, r := range chunk {
-		if j >= len(msgs) || msgs[j].UID != r.uid {
-			continue
-		}
-		m := &msgs[j]
-		j++
-		if err := s.fetchOne(w, r.seq, m, o, writeFlags); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
+		return s.fetchOne(w, r.seq, m, o, writeFlags)
+	})
 }
 
 // prepared holds what one FETCH response needs from the body, computed

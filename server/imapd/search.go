@@ -38,16 +38,10 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		if err != nil {
 			return nil, err
 		}
-		j := 0
-		for _, r := range chunk {
-			if j >= len(msgs) || msgs[j].UID != r.uid {
-				continue
-			}
-			m := &msgs[j]
-			j++
+		eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
 			mc := &matchCtx{s: s, m: m}
 			if !mc.match(c, r.seq) {
-				continue
+				return nil
 			}
 			uidSet.AddNum(imap.UID(r.uid))
 			num := r.seq
@@ -61,7 +55,8 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 			}
 			d.Max = max(d.Max, num)
 			d.Count++
-		}
+			return nil
+		})
 	}
 	if kind == imapserver.NumKindUID {
 		d.All = uidSet

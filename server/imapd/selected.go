@@ -33,6 +33,23 @@ type msgRef struct {
 	uid uint32
 }
 
+// eachLoaded calls fn, in order, for every ref of chunk whose message is in
+// msgs: what the store loaded for chunk, in the same UID order, without
+// the messages expunged meanwhile or left out by a search prefilter.
+func eachLoaded(chunk []msgRef, msgs []store.Message, fn func(r msgRef, m *store.Message) error) error {
+	j := 0
+	for _, r := range chunk {
+		if j >= len(msgs) || msgs[j].UID != r.uid {
+			continue
+		}
+		if err := fn(r, &msgs[j]); err != nil {
+			return err
+		}
+		j++
+	}
+	return nil
+}
+
 // systemFlags returns the flags every folder supports (a fresh slice each
 // time: no shared mutable state).
 func systemFlags() []imap.Flag {
