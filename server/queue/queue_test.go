@@ -3,15 +3,10 @@ package queue
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,6 +19,7 @@ import (
 
 	"mailsrv/dns/dnstest"
 	"mailsrv/server/config"
+	"mailsrv/server/tlsconf/testcert"
 	"mailsrv/store"
 )
 
@@ -247,17 +243,9 @@ func TestDeliverSuccess(t *testing.T) {
 }
 
 func selfSigned(t *testing.T) *tls.Config {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mx.remote.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	t.Helper()
+	cfg, _ := testcert.New(t, "mx.remote.test")
+	return cfg
 }
 
 func TestRetryOn4xxThenSuccess(t *testing.T) {

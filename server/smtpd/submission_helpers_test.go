@@ -1,21 +1,14 @@
 package smtpd
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -24,6 +17,7 @@ import (
 	"mailsrv/auth/acl"
 	"mailsrv/auth/msgauth"
 	"mailsrv/server/config"
+	"mailsrv/server/tlsconf/testcert"
 	"mailsrv/store"
 )
 
@@ -105,15 +99,8 @@ func subQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // subTLSConfig is a self-signed certificate for mail.example.com.
 func subTLSConfig(t *testing.T) *tls.Config {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	subMust(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mail.example.com"},
-		DNSNames: []string{"mail.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	subMust(t, err)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	cfg, _ := testcert.New(t, "mail.example.com")
+	return cfg
 }
 
 // login connects with STARTTLS and authenticates with PLAIN.
