@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -9,9 +8,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"mailsrv/auth/acl"
-	"mailsrv/server/admin"
 )
 
 // Outlook or a phone logged in as the shared mailbox (delegate login) sends
@@ -19,19 +15,7 @@ import (
 // keeps one (SPEC §6): the APPEND answers with the existing UID instead of
 // doubling every sent message. Other APPENDs are stored as usual.
 func TestAppendToSentReusesTheSubmittedCopy(t *testing.T) {
-	s, _ := testServer(t)
-	st := s.Store()
-	if resp := s.admin.Handle(context.Background(), admin.Request{Op: "domain.add", Args: []byte(`{"name":"example.com"}`)}); resp.Error != "" {
-		t.Fatal(resp.Error)
-	}
-	addUser(t, st, "alice@example.com", "alice-password")
-	info, err := st.CreateShared("info@example.com", "Info", "", "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := infoFixture(t)
 	const msg = "From: Info <info@example.com>\r\nTo: alice@example.com\r\nSubject: Re: order 42\r\nMessage-ID: <reply42@example.com>\r\n\r\nShipped today.\r\n"
 	sub, err := smtp.DialStartTLS(s.Addr("submission").String(), insecureTLS)
 	if err != nil {

@@ -28,7 +28,6 @@ import (
 
 	"mailsrv/auth"
 	"mailsrv/auth/acl"
-	"mailsrv/server/admin"
 	"mailsrv/server/config"
 	"mailsrv/store"
 )
@@ -78,22 +77,29 @@ func addUser(t *testing.T, st *store.Store, addr, pw string) *store.Account {
 
 var insecureTLS = &tls.Config{InsecureSkipVerify: true} // the server's self-signed certificate
 
-func TestEndToEnd(t *testing.T) {
+// infoFixture is a running server with example.com, alice@example.com
+// (password "alice-password") and the shared mailbox info@example.com, on
+// which alice may read, manage and send.
+func infoFixture(t *testing.T) (*Server, *store.Mailbox) {
+	t.Helper()
 	s, _ := testServer(t)
-	st := s.Store()
 	// Through the admin handler, as `mailsrv domain add` does: creates DKIM keys.
-	if resp := s.admin.Handle(context.Background(), admin.Request{Op: "domain.add", Args: []byte(`{"name":"example.com"}`)}); resp.Error != "" {
-		t.Fatal(resp.Error)
-	}
-	addUser(t, st, "alice@example.com", "alice-password")
-	addUser(t, st, "bob@example.com", "bob-password")
-	info, err := st.CreateShared("info@example.com", "Info", "", "", 0)
+	adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
+	addUser(t, s.Store(), "alice@example.com", "alice-password")
+	info, err := s.Store().CreateShared("info@example.com", "Info", "", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "admin"); err != nil {
+	if err := s.Store().Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
+	return s, info
+}
+
+func TestEndToEnd(t *testing.T) {
+	s, info := infoFixture(t)
+	st := s.Store()
+	addUser(t, st, "bob@example.com", "bob-password")
 
 	// 1. A customer writes to info@ through the MX port.
 	mx, err := smtp.Dial(s.Addr("smtp").String())
@@ -137,14 +143,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := c.Login("alice@example.com", "alice-password").Wait(); err != nil {
 		t.Fatalf("IMAP login: %v", err)
 	}
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, m := range list {
-		names = append(names, m.Mailbox)
-	}
+	names := listNames(t, c)
 	for _, want := range []string{"INBOX", "Sent", "Shared/info@example.com/INBOX", "Shared/info@example.com/Sent"} {
 		if !slices.Contains(names, want) {
 			t.Fatalf("LIST lacks %s: %v", want, names)
