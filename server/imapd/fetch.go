@@ -198,15 +198,22 @@ func isWhole(bs *imap.FetchItemBodySection) bool {
 func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, error) {
 	st := s.srv.st
 	p := &prepared{streamAt: -1}
-	// open gives a fresh reader of the whole message for each extraction.
-	open := func() (io.ReadCloser, error) { return st.OpenMessage(m) }
-	if o.BodyStructure != nil {
-		rc, err := open()
+	// extract runs fn over a fresh reader of the whole message: go-imap's
+	// extractors each parse from the start, and the body is streamed from
+	// its file rather than kept in memory.
+	extract := func(fn func(r io.Reader)) error {
+		rc, err := st.OpenMessage(m)
 		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		fn(rc)
+		return nil
+	}
+	if o.BodyStructure != nil {
+		if err := extract(func(r io.Reader) { p.bs = imapserver.ExtractBodyStructure(r) }); err != nil {
 			return nil, err
 		}
-		p.bs = imapserver.ExtractBodyStructure(rc)
-		rc.Close()
 	}
 	for i, bs := range o.BodySection {
 		if isWhole(bs) && p.streamAt < 0 {
@@ -214,32 +221,22 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 			p.sections = append(p.sections, nil)
 			continue
 		}
-		rc, err := open()
-		if err != nil {
+		if err := extract(func(r io.Reader) { p.sections = append(p.sections, imapserver.ExtractBodySection(r, bs)) }); err != nil {
 			return nil, err
 		}
-		b := imapserver.ExtractBodySection(rc, bs)
-		rc.Close()
-		p.sections = append(p.sections, b)
 	}
 	for _, bs := range o.BinarySection {
-		rc, err := open()
-		if err != nil {
+		if err := extract(func(r io.Reader) { p.binary = append(p.binary, imapserver.ExtractBinarySection(r, bs)) }); err != nil {
 			return nil, err
 		}
-		p.binary = append(p.binary, imapserver.ExtractBinarySection(rc, bs))
-		rc.Close()
 	}
 	for _, bs := range o.BinarySectionSize {
-		rc, err := open()
-		if err != nil {
+		if err := extract(func(r io.Reader) { p.binSizes = append(p.binSizes, imapserver.ExtractBinarySectionSize(r, bs)) }); err != nil {
 			return nil, err
 		}
-		p.binSizes = append(p.binSizes, imapserver.ExtractBinarySectionSize(rc, bs))
-		rc.Close()
 	}
 	if p.streamAt >= 0 {
-		rc, err := open()
+		rc, err := st.OpenMessage(m)
 		if err != nil {
 			return nil, err
 		}
