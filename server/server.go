@@ -90,7 +90,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if s.adminLn, err = admin.Listen(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	s.admin = &admin.Handler{Store: st, Config: cfg, Log: log, Extra: map[string]admin.OpFunc{}}
+	s.admin = &admin.Handler{Store: st, Config: cfg, Log: log}
 	if err := s.addProtocols(); err != nil {
 		return nil, err
 	}

@@ -46,9 +46,6 @@ type Handler struct {
 	// WakeQueue, set by the running server, starts the outbound delivery
 	// loop (after queue.retry); offline it is nil.
 	WakeQueue func()
-	// Extra adds operations to the table (they replace built-in ones of
-	// the same name).
-	Extra map[string]OpFunc
 }
 
 // OpFunc runs one operation with its JSON arguments.
@@ -64,7 +61,7 @@ func (h *Handler) now() time.Time {
 // ops builds the operation table.
 func (h *Handler) ops() map[string]OpFunc {
 	m := map[string]OpFunc{}
-	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps(), h.Extra} {
+	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps()} {
 		for k, v := range group {
 			m[k] = v
 		}

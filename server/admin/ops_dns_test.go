@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -52,10 +50,12 @@ func TestRecordsWithoutPublicHostname(t *testing.T) {
 }
 
 // A panicking operation answers with an error; the handler keeps serving.
+// The panic is injected through WakeQueue, which queue.retry calls.
 func TestHandlePanicIsAnError(t *testing.T) {
 	h, _ := newSharedHandler(t)
-	h.Extra = map[string]OpFunc{"test.boom": func(context.Context, json.RawMessage) (any, error) { panic("op bug") }}
-	if e := do(t, h, "test.boom", nil, nil); !strings.Contains(e, "internal error in test.boom: op bug") {
+	id := queuedItem(t, h)
+	h.WakeQueue = func() { panic("op bug") }
+	if e := do(t, h, "queue.retry", map[string]any{"id": id}, nil); !strings.Contains(e, "internal error in queue.retry: op bug") {
 		t.Fatalf("error %q", e)
 	}
 	if e := do(t, h, "domain.list", nil, nil); e != "" {
@@ -63,10 +63,9 @@ func TestHandlePanicIsAnError(t *testing.T) {
 	}
 }
 
-// queue.retry reschedules the item and, in a running server, wakes the
-// delivery loop.
-func TestQueueRetryWakesDelivery(t *testing.T) {
-	h, _ := newSharedHandler(t)
+// queuedItem puts one message in the outbound queue and returns its id.
+func queuedItem(t *testing.T, h *Handler) uint64 {
+	t.Helper()
 	w, err := h.Store.NewBlob(0)
 	if err != nil {
 		t.Fatal(err)
@@ -82,12 +81,20 @@ func TestQueueRetryWakesDelivery(t *testing.T) {
 	if err != nil || len(q) != 1 {
 		t.Fatalf("queue %v %v", q, err)
 	}
+	return q[0].ID
+}
+
+// queue.retry reschedules the item and, in a running server, wakes the
+// delivery loop.
+func TestQueueRetryWakesDelivery(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	id := queuedItem(t, h)
 	woken := 0
 	h.WakeQueue = func() { woken++ }
-	if e := do(t, h, "queue.retry", map[string]any{"id": q[0].ID}, nil); e != "" || woken != 1 {
+	if e := do(t, h, "queue.retry", map[string]any{"id": id}, nil); e != "" || woken != 1 {
 		t.Fatalf("retry: error %q, woken %d times", e, woken)
 	}
-	if e := do(t, h, "queue.retry", map[string]any{"id": q[0].ID + 99}, nil); e == "" || woken != 1 {
+	if e := do(t, h, "queue.retry", map[string]any{"id": id + 99}, nil); e == "" || woken != 1 {
 		t.Fatalf("retry of a missing item: error %q, woken %d times", e, woken)
 	}
 }
