@@ -14,6 +14,7 @@ var allBuckets = []string{
 	"meta", "domains", "accounts", "aliases", "mailboxes", "mbaddr",
 	"folders", "folderids", "msgs", "blobrefs", "acl", "audit", "trash", "queue",
 	"usersubs", // added within schema 1: additive, created at open
+	"roles",    // admin roles (roles.go), additive like usersubs
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

@@ -49,6 +49,8 @@
 //	queue       id u64 → JSON QueueItem (outbound)
 //	usersubs    member address ++ 0x00 ++ folder id u64 → "1"/"0": a member's own
 //	              subscription to another mailbox's folder (usersubs.go)
+//	roles       address ++ 0x00 ++ role → JSON RoleGrant: admin roles (roles.go);
+//	              their changes are audited under mailbox id 0 (ServerAuditID)
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.

@@ -88,7 +88,7 @@ func (s *Store) RemoveUser(addr string) (*TrashItem, error) {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("user %s: %w", a, ErrNotFound)
+			return errNoUser(a)
 		}
 		if owned := ownedShared(t.tx, a); len(owned) > 0 {
 			return fmt.Errorf("%s owns shared mailbox %s: reassign it (`mailsrv mailbox reassign`) or remove it first", a, owned[0])
@@ -108,6 +108,9 @@ func (s *Store) RemoveUser(addr string) (*TrashItem, error) {
 			return err
 		}
 		if err := dropUserSubscriptionsTx(t.tx, a); err != nil {
+			return err
+		}
+		if err := t.dropRoles(a, rolesTx(t.tx, a), "admin", "admin revoke (user removed)"); err != nil {
 			return err
 		}
 		return t.putTrash(item)
