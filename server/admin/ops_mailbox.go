@@ -22,7 +22,7 @@ type BackupInfo struct {
 func (h *Handler) mailboxOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"mailbox.backup": op(func(ctx context.Context, a mailboxArgs) (any, error) {
-			res, err := h.Store.BackupMailbox(a.Source, a.To, "admin")
+			res, err := h.Store.BackupMailbox(a.Source, a.To, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -32,7 +32,7 @@ func (h *Handler) mailboxOps() map[string]OpFunc {
 				src, a.To, store.BackupPrefix, src, res.Copied, res.Skipped, res.Folders)}, nil
 		}),
 		"mailbox.reassign": op(func(ctx context.Context, a mailboxArgs) (any, error) {
-			res, err := h.Store.Reassign(a.Address, a.To, "admin")
+			res, err := h.Store.Reassign(a.Address, a.To, actor(ctx))
 			if err != nil {
 				return nil, err
 			}

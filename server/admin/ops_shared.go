@@ -101,7 +101,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			var mb *store.Mailbox
 			var err error
 			if a.FromUser {
-				mb, err = h.Store.ConvertUserToShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, "admin")
+				mb, err = h.Store.ConvertUserToShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, actor(ctx))
 			} else {
 				mb, err = h.Store.CreateShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain)
 			}
@@ -129,7 +129,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.Grant(mb.ID, a.Member, rights, lim().SharedMailboxMembers, "admin"); err != nil {
+			if err := h.Store.Grant(mb.ID, a.Member, rights, lim().SharedMailboxMembers, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return Done{Message: fmt.Sprintf("%s may now %s on %s", strings.TrimSpace(a.Member), acl.Effective(rights), mb.Address)}, nil
@@ -139,7 +139,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.Revoke(mb.ID, a.Member, "admin"); err != nil {
+			if err := h.Store.Revoke(mb.ID, a.Member, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return Done{Message: strings.TrimSpace(a.Member) + " removed from " + mb.Address}, nil
@@ -171,7 +171,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			mb, err := h.Store.RenameShared(old.Address, a.NewAddr, a.Name, "admin")
+			mb, err := h.Store.RenameShared(old.Address, a.NewAddr, a.Name, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -181,7 +181,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			return Done{Message: fmt.Sprintf("shared mailbox %s is now named %q", mb.Address, mb.Name)}, nil
 		}),
 		"shared.remove": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			item, err := h.Store.RemoveShared(a.Address, "admin")
+			item, err := h.Store.RemoveShared(a.Address, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
