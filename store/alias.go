@@ -107,7 +107,8 @@ const maxAliasDepth = 5
 
 // Resolve maps a recipient address to the live mailboxes it delivers to.
 // It returns ErrUnknownDomain for a non-local domain and ErrNotFound for an
-// unknown local address.
+// unknown local address. postmaster@ and abuse@ of every local domain
+// resolve even without a user or alias of that name (postmaster.go).
 func (s *Store) Resolve(addr string) ([]uint64, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
@@ -147,6 +148,17 @@ func (s *Store) Resolve(addr string) ([]uint64, error) {
 			return nil
 		}
 		err := walk(a, 0)
+		if err == ErrNotFound && isRoleAccount(a) {
+			err = nil
+			for _, u := range postmasterFallbackTx(tx, DomainOf(a)) {
+				if werr := walk(u, 0); werr != nil && werr != ErrNotFound {
+					err = werr
+				}
+			}
+			if err == nil && len(ids) == 0 {
+				err = ErrNotFound
+			}
+		}
 		if err == ErrNotFound {
 			err = walk("@"+DomainOf(a), 0)
 		}

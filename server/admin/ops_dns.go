@@ -2,11 +2,13 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 
 	"mailsrv/dns"
+	"mailsrv/store"
 )
 
 type dnsArgs struct {
@@ -95,7 +97,37 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 				return nil, err
 			}
 			c := &dns.Checker{Server: h.resolverAddr(a.Resolver)}
-			return c.Verify(ctx, p)
+			rep, err := c.Verify(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			rep.Checks = append(rep.Checks, h.postmasterChecks(p.Domain)...)
+			return rep, nil
 		}),
 	}
+}
+
+// postmasterChecks warns when nobody would receive postmaster@ or abuse@
+// of domain (SPEC §4): the DMARC and TLS-RPT records send reports there.
+func (h *Handler) postmasterChecks(domain string) []dns.Check {
+	var out []dns.Check
+	for _, local := range []string{"postmaster", "abuse"} {
+		addr := local + "@" + domain
+		c := dns.Check{Name: addr, Status: dns.StatusOK}
+		who, err := h.Store.Receivers(addr)
+		switch {
+		case err == nil:
+			c.Found = strings.Join(who, ", ")
+			c.Message = addr + " is delivered to " + c.Found
+		case errors.Is(err, store.ErrNotFound):
+			c.Status = dns.StatusWarn
+			c.Message = "nobody would receive " + addr + ": add a user to " + domain +
+				" (`mailsrv user add`) or give one the postmaster role (`mailsrv admin grant ADDR postmaster`)"
+		default:
+			c.Status = dns.StatusWarn
+			c.Message = "cannot tell who receives " + addr + ": " + err.Error()
+		}
+		out = append(out, c)
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mailsrv/dns"
+	"mailsrv/dns/dnstest"
 	"mailsrv/store"
 )
 
@@ -96,5 +97,43 @@ func TestQueueRetryWakesDelivery(t *testing.T) {
 	}
 	if e := do(t, h, "queue.retry", map[string]any{"id": id + 99}, nil); e == "" || woken != 1 {
 		t.Fatalf("retry of a missing item: error %q, woken %d times", e, woken)
+	}
+}
+
+// `domain verify` says who receives postmaster@ and abuse@, and warns
+// when nobody would (SPEC §4).
+func TestVerifyWarnsWhenNobodyGetsPostmaster(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	h.Config.Hostname = "mail.example.com"
+	if err := h.Store.AddDomain(store.Domain{Name: "empty.org"}); err != nil {
+		t.Fatal(err)
+	}
+	d := dnstest.StartZones(t, map[string]string{"example.com": "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"})
+	checks := func(domain string) map[string]dns.Check {
+		var rep dns.Report
+		if e := do(t, h, "domain.verify", dnsArgs{Name: domain, Resolver: d.Addr()}, &rep); e != "" {
+			t.Fatal(e)
+		}
+		out := map[string]dns.Check{}
+		for _, c := range rep.Checks {
+			out[c.Name] = c
+		}
+		return out
+	}
+	c := checks("empty.org")
+	for _, n := range []string{"postmaster@empty.org", "abuse@empty.org"} {
+		if c[n].Status != dns.StatusWarn || !strings.Contains(c[n].Message, "nobody would receive "+n) || !strings.Contains(c[n].Message, "mailsrv admin grant ADDR postmaster") {
+			t.Errorf("%s: %+v", n, c[n])
+		}
+	}
+	c = checks("example.com")
+	if p := c["postmaster@example.com"]; p.Status != dns.StatusOK || p.Found != "alice@example.com" {
+		t.Errorf("postmaster@example.com: %+v", p)
+	}
+	if _, err := h.Store.GrantRole("carol@example.com", store.RolePostmaster, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if p := checks("empty.org")["abuse@empty.org"]; p.Status != dns.StatusOK || p.Found != "carol@example.com" {
+		t.Errorf("abuse@empty.org after grant: %+v", p)
 	}
 }
