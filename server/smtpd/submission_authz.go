@@ -6,7 +6,6 @@ package smtpd
 // next message of an open session.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -132,14 +131,26 @@ type headerCheck struct {
 }
 
 // checkHeader authorises the From: and Sender: fields of hdr (the raw
-// header block) for id.
+// header block) for id. The block is parsed once, by go-message, with the
+// rules the DKIM signer and mail clients apply (a field name is compared
+// case-insensitively, with blanks before the colon ignored), and a header
+// those parsers could read differently is refused (see headerFields).
 func (s *subSession) checkHeader(id *identity, hdr []byte) (*headerCheck, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(hdr))
+	h, err := headerFields(hdr)
 	if err != nil {
-		return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header")
+		return nil, err
 	}
-	h := msg.Header
-	froms, err := h.AddressList("From")
+	fromVals, senderVals := fieldValues(h, "From"), fieldValues(h, "Sender")
+	if len(fromVals) > 1 {
+		return nil, refuse("The message has %d From: header fields; send it with exactly one", len(fromVals))
+	}
+	if len(senderVals) > 1 {
+		return nil, refuse("The message has %d Sender: header fields; send it with at most one", len(senderVals))
+	}
+	var froms []*mail.Address
+	if len(fromVals) == 1 {
+		froms, err = mail.ParseAddressList(fromVals[0])
+	}
 	if err != nil || len(froms) == 0 {
 		return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "The message needs a valid From: header")
 	}
@@ -168,8 +179,8 @@ func (s *subSession) checkHeader(id *identity, hdr []byte) (*headerCheck, error)
 			res.shared = append(res.shared, g)
 		}
 	}
-	if sv := h.Get("Sender"); sv != "" {
-		sa, err := mail.ParseAddress(sv)
+	if len(senderVals) == 1 {
+		sa, err := mail.ParseAddress(senderVals[0])
 		if err != nil {
 			return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "Malformed Sender: header")
 		}

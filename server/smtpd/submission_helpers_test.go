@@ -36,7 +36,7 @@ type subEnv struct {
 
 const subPassword = "correct horse battery staple"
 
-func newSubEnv(t *testing.T) *subEnv {
+func newSubEnv(t testing.TB) *subEnv {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{Logger: subQuietLog()})
 	if err != nil {
@@ -87,7 +87,7 @@ func newSubEnv(t *testing.T) *subEnv {
 	return e
 }
 
-func subMust(t *testing.T, err error) {
+func subMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func subMust(t *testing.T, err error) {
 func subQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // subTLSConfig is a self-signed certificate for mail.example.com.
-func subTLSConfig(t *testing.T) *tls.Config {
+func subTLSConfig(t testing.TB) *tls.Config {
 	t.Helper()
 	cfg, _ := testcert.New(t, "mail.example.com")
 	return cfg
@@ -166,7 +166,7 @@ func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
 	return out
 }
 
-func (e *subEnv) mailboxOf(t *testing.T, addr string) uint64 {
+func (e *subEnv) mailboxOf(t testing.TB, addr string) uint64 {
 	t.Helper()
 	mb, err := e.st.MailboxByAddress(addr)
 	subMust(t, err)
