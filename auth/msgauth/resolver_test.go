@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	mdns "github.com/miekg/dns"
 )
 
 // startDNS serves zone (name → TXT strings) on 127.0.0.1:0/udp with
@@ -20,24 +20,24 @@ func startDNS(t *testing.T, zone map[string][]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		m := new(dns.Msg)
+	mux := mdns.HandlerFunc(func(w mdns.ResponseWriter, req *mdns.Msg) {
+		m := new(mdns.Msg)
 		m.SetReply(req)
 		q := req.Question[0]
 		txts, ok := zone[strings.ToLower(q.Name)]
 		switch {
 		case !ok:
-			m.Rcode = dns.RcodeNameError
-		case q.Qtype == dns.TypeTXT:
-			m.Answer = append(m.Answer, &dns.TXT{
-				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+			m.Rcode = mdns.RcodeNameError
+		case q.Qtype == mdns.TypeTXT:
+			m.Answer = append(m.Answer, &mdns.TXT{
+				Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeTXT, Class: mdns.ClassINET, Ttl: 60},
 				Txt: txts,
 			})
 		}
 		_ = w.WriteMsg(m)
 	})
 	started := make(chan struct{})
-	srv := &dns.Server{PacketConn: pc, Handler: mux, NotifyStartedFunc: func() { close(started) }}
+	srv := &mdns.Server{PacketConn: pc, Handler: mux, NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = srv.ActivateAndServe() }()
 	<-started
 	t.Cleanup(func() { _ = srv.Shutdown() })

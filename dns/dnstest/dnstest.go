@@ -27,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	mdns "github.com/miekg/dns"
 )
 
 // Fault is an injected misbehaviour for a name (and optionally one type).
@@ -52,8 +52,8 @@ const (
 // concurrent use; zones and faults may be changed while it serves.
 type Server struct {
 	addr string
-	udp  *dns.Server
-	tcp  *dns.Server
+	udp  *mdns.Server
+	tcp  *mdns.Server
 
 	mu     sync.RWMutex
 	zones  map[string]*zone // canonical origin -> zone
@@ -71,8 +71,8 @@ type faultKey struct {
 // (present with an empty type map, so they answer NODATA, not NXDOMAIN).
 type zone struct {
 	origin string
-	soa    *dns.SOA
-	names  map[string]map[uint16][]dns.RR
+	soa    *mdns.SOA
+	names  map[string]map[uint16][]mdns.RR
 }
 
 // Start serves the given zone files and stops the server when the test
@@ -135,8 +135,8 @@ func Listen() (*Server, error) {
 			continue
 		}
 		s.addr = pc.LocalAddr().String()
-		s.udp = &dns.Server{PacketConn: pc, Handler: s}
-		s.tcp = &dns.Server{Listener: l, Handler: s}
+		s.udp = &mdns.Server{PacketConn: pc, Handler: s}
+		s.tcp = &mdns.Server{Listener: l, Handler: s}
 		if err := start(s.udp); err != nil {
 			l.Close()
 			return nil, err
@@ -152,7 +152,7 @@ func Listen() (*Server, error) {
 
 // start runs srv in the background and waits until it accepts queries, so a
 // test never races its first query against server start-up.
-func start(srv *dns.Server) error {
+func start(srv *mdns.Server) error {
 	started := make(chan struct{})
 	errc := make(chan error, 1)
 	srv.NotifyStartedFunc = func() { close(started) }
@@ -211,12 +211,12 @@ func (s *Server) AddZone(origin, text string) error {
 }
 
 func (s *Server) addZone(origin, text, file string, soaWins bool) error {
-	if _, ok := dns.IsDomainName(origin); !ok || origin == "" {
+	if _, ok := mdns.IsDomainName(origin); !ok || origin == "" {
 		return fmt.Errorf("invalid zone origin %q", origin)
 	}
 	origin = canonical(origin)
-	var rrs []dns.RR
-	zp := dns.NewZoneParser(strings.NewReader(text), origin, file)
+	var rrs []mdns.RR
+	zp := mdns.NewZoneParser(strings.NewReader(text), origin, file)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		rrs = append(rrs, rr)
 	}
@@ -227,7 +227,7 @@ func (s *Server) addZone(origin, text, file string, soaWins bool) error {
 	// after their origin.
 	if soaWins {
 		for _, rr := range rrs {
-			if soa, ok := rr.(*dns.SOA); ok {
+			if soa, ok := rr.(*mdns.SOA); ok {
 				origin = canonical(soa.Hdr.Name)
 				break
 			}
@@ -243,15 +243,15 @@ func (s *Server) addZone(origin, text, file string, soaWins bool) error {
 	return nil
 }
 
-func buildZone(origin string, rrs []dns.RR) (*zone, error) {
-	z := &zone{origin: origin, names: map[string]map[uint16][]dns.RR{origin: {}}}
+func buildZone(origin string, rrs []mdns.RR) (*zone, error) {
+	z := &zone{origin: origin, names: map[string]map[uint16][]mdns.RR{origin: {}}}
 	for _, rr := range rrs {
 		h := rr.Header()
 		h.Name = canonical(h.Name)
-		if !dns.IsSubDomain(origin, h.Name) {
+		if !mdns.IsSubDomain(origin, h.Name) {
 			return nil, fmt.Errorf("zone %s: record %q is outside the zone", origin, rr.String())
 		}
-		if soa, ok := rr.(*dns.SOA); ok {
+		if soa, ok := rr.(*mdns.SOA); ok {
 			if h.Name != origin {
 				return nil, fmt.Errorf("zone %s: SOA at %s, not at the apex", origin, h.Name)
 			}
@@ -260,21 +260,21 @@ func buildZone(origin string, rrs []dns.RR) (*zone, error) {
 		// Register the owner and every empty non-terminal up to the apex.
 		for n := h.Name; n != origin; n = parent(n) {
 			if _, ok := z.names[n]; !ok {
-				z.names[n] = map[uint16][]dns.RR{}
+				z.names[n] = map[uint16][]mdns.RR{}
 			}
 		}
 		z.names[h.Name][h.Rrtype] = append(z.names[h.Name][h.Rrtype], rr)
 	}
 	if z.soa == nil {
 		// Negative answers need an SOA; inline test zones rarely bother.
-		z.soa = &dns.SOA{
-			Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 3600},
+		z.soa = &mdns.SOA{
+			Hdr:     mdns.RR_Header{Name: origin, Rrtype: mdns.TypeSOA, Class: mdns.ClassINET, Ttl: 3600},
 			Ns:      "ns." + origin,
 			Mbox:    "hostmaster." + origin,
 			Serial:  1,
 			Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60,
 		}
-		z.names[origin][dns.TypeSOA] = []dns.RR{z.soa}
+		z.names[origin][mdns.TypeSOA] = []mdns.RR{z.soa}
 	}
 	return z, nil
 }
@@ -287,14 +287,14 @@ func parent(name string) string {
 	return name[i+1:]
 }
 
-func canonical(name string) string { return dns.CanonicalName(name) }
+func canonical(name string) string { return mdns.CanonicalName(name) }
 
-// ServeDNS implements dns.Handler.
-func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+// ServeDNS implements mdns.Handler.
+func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	s.queries.Add(1)
-	m := new(dns.Msg)
+	m := new(mdns.Msg)
 	if len(req.Question) != 1 {
-		m.SetRcode(req, dns.RcodeFormatError)
+		m.SetRcode(req, mdns.RcodeFormatError)
 		_ = w.WriteMsg(m)
 		return
 	}
@@ -309,11 +309,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	case Timeout:
 		return // never answer
 	case ServFail:
-		m.SetRcode(req, dns.RcodeServerFailure)
+		m.SetRcode(req, mdns.RcodeServerFailure)
 		_ = w.WriteMsg(m)
 		return
 	case Refused:
-		m.SetRcode(req, dns.RcodeRefused)
+		m.SetRcode(req, mdns.RcodeRefused)
 		_ = w.WriteMsg(m)
 		return
 	case Truncate:
@@ -327,7 +327,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 	z := s.zoneFor(name)
 	if z == nil {
-		m.SetRcode(req, dns.RcodeRefused)
+		m.SetRcode(req, mdns.RcodeRefused)
 		_ = w.WriteMsg(m)
 		return
 	}
@@ -335,9 +335,9 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m.Authoritative = true
 	s.answer(m, z, name, q.Qtype, 0)
 
-	size := dns.MinMsgSize
+	size := mdns.MinMsgSize
 	if opt := req.IsEdns0(); opt != nil {
-		size = max(int(opt.UDPSize()), dns.MinMsgSize)
+		size = max(int(opt.UDPSize()), mdns.MinMsgSize)
 		m.SetEdns0(opt.UDPSize(), false)
 	}
 	if udp {
@@ -347,14 +347,14 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // answer fills m for name/qtype in z, chasing CNAMEs into any served zone.
-func (s *Server) answer(m *dns.Msg, z *zone, name string, qtype uint16, depth int) {
+func (s *Server) answer(m *mdns.Msg, z *zone, name string, qtype uint16, depth int) {
 	node, ok := z.names[name]
 	if !ok {
-		m.Rcode = dns.RcodeNameError
-		m.Ns = []dns.RR{z.soa}
+		m.Rcode = mdns.RcodeNameError
+		m.Ns = []mdns.RR{z.soa}
 		return
 	}
-	if qtype == dns.TypeANY {
+	if qtype == mdns.TypeANY {
 		for _, rrs := range node {
 			m.Answer = append(m.Answer, rrs...)
 		}
@@ -364,15 +364,15 @@ func (s *Server) answer(m *dns.Msg, z *zone, name string, qtype uint16, depth in
 		m.Answer = append(m.Answer, rrs...)
 		return
 	}
-	if cn := node[dns.TypeCNAME]; len(cn) > 0 && qtype != dns.TypeCNAME {
+	if cn := node[mdns.TypeCNAME]; len(cn) > 0 && qtype != mdns.TypeCNAME {
 		m.Answer = append(m.Answer, cn[0])
-		target := canonical(cn[0].(*dns.CNAME).Target)
+		target := canonical(cn[0].(*mdns.CNAME).Target)
 		if tz := s.zoneFor(target); tz != nil && depth < 8 {
 			s.answer(m, tz, target, qtype, depth+1)
 		}
 		return
 	}
-	m.Ns = []dns.RR{z.soa} // NODATA
+	m.Ns = []mdns.RR{z.soa} // NODATA
 }
 
 // fault must be called with s.mu held.
@@ -387,7 +387,7 @@ func (s *Server) fault(name string, qtype uint16) Fault {
 func (s *Server) zoneFor(name string) *zone {
 	var best *zone
 	for origin, z := range s.zones {
-		if dns.IsSubDomain(origin, name) && (best == nil || len(origin) > len(best.origin)) {
+		if mdns.IsSubDomain(origin, name) && (best == nil || len(origin) > len(best.origin)) {
 			best = z
 		}
 	}

@@ -15,17 +15,39 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"mailsrv/dns"
 	"mailsrv/store"
 )
 
-// Timeouts of one outbound SMTP session. RFC 5321 §4.5.3.2 suggests
-// minutes; a small server with few queued messages prefers to give up on a
-// hung peer sooner and retry later.
-const (
-	dialTimeout    = 30 * time.Second
-	commandTimeout = 2 * time.Minute
-	dataTimeout    = 10 * time.Minute
-)
+// Timeouts bound each stage of one outbound SMTP session. The defaults are
+// RFC 5321 §4.5.3.2's minimums; tests shorten them.
+type Timeouts struct {
+	Connect   time.Duration // TCP connect (RFC 5321 leaves it open): 30 s
+	Greeting  time.Duration // initial 220: 5 min
+	Command   time.Duration // EHLO, STARTTLS, MAIL, RCPT: 5 min
+	DataInit  time.Duration // DATA's 354: 2 min
+	DataBlock time.Duration // each write of the message: 3 min
+	DataTerm  time.Duration // the reply to the final dot: 10 min
+}
+
+// DefaultTimeouts returns RFC 5321 §4.5.3.2's values.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{Connect: 30 * time.Second, Greeting: 5 * time.Minute, Command: 5 * time.Minute,
+		DataInit: 2 * time.Minute, DataBlock: 3 * time.Minute, DataTerm: 10 * time.Minute}
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts()
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&t.Connect, &d.Connect}, {&t.Greeting, &d.Greeting}, {&t.Command, &d.Command},
+		{&t.DataInit, &d.DataInit}, {&t.DataBlock, &d.DataBlock}, {&t.DataTerm, &d.DataTerm},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
+}
 
 // job is the part of one queue item that goes to one domain (or, with a
 // smarthost, all of the item's recipients).
@@ -47,8 +69,15 @@ type outcome struct {
 // session is one open outbound connection, reused for every job of a
 // domain in a round (per-domain connection reuse).
 type session struct {
-	c    *smtp.Client
-	host string
+	c        *smtp.Client
+	host     string
+	stop     func() bool // unregisters the close-on-shutdown hook
+	timeouts Timeouts
+}
+
+func (s *session) close() {
+	s.stop()
+	s.c.Close()
 }
 
 // deliverDomain delivers jobs to domain over one reused connection and
@@ -65,7 +94,7 @@ func (r *Runner) deliverDomain(ctx context.Context, domain string, jobs []job) [
 	defer func() {
 		if s != nil {
 			s.c.Quit()
-			s.c.Close()
+			s.close()
 		}
 	}()
 	for _, j := range jobs {
@@ -77,14 +106,14 @@ func (r *Runner) deliverDomain(ctx context.Context, domain string, jobs []job) [
 			var err error
 			s, err = r.connect(ctx, domain)
 			if err != nil {
-				failAll(j, isPermanent(err), err.Error(), "")
+				failAll(j, dns.IsPermanent(err), err.Error(), "")
 				continue
 			}
 		}
 		res, broken := r.transact(s, j)
 		out = append(out, res...)
 		if broken {
-			s.c.Close()
+			s.close()
 			s = nil
 		}
 	}
@@ -92,7 +121,9 @@ func (r *Runner) deliverDomain(ctx context.Context, domain string, jobs []job) [
 }
 
 // connect opens a session to the smarthost or to the best reachable MX of
-// domain, with opportunistic STARTTLS.
+// domain, with opportunistic STARTTLS. A connect or greeting failure
+// (timeout included) moves on to the next address; only a failed TLS
+// negotiation is retried in plain text on the same address.
 func (r *Runner) connect(ctx context.Context, domain string) (*session, error) {
 	type target struct{ host, addr string }
 	var targets []target
@@ -104,14 +135,14 @@ func (r *Runner) connect(ctx context.Context, domain string) (*session, error) {
 		}
 		targets = append(targets, target{host, r.cfg.Relay})
 	} else {
-		hosts, err := r.res.mxHosts(ctx, domain)
+		hosts, err := r.dns.MailHosts(ctx, domain)
 		if err != nil {
 			return nil, err
 		}
 		port := strconv.Itoa(r.port())
 		var lastErr error
 		for _, h := range hosts {
-			ips, err := r.res.addrs(ctx, h)
+			ips, err := r.dns.HostAddrs(ctx, h)
 			if err != nil {
 				lastErr = err
 				continue
@@ -124,42 +155,59 @@ func (r *Runner) connect(ctx context.Context, domain string) (*session, error) {
 			if lastErr == nil {
 				lastErr = fmt.Errorf("no usable mail exchanger for %s", domain)
 			}
-			return nil, lastErr
+			// An MX host without addresses is the remote admin's
+			// mistake of the moment: retried, not bounced.
+			return nil, errors.New(lastErr.Error())
 		}
 	}
 	var lastErr error
 	for _, t := range targets {
-		// Try with STARTTLS first; a peer whose TLS handshake fails gets a
-		// second, plain connection, as opportunistic TLS (RFC 3207 §4.1)
-		// must not make mail undeliverable. With a smarthost that carries
-		// credentials, TLS is verified and never dropped.
+		// With a smarthost that carries credentials, TLS is verified and
+		// never dropped; to an MX, a peer whose TLS negotiation fails gets
+		// a second, plain connection, as opportunistic TLS (RFC 3207
+		// §4.1) must not make mail undeliverable.
 		for _, useTLS := range []bool{true, false} {
 			if !useTLS && relay && r.cfg.RelayUsername != "" {
 				break
 			}
-			s, tlsFailed, err := r.dialOne(ctx, t.host, t.addr, useTLS, relay)
+			s, err := r.dialOne(ctx, t.host, t.addr, useTLS, relay)
 			if err == nil {
 				return s, nil
 			}
 			lastErr = fmt.Errorf("%s (%s): %w", t.host, t.addr, err)
-			if !tlsFailed {
+			var te *tlsError
+			if !errors.As(err, &te) {
 				break
 			}
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
 	return nil, lastErr
 }
 
-// dialOne connects to addr and greets. tlsFailed reports that only the
-// STARTTLS step failed, so a plain retry makes sense.
-func (r *Runner) dialOne(ctx context.Context, host, addr string, useTLS, relay bool) (s *session, tlsFailed bool, err error) {
-	d := net.Dialer{Timeout: dialTimeout}
+// tlsError is a failed STARTTLS negotiation: the only failure after which
+// the same host is tried again in plain text.
+type tlsError struct{ err error }
+
+func (e *tlsError) Error() string { return "STARTTLS: " + e.err.Error() }
+func (e *tlsError) Unwrap() error { return e.err }
+
+// dialOne connects to addr, reads the greeting and says EHLO (upgrading
+// with STARTTLS first when useTLS and the peer offers it).
+func (r *Runner) dialOne(ctx context.Context, host, addr string, useTLS, relay bool) (*session, error) {
+	t := r.timeouts
+	d := net.Dialer{Timeout: t.Connect}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("connect: %w", err)
 	}
+	// Shutdown interrupts a session blocked on a silent peer.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	var cfg *tls.Config
 	if useTLS {
-		cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		cfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		if !relay {
 			// Opportunistic TLS to an MX: encryption against passive
 			// eavesdroppers, no authentication (like Postfix's "may").
@@ -168,52 +216,61 @@ func (r *Runner) dialOne(ctx context.Context, host, addr string, useTLS, relay b
 		if r.clientTLS != nil {
 			cfg = r.clientTLS.Clone()
 		}
-		tc, err := startTLS(nc, r.hostname, cfg)
-		if err != nil {
-			nc.Close()
-			return nil, true, fmt.Errorf("STARTTLS: %w", err)
-		}
-		nc = tc
 	}
-	c := smtp.NewClient(nc)
-	c.CommandTimeout, c.SubmissionTimeout = commandTimeout, dataTimeout
-	if err := c.Hello(r.hostname); err != nil {
+	conn, err := greet(nc, r.hostname, cfg, t)
+	if err != nil {
+		stop()
+		nc.Close()
+		return nil, err
+	}
+	c := smtp.NewClient(&blockConn{Conn: conn, block: t.DataBlock})
+	c.CommandTimeout, c.SubmissionTimeout = t.Command, t.DataTerm
+	fail := func(err error) (*session, error) {
+		stop()
 		c.Close()
-		return nil, false, err
+		return nil, err
+	}
+	if err := c.Hello(r.hostname); err != nil {
+		return fail(err)
 	}
 	if relay && r.cfg.RelayUsername != "" {
 		if err := c.Auth(sasl.NewPlainClient("", r.cfg.RelayUsername, r.cfg.RelayPassword)); err != nil {
-			c.Close()
-			return nil, false, fmt.Errorf("relay AUTH: %w", err)
+			return fail(fmt.Errorf("relay AUTH: %w", err))
 		}
 	}
-	return &session{c: c, host: host}, false, nil
+	return &session{c: c, host: host, stop: stop, timeouts: t}, nil
 }
 
-// startTLS runs greeting, EHLO and STARTTLS on nc when the peer offers it.
-// go-smtp's client can only do STARTTLS after an EHLO as "localhost" (its
-// exported StartTLS constructor does not take our name), so this first
-// exchange is spoken here, and the returned conn replays a 220 greeting to
-// the go-smtp client that continues over TLS (it then sends EHLO again, as
-// RFC 3207 requires). Without STARTTLS on offer the conn is returned as a
-// replay of the same exchange position: greeting consumed, so it replays a
-// greeting too, and the client's EHLO is simply the second one (harmless).
-func startTLS(nc net.Conn, hostname string, cfg *tls.Config) (net.Conn, error) {
-	nc.SetDeadline(time.Now().Add(commandTimeout))
+// greet reads the 220 greeting (Timeouts.Greeting) and, with cfg, runs
+// EHLO and STARTTLS and the handshake. go-smtp's client can only do
+// STARTTLS after an EHLO as "localhost" (its exported StartTLS constructor
+// does not take our name), so this first exchange is spoken here, and the
+// returned conn replays a 220 greeting to the go-smtp client that
+// continues (over TLS, it then sends EHLO again, as RFC 3207 requires).
+// Without STARTTLS on offer the client's EHLO is simply the second one.
+func greet(nc net.Conn, hostname string, cfg *tls.Config, t Timeouts) (net.Conn, error) {
+	nc.SetDeadline(time.Now().Add(t.Greeting))
 	defer nc.SetDeadline(time.Time{})
 	tp := textproto.NewConn(nc)
 	if _, _, err := tp.ReadResponse(220); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("greeting: %w", err)
 	}
+	replay := func(c net.Conn, rd io.Reader) net.Conn {
+		return &replayConn{Conn: c, r: io.MultiReader(strings.NewReader("220 replay\r\n"), rd)}
+	}
+	if cfg == nil {
+		return replay(nc, tp.R), nil
+	}
+	nc.SetDeadline(time.Now().Add(t.Command))
 	id, err := tp.Cmd("EHLO %s", hostname)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("EHLO: %w", err)
 	}
 	tp.StartResponse(id)
 	_, ext, err := tp.ReadResponse(250)
 	tp.EndResponse(id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("EHLO: %w", err)
 	}
 	offered := false
 	for _, l := range strings.Split(ext, "\n") {
@@ -222,23 +279,39 @@ func startTLS(nc net.Conn, hostname string, cfg *tls.Config) (net.Conn, error) {
 		}
 	}
 	if !offered {
-		return &replayConn{Conn: nc, r: io.MultiReader(strings.NewReader("220 replay\r\n"), tp.R)}, nil
+		return replay(nc, tp.R), nil
 	}
 	id, err = tp.Cmd("STARTTLS")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("STARTTLS: %w", err)
 	}
 	tp.StartResponse(id)
 	_, _, err = tp.ReadResponse(220)
 	tp.EndResponse(id)
-	if err != nil {
-		return nil, err
+	var te *textproto.Error
+	switch {
+	case errors.As(err, &te):
+		return nil, &tlsError{err} // refused (454…): plain is worth a try
+	case err != nil:
+		return nil, fmt.Errorf("STARTTLS: %w", err)
 	}
 	tc := tls.Client(nc, cfg)
 	if err := tc.Handshake(); err != nil {
-		return nil, err
+		return nil, &tlsError{err}
 	}
-	return &replayConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 replay\r\n"), tc)}, nil
+	return replay(tc, tc), nil
+}
+
+// blockConn bounds every write (the message's data blocks) by a deadline;
+// go-smtp sets none while the body streams.
+type blockConn struct {
+	net.Conn
+	block time.Duration
+}
+
+func (c *blockConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.block))
+	return c.Conn.Write(p)
 }
 
 // replayConn reads from r (a replayed greeting, then the connection).
@@ -293,7 +366,9 @@ func (r *Runner) transact(s *session, j job) (out []outcome, broken bool) {
 		}
 		return out, !isProto
 	}
+	s.c.CommandTimeout = s.timeouts.DataInit
 	w, err := s.c.Data()
+	s.c.CommandTimeout = s.timeouts.Command
 	if err != nil {
 		return fail(err)
 	}

@@ -11,12 +11,17 @@
 //   - At-least-once: an item (or recipient) is removed from the store only
 //     after the remote side accepted it or after its bounce was stored. A
 //     crash in between re-sends, never loses.
-//   - Work is done in rounds: every due item is split by recipient domain;
-//     each domain gets one connection reused for all its messages, and at
-//     most Options.MaxParallel domains are served at once, so a burst
-//     cannot open unbounded connections.
-//   - DNS goes through miekg/dns against the configured resolver (dns/dnstest
-//     in tests), MX first, then the implicit MX of RFC 5321 §5.1.
+//   - Delivery is per destination, without rounds (sched.go): a worker
+//     reuses one connection for every waiting message of its domain; at
+//     most Options.MaxPerDomain workers per domain and Options.MaxParallel
+//     in all, so a burst cannot open unbounded connections and a dead MX
+//     delays only its own domain.
+//   - Each SMTP stage has its RFC 5321 §4.5.3.2 timeout (Timeouts); a
+//     connect or greeting timeout moves on to the next MX host, and only a
+//     failed TLS handshake is retried in plain text (deliver.go).
+//   - DNS goes through the dns package's client (dns.Client) against the
+//     configured resolver (dns/dnstest in tests): MX first, then the
+//     implicit MX of RFC 5321 §5.1; a domain with neither bounces at once.
 //   - Bounces are RFC 3464 multipart/report messages from the null sender,
 //     delivered through the same store.Deliver path as any other mail; a
 //     message from the null sender is never bounced.
@@ -29,17 +34,19 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
-	"sync"
 	"time"
 
+	"mailsrv/dns"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 	"mailsrv/store"
 )
 
-// DefaultMaxParallel is how many domains are delivered to at once.
+// DefaultMaxParallel is how many deliveries run at once, over all domains.
 const DefaultMaxParallel = 8
+
+// DefaultMaxPerDomain is how many deliveries run at once to one domain.
+const DefaultMaxPerDomain = 2
 
 // idlePoll is the longest the runner sleeps without looking at the queue;
 // it bounds how late an item changed behind our back (e.g. by the offline
@@ -55,11 +62,13 @@ type Options struct {
 	// lookups; "" means the first nameserver of /etc/resolv.conf.
 	Resolver string
 	// ClientTLS overrides the TLS config used for STARTTLS to peers (tests).
-	ClientTLS   *tls.Config
-	Metrics     *metrics.Metrics
-	Log         *slog.Logger
-	Now         func() time.Time
-	MaxParallel int // 0 = DefaultMaxParallel
+	ClientTLS    *tls.Config
+	Metrics      *metrics.Metrics
+	Log          *slog.Logger
+	Now          func() time.Time
+	MaxParallel  int      // 0 = DefaultMaxParallel
+	MaxPerDomain int      // 0 = DefaultMaxPerDomain
+	Timeouts     Timeouts // zero fields: DefaultTimeouts
 }
 
 // Runner delivers the store's outbound queue.
@@ -67,13 +76,16 @@ type Runner struct {
 	st        *store.Store
 	hostname  string
 	cfg       config.Outbound
-	res       *resolver
+	dns       *dns.Client
+	timeouts  Timeouts
 	clientTLS *tls.Config
 	metrics   *metrics.Metrics
 	log       *slog.Logger
 	now       func() time.Time
 	parallel  int
+	perDomain int
 	wake      chan struct{}
+	s         *sched
 }
 
 // New returns a Runner; call Run to start delivering.
@@ -82,16 +94,16 @@ func New(opts Options) *Runner {
 		st:        opts.Store,
 		hostname:  opts.Hostname,
 		cfg:       opts.Config,
-		res:       &resolver{server: opts.Resolver},
+		dns:       &dns.Client{Server: opts.Resolver},
+		timeouts:  opts.Timeouts.withDefaults(),
 		clientTLS: opts.ClientTLS,
 		metrics:   opts.Metrics,
 		log:       opts.Log,
 		now:       opts.Now,
 		parallel:  opts.MaxParallel,
+		perDomain: opts.MaxPerDomain,
 		wake:      make(chan struct{}, 1),
-	}
-	if r.res.server == "" {
-		r.res.server = systemNameserver()
+		s:         newSched(),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -102,6 +114,9 @@ func New(opts Options) *Runner {
 	}
 	if r.parallel <= 0 {
 		r.parallel = DefaultMaxParallel
+	}
+	if r.perDomain <= 0 {
+		r.perDomain = DefaultMaxPerDomain
 	}
 	if r.hostname == "" {
 		r.hostname = "localhost"
@@ -121,112 +136,7 @@ func (r *Runner) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. Deliveries in progress are interrupted by
-// ctx; their items stay queued.
-func (r *Runner) Run(ctx context.Context) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-r.wake:
-		}
-		next := r.RunOnce(ctx)
-		wait := idlePoll
-		if !next.IsZero() {
-			wait = min(max(next.Sub(r.now()), 0), idlePoll)
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-	}
-}
-
-// RunOnce delivers every due item once and returns the time of the next
-// scheduled attempt (zero when the queue is empty).
-func (r *Runner) RunOnce(ctx context.Context) time.Time {
-	items, err := r.st.Queue()
-	if err != nil {
-		r.log.Error("reading queue", "err", err)
-		return r.now().Add(idlePoll)
-	}
-	now := r.now()
-	var due []*store.QueueItem
-	for i := range items {
-		if !items[i].NextAttempt.After(now) {
-			due = append(due, &items[i])
-		}
-	}
-	if len(due) > 0 {
-		r.deliverRound(ctx, due)
-	}
-	items, err = r.st.Queue()
-	if err != nil || len(items) == 0 {
-		return time.Time{}
-	}
-	return items[0].NextAttempt // Queue sorts by next attempt
-}
-
-// deliverRound groups due items by domain, delivers the groups with bounded
-// parallelism and then records each item's result.
-func (r *Runner) deliverRound(ctx context.Context, due []*store.QueueItem) {
-	groups := map[string][]job{}
-	var order []string
-	for _, it := range due {
-		byDomain := map[string][]string{}
-		var doms []string
-		for _, rc := range it.To {
-			d := strings.ToLower(store.DomainOf(rc))
-			if r.cfg.Relay != "" {
-				d = "" // one smarthost connection for everything
-			}
-			if _, ok := byDomain[d]; !ok {
-				doms = append(doms, d)
-			}
-			byDomain[d] = append(byDomain[d], rc)
-		}
-		for _, d := range doms {
-			if _, ok := groups[d]; !ok {
-				order = append(order, d)
-			}
-			groups[d] = append(groups[d], job{item: it, rcpts: byDomain[d]})
-		}
-	}
-	var (
-		mu   sync.Mutex
-		outs = map[uint64][]outcome{}
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, r.parallel)
-	)
-	for _, d := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(d string, jobs []job) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res := r.deliverDomainSafely(ctx, d, jobs)
-			mu.Lock()
-			for _, o := range res {
-				outs[o.itemID] = append(outs[o.itemID], o)
-			}
-			mu.Unlock()
-		}(d, groups[d])
-	}
-	wg.Wait()
-	for _, it := range due {
-		if err := r.finish(it, outs[it.ID]); err != nil {
-			r.log.Error("recording delivery result", "queue_id", it.ID, "err", err)
-		}
-	}
-}
-
-// finish applies one round's outcomes to an item: delivered recipients are
+// finish applies one attempt's outcomes to an item: delivered recipients are
 // removed, permanent failures bounced, the rest rescheduled or, when too
 // old, bounced as expired. The bounce is stored before the item changes, so
 // a crash in between duplicates a DSN rather than losing one.

@@ -1,10 +1,8 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -376,35 +374,6 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	waitFor(t, func() bool { return len(e.mx.received()) == 1 && e.queueLen(t) == 0 })
 	if d := e.mx.received()[0].data; !strings.Contains(d, "body line") {
 		t.Errorf("data after restart = %q", d)
-	}
-}
-
-func TestMXLookup(t *testing.T) {
-	d := dnstest.StartZones(t, map[string]string{"remote.test": remoteZone + `
-nullmx 60 IN MX 0 .
-plain  60 IN A 192.0.2.7
-`})
-	r := &resolver{server: d.Addr()}
-	ctx := context.Background()
-	if h, err := r.mxHosts(ctx, "remote.test"); err != nil || len(h) != 1 || h[0] != "mx.remote.test" {
-		t.Errorf("MX: %v %v", h, err)
-	}
-	if h, err := r.mxHosts(ctx, "plain.remote.test"); err != nil || len(h) != 1 || h[0] != "plain.remote.test" {
-		t.Errorf("implicit MX: %v %v", h, err)
-	}
-	if _, err := r.mxHosts(ctx, "nullmx.remote.test"); !isPermanent(err) {
-		t.Errorf("null MX: %v, want permanent", err)
-	}
-	if _, err := r.mxHosts(ctx, "missing.remote.test"); !isPermanent(err) {
-		t.Errorf("NXDOMAIN: %v, want permanent", err)
-	}
-	if a, err := r.addrs(ctx, "plain.remote.test"); err != nil || len(a) != 1 || a[0] != "192.0.2.7" {
-		t.Errorf("addrs: %v %v", a, err)
-	}
-	var pe *permError
-	_, err := r.mxHosts(ctx, "missing.remote.test")
-	if !errors.As(err, &pe) || !bytes.Contains([]byte(err.Error()), []byte("NXDOMAIN")) {
-		t.Errorf("error text: %v", err)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
-	"github.com/miekg/dns"
+	mdns "github.com/miekg/dns"
 )
 
 // lockedBuffer collects pebble's log for display when the test fails;
@@ -47,13 +47,13 @@ func startLoopbackDNS(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
+	srv := &mdns.Server{Listener: ln, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
 		m.SetReply(r)
 		for _, q := range r.Question {
-			if q.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{
-					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+			if q.Qtype == mdns.TypeA {
+				m.Answer = append(m.Answer, &mdns.A{
+					Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60},
 					A:   net.IPv4(127, 0, 0, 1),
 				})
 			}
