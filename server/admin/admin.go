@@ -13,11 +13,14 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"mailsrv/server/config"
@@ -96,18 +99,29 @@ func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
 	return Response{Data: raw}
 }
 
-// decode unmarshals args strictly into v.
+// decode unmarshals args strictly into v: an unknown field is an error
+// that names it (a misspelt "nmae" must not be silently dropped), and so
+// is anything after the one JSON value.
 func decode(args json.RawMessage, v any) error {
-	if len(args) == 0 {
+	if len(bytes.TrimSpace(args)) == 0 || bytes.Equal(bytes.TrimSpace(args), []byte("null")) {
 		return nil
 	}
-	if err := json.Unmarshal(args, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("unknown argument %s", f)
+		}
 		return fmt.Errorf("bad arguments: %w", err)
+	}
+	if dec.More() {
+		return errors.New("bad arguments: more than one JSON value")
 	}
 	return nil
 }
 
-// op wraps a typed operation.
+// op wraps a typed operation. Its argument struct is the operation's
+// whole interface: the CLI, the socket and the web console send it.
 func op[A any](fn func(ctx context.Context, a A) (any, error)) OpFunc {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var a A
