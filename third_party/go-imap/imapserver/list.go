@@ -14,6 +14,11 @@ func (c *Conn) handleList(dec *imapwire.Decoder) error {
 	if err != nil {
 		return err
 	}
+	// mailsrv patch: bounded pattern length (listmatch.go).
+	if err := checkListPatterns(ref, pattern); err != nil {
+		return err
+	}
+	// mailsrv patch end
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
@@ -38,6 +43,11 @@ func (c *Conn) handleLSub(dec *imapwire.Decoder) error {
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
+	// mailsrv patch: bounded pattern length (listmatch.go).
+	if err := checkListPatterns(ref, []string{pattern}); err != nil {
+		return err
+	}
+	// mailsrv patch end
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
@@ -295,35 +305,6 @@ func MatchList(name string, delim rune, reference, pattern string) bool {
 	return matchList(name, delimStr, pattern)
 }
 
-func matchList(name, delim, pattern string) bool {
-	// TODO: optimize
-
-	i := strings.IndexAny(pattern, "*%")
-	if i == -1 {
-		// No more wildcards
-		return name == pattern
-	}
-
-	// Get parts before and after wildcard
-	chunk, wildcard, rest := pattern[0:i], pattern[i], pattern[i+1:]
-
-	// Check that name begins with chunk
-	if len(chunk) > 0 && !strings.HasPrefix(name, chunk) {
-		return false
-	}
-	name = strings.TrimPrefix(name, chunk)
-
-	// Expand wildcard
-	var j int
-	for j = 0; j < len(name); j++ {
-		if wildcard == '%' && string(name[j]) == delim {
-			break // Stop on delimiter if wildcard is %
-		}
-		// Try to match the rest from here
-		if matchList(name[j:], delim, rest) {
-			return true
-		}
-	}
-
-	return matchList(name[j:], delim, rest)
-}
+// mailsrv patch: upstream's backtracking matchList is replaced by the
+// bounded-time matcher in listmatch.go.
+// mailsrv patch end
