@@ -113,7 +113,7 @@ func FuzzListMatch(f *testing.F) {
 		}
 		start := time.Now()
 		got := imapserver.MatchList(name, '/', "", pattern)
-		if d := time.Since(start); d > 50*time.Millisecond {
+		if d := time.Since(start); d > time.Second { // generous: a loaded CI machine stalls; backtracking took minutes
 			t.Fatalf("MatchList(%q, %q) took %v", name, pattern, d)
 		}
 		if want := refMatch(name, pattern, '/'); got != want {

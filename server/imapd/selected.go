@@ -301,6 +301,9 @@ func refUIDs(refs []msgRef) []uint32 {
 
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, _ *imap.StoreOptions) error {
 	defer s.observe("STORE", time.Now())
+	if err := checkFlags(sf.Flags); err != nil {
+		return err
+	}
 	flags := fromIMAPFlags(sf.Flags)
 	op := acl.OpSetSeen
 	if sf.Op == imap.StoreFlagsSet || slices.ContainsFunc(flags, func(f string) bool { return f != `\Seen` }) {

@@ -425,6 +425,9 @@ func (s *session) AppendLimit() uint32 { return uint32(s.srv.maxBytes) }
 
 func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
 	defer s.observe("APPEND", time.Now())
+	if err := checkFlags(o.Flags); err != nil {
+		return nil, err
+	}
 	t, err := s.resolve(name)
 	if err != nil {
 		if err == errNoSuchMailbox {

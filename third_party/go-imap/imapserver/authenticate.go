@@ -25,7 +25,7 @@ func (c *Conn) handleAuthenticate(tag string, dec *imapwire.Decoder) error {
 			return dec.Err()
 		}
 		var err error
-		initialResp, err = internal.DecodeSASL(initialRespStr)
+		initialResp, err = decodeSASL(initialRespStr) // mailsrv patch: BAD, not SERVERBUG
 		if err != nil {
 			return err
 		}
@@ -78,6 +78,12 @@ func (c *Conn) handleAuthenticate(tag string, dec *imapwire.Decoder) error {
 	resp := initialResp
 	for {
 		challenge, done, err := saslServer.Next(resp)
+		// mailsrv patch: a malformed SASL message is the client's error
+		// (BAD); the backend's own answers are *imap.Error.
+		if err != nil && !isIMAPError(err) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Malformed SASL response"}
+		}
+		// mailsrv patch end
 		if err != nil {
 			return err
 		} else if done {
@@ -96,7 +102,13 @@ func (c *Conn) handleAuthenticate(tag string, dec *imapwire.Decoder) error {
 		if err != nil {
 			return err
 		} else if isPrefix {
-			return fmt.Errorf("SASL response too long")
+			// mailsrv patch: drop the rest of the line, so that it is not
+			// read as a command.
+			if err := discardLine(c.br); err != nil {
+				return err
+			}
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "SASL response too long"}
+			// mailsrv patch end
 		} else if string(encodedResp) == "*" {
 			return &imap.Error{
 				Type: imap.StatusResponseTypeBad,

@@ -46,6 +46,8 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	dec *imapwire.Decoder // mailsrv patch: the current command's decoder
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -184,6 +186,7 @@ func (c *Conn) serve() {
 		}
 
 		c.setReadTimeout(cmdReadTimeout)
+		c.dec = dec // mailsrv patch: acceptLiteral tells it (recovery)
 		if err := c.readCommand(dec); err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				c.server.logger().Printf("failed to read command: %v", err)
@@ -195,9 +198,12 @@ func (c *Conn) serve() {
 
 func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	var tag, name string
+	// mailsrv patch: an empty line, a bare tag or a stray DONE is answered
+	// BAD and the session goes on (upstream closed the connection).
 	if !dec.ExpectAtom(&tag) || !dec.ExpectSP() || !dec.ExpectAtom(&name) {
-		return fmt.Errorf("in command: %w", dec.Err())
+		return c.badCommand(dec, tag)
 	}
+	// mailsrv patch end
 	name = strings.ToUpper(name)
 
 	numKind := NumKindSeq
@@ -205,7 +211,7 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		numKind = NumKindUID
 		var subName string
 		if !dec.ExpectSP() || !dec.ExpectAtom(&subName) {
-			return fmt.Errorf("in command: %w", dec.Err())
+			return c.badCommand(dec, tag) // mailsrv patch: as above
 		}
 		name = "UID " + strings.ToUpper(subName)
 	}
@@ -290,16 +296,34 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	}
 
-	dec.DiscardLine()
+	// mailsrv patch: consume exactly the rest of the command, literals
+	// included (recover.go), so none of its bytes run as a command; when
+	// that is impossible, close the connection.
+	if skipErr := c.skipCommand(dec); skipErr != nil {
+		return skipErr
+	}
 
 	var (
 		resp    *imap.StatusResponse
 		imapErr *imap.Error
 		decErr  *imapwire.DecoderExpectError
 	)
-	if errors.As(err, &imapErr) {
+	if err != nil && dec.TooLong() {
+		resp = errCommandTooLong
+	} else if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
+	} else if err != nil && dec.IOErr() != nil {
+		return err // the connection is gone
+	} else if err != nil && !errors.As(err, &decErr) && dec.Err() != nil {
+		// A parse error that is not an Expect error (a date, a SASL
+		// message) is the client's, not ours.
+		resp = &imap.StatusResponse{
+			Type: imap.StatusResponseTypeBad,
+			Code: imap.ResponseCodeClientBug,
+			Text: "Syntax error: " + strings.TrimPrefix(dec.Err().Error(), "imapwire: "),
+		}
 	} else if errors.As(err, &decErr) {
+		// mailsrv patch end
 		resp = &imap.StatusResponse{
 			Type: imap.StatusResponseTypeBad,
 			Code: imap.ResponseCodeClientBug,
@@ -412,6 +436,11 @@ func (c *Conn) acceptLiteral(size int64, nonSync bool) error {
 		return nil
 	}
 
+	// mailsrv patch: the literal's data will now come (recovery).
+	if c.dec != nil {
+		c.dec.AcceptedLiteral()
+	}
+	// mailsrv patch end
 	return c.writeContReq("Ready for literal data")
 }
 

@@ -216,6 +216,12 @@ func readSection(dec *imapwire.Decoder, section *imap.FetchItemBodySection) erro
 
 	var dot bool
 	section.Part, dot = readSectionPart(dec)
+	// mailsrv patch: a part number out of range or 0 is a syntax error
+	// (BODY[4294967296] was served as BODY[] and set \Seen).
+	if err := checkSectionPart(dec, section.Part); err != nil {
+		return err
+	}
+	// mailsrv patch end
 	if dot || len(section.Part) == 0 {
 		var specifier string
 		if dot {
@@ -308,8 +314,28 @@ func readSectionBinary(dec *imapwire.Decoder) ([]int, error) {
 	if !dec.ExpectSpecial(']') {
 		return l, dec.Err()
 	}
+	// mailsrv patch: as in readSection.
+	if err := checkSectionPart(dec, l); err != nil {
+		return nil, err
+	}
+	// mailsrv patch end
 	return l, nil
 }
+
+// mailsrv patch: part numbers are nz-number (RFC 9051 section 9).
+func checkSectionPart(dec *imapwire.Decoder, part []int) error {
+	if err := dec.Err(); err != nil {
+		return err
+	}
+	for _, n := range part {
+		if n == 0 {
+			return &imapwire.DecoderExpectError{Message: "section part numbers start at 1"}
+		}
+	}
+	return nil
+}
+
+// mailsrv patch end
 
 func maybeReadPartial(dec *imapwire.Decoder) (*imap.SectionPartial, error) {
 	if !dec.Special('<') {

@@ -42,7 +42,16 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		return nil
 	} else if err != nil {
 		return err
-	} else if isPrefix || string(line) != "DONE" {
+	} else if isPrefix {
+		// mailsrv patch: drop the rest of the line, so that it is not
+		// read as a command.
+		if err := discardLine(c.br); err != nil {
+			return err
+		}
+		<-done
+		return newClientBugError("Syntax error: expected DONE to end IDLE command")
+		// mailsrv patch end
+	} else if string(line) != "DONE" {
 		return newClientBugError("Syntax error: expected DONE to end IDLE command")
 	}
 

@@ -216,7 +216,16 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 			return "", dec.Err()
 		}
 	}
-	return utf7.Decode(mailbox)
+	// mailsrv patch: a bad name is a syntax error (BAD), not an internal one.
+	name, err := utf7.Decode(mailbox)
+	if err != nil {
+		return "", &imapwire.DecoderExpectError{Message: "mailbox pattern is not valid modified UTF-7 or UTF-8"}
+	}
+	if err := imapwire.CheckMailboxName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+	// mailsrv patch end
 }
 
 func isListChar(ch byte) bool {

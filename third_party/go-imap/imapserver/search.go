@@ -306,6 +306,12 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 		if !dec.ExpectSP() {
 			return dec.Err()
 		}
+		// mailsrv patch: NOT and OR nest like lists, and as deep.
+		if !dec.EnterNested() {
+			return dec.Err()
+		}
+		defer dec.LeaveNested()
+		// mailsrv patch end
 		var not imap.SearchCriteria
 		if err := readSearchKey(&not, dec); err != nil {
 			return err
@@ -315,6 +321,12 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 		if !dec.ExpectSP() {
 			return dec.Err()
 		}
+		// mailsrv patch: NOT and OR nest like lists, and as deep.
+		if !dec.EnterNested() {
+			return dec.Err()
+		}
+		defer dec.LeaveNested()
+		// mailsrv patch end
 		var or [2]imap.SearchCriteria
 		if err := readSearchKey(&or[0], dec); err != nil {
 			return err
@@ -331,7 +343,9 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
-			return err
+			// mailsrv patch: the client's error (BAD), not ours.
+			return &imapwire.DecoderExpectError{Message: fmt.Sprintf("unknown search key or invalid sequence set %q", key)}
+			// mailsrv patch end
 		}
 		criteria.SeqNum = append(criteria.SeqNum, seqSet)
 	}

@@ -63,6 +63,12 @@ type Decoder struct {
 	crlf      bool
 	listDepth int
 	readBytes int64
+	// mailsrv patch: what recovery after a bad command needs (recover.go).
+	ioErr       error          // the reader failed: the connection is gone
+	tooLong     bool           // MaxSize was exceeded
+	lastLit     *LiteralReader // the last literal whose header was read
+	litAccepted bool           // a continuation was sent for lastLit
+	// mailsrv patch end
 }
 
 // NewDecoder creates a new decoder.
@@ -93,7 +99,14 @@ func (dec *Decoder) returnErr(err error) bool {
 }
 
 func (dec *Decoder) readByte() (byte, bool) {
+	// mailsrv patch: nothing is read after an error, so that recovery
+	// (recover.go) knows exactly what of the command is left.
+	if dec.err != nil {
+		return 0, false
+	}
+	// mailsrv patch end
 	if dec.MaxSize > 0 && dec.readBytes > dec.MaxSize {
+		dec.tooLong = true // mailsrv patch: see recover.go
 		return 0, dec.returnErr(fmt.Errorf("imapwire: max size exceeded"))
 	}
 	dec.crlf = false
@@ -105,6 +118,7 @@ func (dec *Decoder) readByte() (byte, bool) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
+		dec.ioErr = err // mailsrv patch: see recover.go
 		return b, dec.returnErr(err)
 	}
 	dec.readBytes++
@@ -323,7 +337,10 @@ func (dec *Decoder) Number(ptr *uint32) bool {
 	}
 	v64, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return false // can happen on overflow
+		// mailsrv patch: the digits are consumed, so an overflow must be
+		// an error (BODY[4294967296] was read as BODY[]).
+		return dec.returnErr(&DecoderExpectError{Message: "number out of range: " + s})
+		// mailsrv patch end
 	}
 	*ptr = uint32(v64)
 	return true
@@ -351,7 +368,9 @@ func (dec *Decoder) Number64(ptr *int64) bool {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return false // can happen on overflow
+		// mailsrv patch: as in Number.
+		return dec.returnErr(&DecoderExpectError{Message: "number out of range: " + s})
+		// mailsrv patch end
 	}
 	*ptr = v
 	return true
@@ -368,7 +387,9 @@ func (dec *Decoder) ModSeq(ptr *uint64) bool {
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return false // can happen on overflow
+		// mailsrv patch: as in Number.
+		return dec.returnErr(&DecoderExpectError{Message: "number out of range: " + s})
+		// mailsrv patch end
 	}
 	*ptr = v
 	return true
@@ -471,7 +492,10 @@ func (dec *Decoder) List(f func() error) (isList bool, err error) {
 	}()
 
 	if dec.listDepth >= maxListDepth {
-		return false, fmt.Errorf("imapwire: exceeded max depth")
+		// mailsrv patch: a syntax error (BAD), not an internal one.
+		dec.returnErr(&DecoderExpectError{Message: "lists nested too deep"})
+		return false, dec.Err()
+		// mailsrv patch end
 	}
 
 	for {
@@ -518,10 +542,17 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		return true
 	}
 	name, err := utf7.Decode(name)
-	if err == nil {
-		*ptr = name
+	// mailsrv patch: a bad name is a syntax error (BAD), and NUL or other
+	// control characters are never part of a mailbox name.
+	if err != nil {
+		return dec.returnErr(&DecoderExpectError{Message: "mailbox name is not valid modified UTF-7 or UTF-8"})
 	}
-	return dec.returnErr(err)
+	if err := CheckMailboxName(name); err != nil {
+		return dec.returnErr(err)
+	}
+	// mailsrv patch end
+	*ptr = name
+	return true
 }
 
 func (dec *Decoder) ExpectUID(ptr *imap.UID) bool {
@@ -545,7 +576,9 @@ func (dec *Decoder) ExpectNumSet(kind NumKind, ptr *imap.NumSet) bool {
 	}
 	numSet, err := imapnum.ParseSet(s)
 	if err != nil {
-		return dec.returnErr(err)
+		// mailsrv patch: a syntax error (BAD), not an internal one.
+		return dec.returnErr(&DecoderExpectError{Message: "invalid sequence set " + strconv.Quote(s)})
+		// mailsrv patch end
 	}
 
 	switch kind {
@@ -578,7 +611,7 @@ func (dec *Decoder) Literal(ptr *string) bool {
 	if dec.CheckBufferedLiteralFunc != nil {
 		if err := dec.CheckBufferedLiteralFunc(lit.Size(), nonSync); err != nil {
 			lit.cancel()
-			return false
+			return dec.returnErr(err) // mailsrv patch: the refusal is the command's error
 		}
 	}
 	var sb strings.Builder
@@ -604,11 +637,19 @@ func (dec *Decoder) LiteralReader() (lit *LiteralReader, nonSync, ok bool) {
 		return nil, false, false
 	}
 	dec.literal = true
+	// mailsrv patch: remember the literal for recovery (recover.go); the
+	// CRLF of a literal header does not end the command.
+	dec.crlf = false
+	rem := &io.LimitedReader{R: dec.r, N: size}
 	lit = &LiteralReader{
-		dec:  dec,
-		size: size,
-		r:    io.LimitReader(dec.r, size),
+		dec:     dec,
+		size:    size,
+		r:       rem,
+		rem:     rem,
+		nonSync: nonSync,
 	}
+	dec.lastLit, dec.litAccepted = lit, false
+	// mailsrv patch end
 	return lit, nonSync, true
 }
 
@@ -624,6 +665,10 @@ type LiteralReader struct {
 	dec  *Decoder
 	size int64
 	r    io.Reader
+	// mailsrv patch: unread bytes of a literal from the wire, and its kind.
+	rem     *io.LimitedReader
+	nonSync bool
+	// mailsrv patch end
 }
 
 func newLiteralReaderFromString(s string) *LiteralReader {
