@@ -17,7 +17,6 @@ func (s *Server) addProtocols() error {
 		Store: s.store, Hostname: s.cfg.Hostname, Config: s.cfg.Outbound,
 		Resolver: s.cfg.DNS.Resolver, Metrics: s.metrics, Log: s.log,
 	})
-	s.wake = runner.Wake
 	s.jobs = append(s.jobs, runner.Run)
 	s.admin.WakeQueue = runner.Wake
 

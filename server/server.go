@@ -59,7 +59,6 @@ type Server struct {
 	admin     *admin.Handler
 	services  []*service
 	jobs      []func(ctx context.Context)
-	wake      func() // wakes the outbound queue
 	onStop    []func()
 }
 
@@ -212,15 +211,21 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("admin socket", "path", admin.SocketPath(s.cfg.DataDir))
-	jobCtx, stopJobs := context.WithCancel(context.Background())
+	// base is the context of everything the server runs besides the
+	// listeners' sessions: the admin socket, background jobs, the startup
+	// MX check. It is cancelled at shutdown once the sessions are done,
+	// and every goroutine started on it is waited for.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
 	var jobsWG sync.WaitGroup
 	jobsWG.Add(1)
-	go func() { defer jobsWG.Done(); admin.Serve(jobCtx, s.adminLn, s.admin, s.log) }()
+	go func() { defer jobsWG.Done(); admin.Serve(base, s.adminLn, s.admin, s.log) }()
 	for _, job := range s.jobs {
 		jobsWG.Add(1)
-		go func() { defer jobsWG.Done(); s.supervise(jobCtx, job) }()
+		go func() { defer jobsWG.Done(); s.supervise(base, job) }()
 	}
-	go s.checkMX(jobCtx)
+	jobsWG.Add(1)
+	go func() { defer jobsWG.Done(); s.checkMX(base) }()
 
 	var runErr error
 	select {
@@ -243,7 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	swg.Wait()
 	wg.Wait()
-	stopJobs()
+	cancelBase()
 	jobsWG.Wait()
 	s.closeAll()
 	s.log.Info("stopped")

@@ -68,11 +68,26 @@ func Serve(ctx context.Context, ln net.Listener, h *Handler, log *slog.Logger) {
 	wg.Wait()
 }
 
+// idleTimeout closes an admin connection that sends no request for this
+// long (a CLI sends its request at once).
+const idleTimeout = 5 * time.Minute
+
+// serveConn answers one connection's requests. Shutdown (ctx) ends the
+// wait for the next request at once; a request being handled finishes
+// and its answer is written first.
 func serveConn(ctx context.Context, c net.Conn, h *Handler, log *slog.Logger) {
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 64<<10), maxRequest)
 	enc := json.NewEncoder(c)
-	for sc.Scan() {
+	for {
+		c.SetReadDeadline(time.Now().Add(idleTimeout))
+		// Checked after the deadline is set: a shutdown that came before
+		// has already cut the previous one short.
+		if ctx.Err() != nil || !sc.Scan() {
+			return
+		}
 		var req Request
 		var resp Response
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
