@@ -92,6 +92,7 @@ type Server struct {
 	reg      *registry
 	unsub    func()
 	maxBytes int64
+	texts    *textCache // decoded body text for SEARCH (textcache.go)
 
 	mu      sync.Mutex
 	perIP   map[string]int
@@ -131,6 +132,7 @@ func New(opts Options) *Server {
 	if s.maxBytes > 1<<32-1 {
 		s.maxBytes = 1<<32 - 1 // APPENDLIMIT is a uint32
 	}
+	s.texts = newTextCache(textCacheBytes)
 	s.reg = newRegistry(s.st, s.log)
 	s.unsub = s.st.Subscribe(s.reg.handle)
 	caps := imap.CapSet{}

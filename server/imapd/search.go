@@ -180,7 +180,13 @@ type matchCtx struct {
 
 func (mc *matchCtx) bodyText() string {
 	if !mc.textOK {
+		cache := mc.s.srv.texts
+		if t, ok := cache.get(mc.m.Blob); ok {
+			mc.text, mc.textOK = t, true
+			return t
+		}
 		mc.text, mc.textOK = strings.ToLower(string(decodedBody(mc.body()))), true
+		cache.put(mc.m.Blob, mc.text)
 	}
 	return mc.text
 }

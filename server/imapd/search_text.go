@@ -6,6 +6,7 @@ import (
 	"mime"
 	"strings"
 
+	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8/ASCII for decoding parts and header words
 	"golang.org/x/net/html"
@@ -23,40 +24,63 @@ import (
 const maxDecodedText = maxSearchBody
 
 // decodedBody returns the decoded text/* parts of raw, one after the other.
+// Like BODYSTRUCTURE it looks MaxMIMEDepth levels deep and at
+// MaxMIMEParts parts: what lies beyond is opaque (not text), so a message
+// of 10,000 nested multiparts costs as much as one of 20 (issue 12 #4).
 func decodedBody(raw []byte) []byte {
 	e, err := message.Read(bytes.NewReader(raw))
-	if e == nil || (err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err)) {
+	if e == nil || (err != nil && !decodable(err)) {
 		return rawBody(raw)
 	}
 	var out bytes.Buffer
-	werr := e.Walk(func(_ []int, part *message.Entity, err error) error {
-		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-			return err
-		}
-		if part == nil || part.MultipartReader() != nil {
-			return nil
-		}
-		t, _, _ := part.Header.ContentType()
-		if t != "" && !strings.HasPrefix(t, "text/") {
-			return nil
-		}
-		room := int64(maxDecodedText - out.Len())
-		if room <= 0 {
-			return nil
-		}
-		body := io.LimitReader(part.Body, room)
-		if t == "text/html" {
-			htmlText(&out, body)
-		} else {
-			io.Copy(&out, body)
-		}
-		out.WriteByte('\n')
-		return nil
-	})
-	if werr != nil {
+	budget := imapserver.MaxMIMEParts
+	if err := walkText(e, 0, &budget, &out); err != nil {
 		return rawBody(raw)
 	}
 	return out.Bytes()
+}
+
+// decodable reports errors that still leave a readable part.
+func decodable(err error) bool {
+	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
+}
+
+// walkText appends the decoded text of e and its parts to out.
+func walkText(e *message.Entity, depth int, budget *int, out *bytes.Buffer) error {
+	*budget--
+	if depth >= imapserver.MaxMIMEDepth || *budget < 0 {
+		return nil
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF || p == nil {
+				return nil
+			}
+			if err != nil && !decodable(err) {
+				return err
+			}
+			if err := walkText(p, depth+1, budget, out); err != nil {
+				return err
+			}
+		}
+	}
+	t, _, _ := e.Header.ContentType()
+	if t != "" && !strings.HasPrefix(t, "text/") {
+		return nil
+	}
+	room := int64(maxDecodedText - out.Len())
+	if room <= 0 {
+		return nil
+	}
+	body := io.LimitReader(e.Body, room)
+	if t == "text/html" {
+		htmlText(out, body)
+	} else {
+		io.Copy(out, body)
+	}
+	out.WriteByte('\n')
+	return nil
 }
 
 // htmlText writes the text a reader sees in an HTML part: text nodes, with

@@ -91,6 +91,12 @@ func findMessagePart(header textproto.Header, body io.Reader, partPath []int) (s
 		partPath = partPath[1:]
 	}
 
+	// mailsrv patch: parts deeper than BODYSTRUCTURE shows do not exist
+	// (mimelimits.go), and looking for them would cost depth × size.
+	if len(partPath) > MaxMIMEDepth {
+		return "", textproto.Header{}, nil
+	}
+	// mailsrv patch end
 	var parentMediaType string
 	for i := 0; i < len(partPath); i++ {
 		partNum := partPath[i]
@@ -248,19 +254,26 @@ func parseAddressList(mh mail.Header, k string) []imap.Address {
 // ExtractBodyStructure extracts the structure of a message body.
 //
 // It can be used by server backends to implement Session.Fetch.
+//
+// mailsrv patch: the structure is built in one streaming pass with bounded
+// nesting and part count (mimelimits.go), and every multipart has at least
+// one child, so that no message content can make the encoder panic or the
+// parse cost grow with depth × size (issue 12 #3, #4).
 func ExtractBodyStructure(r io.Reader) imap.BodyStructure {
 	br := bufio.NewReader(r)
 	header, _ := textproto.ReadHeader(br)
-	return extractBodyStructure(header, br)
+	return extractBodyStructure(header, br, &mimeBudget{parts: MaxMIMEParts}, 0)
 }
 
-func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStructure {
+func extractBodyStructure(rawHeader textproto.Header, r io.Reader, budget *mimeBudget, depth int) imap.BodyStructure {
 	header := gomessage.Header{rawHeader}
 
 	mediaType, typeParams, _ := header.ContentType()
 	primaryType, subType, _ := strings.Cut(mediaType, "/")
+	budget.parts--
+	opaque := depth >= MaxMIMEDepth || budget.parts < 0
 
-	if primaryType == "multipart" {
+	if primaryType == "multipart" && !opaque {
 		bs := &imap.BodyStructureMultiPart{Subtype: subType}
 		mr := textproto.NewMultipartReader(r, typeParams["boundary"])
 		for {
@@ -268,7 +281,10 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 			if part == nil {
 				break
 			}
-			bs.Children = append(bs.Children, extractBodyStructure(part.Header, part))
+			bs.Children = append(bs.Children, extractBodyStructure(part.Header, part, budget, depth+1))
+		}
+		if len(bs.Children) == 0 {
+			bs.Children = append(bs.Children, emptyTextPart())
 		}
 		bs.Extended = &imap.BodyStructureMultiPartExt{
 			Params:      typeParams,
@@ -278,7 +294,12 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 		}
 		return bs
 	} else {
-		body, _ := io.ReadAll(r) // TODO: optimize
+		if opaque && (primaryType == "multipart" || primaryType == "message") {
+			// Too deep or too many parts: the rest is one opaque part.
+			primaryType, subType, mediaType = "application", "octet-stream", "application/octet-stream"
+			typeParams = nil
+		}
+		cr := &countingReader{r: r}
 		bs := &imap.BodyStructureSinglePart{
 			Type:        primaryType,
 			Subtype:     subType,
@@ -286,20 +307,27 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 			ID:          header.Get("Content-Id"),
 			Description: header.Get("Content-Description"),
 			Encoding:    header.Get("Content-Transfer-Encoding"),
-			Size:        uint32(len(body)),
 		}
 		if mediaType == "message/rfc822" || mediaType == "message/global" {
-			br := bufio.NewReader(bytes.NewReader(body))
+			br := bufio.NewReader(cr)
 			childHeader, _ := textproto.ReadHeader(br)
 			bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{
 				Envelope:      ExtractEnvelope(childHeader),
-				BodyStructure: extractBodyStructure(childHeader, br),
-				NumLines:      int64(bytes.Count(body, []byte("\n"))),
+				BodyStructure: extractBodyStructure(childHeader, br, budget, depth+1),
 			}
+			io.Copy(io.Discard, br)
+		}
+		io.Copy(io.Discard, cr)
+		bs.Size = uint32(cr.n)
+		if cr.n > 1<<32-1 {
+			bs.Size = 1<<32 - 1
+		}
+		if bs.MessageRFC822 != nil {
+			bs.MessageRFC822.NumLines = cr.lines
 		}
 		if primaryType == "text" {
 			bs.Text = &imap.BodyStructureText{
-				NumLines: int64(bytes.Count(body, []byte("\n"))),
+				NumLines: cr.lines,
 			}
 		}
 		bs.Extended = &imap.BodyStructureSinglePartExt{
@@ -310,6 +338,8 @@ func extractBodyStructure(rawHeader textproto.Header, r io.Reader) imap.BodyStru
 		return bs
 	}
 }
+
+// mailsrv patch end
 
 func getContentDisposition(header gomessage.Header) *imap.BodyStructureDisposition {
 	disp, dispParams, _ := header.ContentDisposition()
