@@ -34,6 +34,7 @@ func newRoot() *cobra.Command {
 		cli.Trash(g),
 		cli.Queue(g),
 		cli.Backup(g),
+		cli.Restore(g),
 		cli.Admin(g),
 	)
 	return root

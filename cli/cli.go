@@ -106,6 +106,11 @@ func strictGroups(c *cobra.Command) {
 
 // call runs one admin operation and decodes its result into out (may be nil).
 func (g *Globals) call(cmd *cobra.Command, opName string, args, out any) error {
+	return g.callProgress(cmd, opName, args, out, nil)
+}
+
+// callProgress is call with progress reports passed to progress (may be nil).
+func (g *Globals) callProgress(cmd *cobra.Command, opName string, args, out any, progress admin.ProgressFunc) error {
 	cfg, err := g.LoadConfig()
 	if err != nil {
 		return failed(err)
@@ -115,9 +120,16 @@ func (g *Globals) call(cmd *cobra.Command, opName string, args, out any) error {
 		return failed(err)
 	}
 	req := admin.Request{Op: opName, Args: raw}
-	resp, err := admin.Call(cfg.DataDir, req)
+	resp, err := admin.CallProgress(cfg.DataDir, req, progress)
 	if errors.Is(err, admin.ErrNoServer) {
-		resp, err = runOffline(cmd.Context(), cfg, req)
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if progress != nil {
+			ctx = admin.WithProgress(ctx, progress)
+		}
+		resp, err = runOffline(ctx, cfg, req)
 	}
 	if err != nil {
 		return failed(err)

@@ -37,6 +37,9 @@ type Request struct {
 type Response struct {
 	Error string          `json:"error,omitempty"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	// Progress marks an interim line of a long operation; the answer
+	// follows on a later line.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // Handler executes admin requests against a store.

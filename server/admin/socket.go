@@ -94,7 +94,8 @@ func serveConn(ctx context.Context, c net.Conn, h *Handler, log *slog.Logger) {
 			resp = Response{Error: "malformed admin request: " + err.Error()}
 		} else {
 			start := time.Now()
-			resp = h.Handle(ctx, req)
+			pctx := WithProgress(ctx, func(p Progress) { enc.Encode(Response{Progress: &p}) })
+			resp = h.Handle(pctx, req)
 			log.Info("admin request", "op", req.Op, "ok", resp.Error == "", "dur", time.Since(start))
 		}
 		if err := enc.Encode(resp); err != nil {
@@ -109,6 +110,11 @@ var ErrNoServer = errors.New("no running server")
 // Call sends one request over the admin socket of dataDir. It returns
 // ErrNoServer when no server listens (no socket, or a stale one).
 func Call(dataDir string, req Request) (Response, error) {
+	return CallProgress(dataDir, req, nil)
+}
+
+// CallProgress is Call passing interim progress lines to progress (may be nil).
+func CallProgress(dataDir string, req Request, progress ProgressFunc) (Response, error) {
 	c, err := net.DialTimeout("unix", SocketPath(dataDir), 2*time.Second)
 	if err != nil {
 		return Response{}, ErrNoServer
@@ -117,10 +123,17 @@ func Call(dataDir string, req Request) (Response, error) {
 	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return Response{}, err
 	}
-	var resp Response
 	dec := json.NewDecoder(bufio.NewReader(c))
-	if err := dec.Decode(&resp); err != nil {
-		return Response{}, fmt.Errorf("admin socket: %w", err)
+	for {
+		var resp Response
+		if err := dec.Decode(&resp); err != nil {
+			return Response{}, fmt.Errorf("admin socket: %w", err)
+		}
+		if resp.Progress == nil {
+			return resp, nil
+		}
+		if progress != nil {
+			progress(*resp.Progress)
+		}
 	}
-	return resp, nil
 }
