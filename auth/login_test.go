@@ -34,6 +34,11 @@ func TestResolveIdentity(t *testing.T) {
 		{"alice@x", "alice@x", "alice@x", "", false}, // authzid = self
 		{"", `alice@x\Alice@X`, "alice@x", "", false},
 		{"sales@x", `alice@x\info@x`, "", "", true},
+		{`alice@x\info@x`, `alice@x\info@x`, "alice@x", "info@x", false}, // mbsync
+		{`ALICE@x\info@x`, `alice@x\Info@x`, "alice@x", "Info@x", false},
+		{`alice@x\info@x`, "alice@x", "alice@x", "info@x", false},
+		{`bob@x\info@x`, "alice@x", "", "", true},
+		{`alice@x\sales@x`, `alice@x\info@x`, "", "", true},
 		{"info@x", "", "", "", true},
 		{"", `\info@x`, "", "", true},
 	}

@@ -18,7 +18,7 @@ import (
 // the memory-hardness per guess. Measured at ~40 ms per verify on 2 cores
 // (the ~50 ms budget of a login; m=64 MiB, t=3 took ~300 ms there). Memory is
 // the real cost under load: N concurrent logins hold N×19 MiB, and the
-// FailureLimiter is what keeps N small for an attacker.
+// Throttle is what keeps N small for an attacker.
 //
 // Verification reads the parameters from the stored hash, so these can be
 // raised later; NeedsRehash tells a caller to re-hash on the next login.

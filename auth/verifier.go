@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +25,7 @@ import (
 //     is an HMAC, under a random per-process key, of the stored hash and
 //     the password, so it holds no password, and a changed password (a new
 //     hash) never matches an old entry. Failures are never cached: every
-//     wrong guess costs a full argon2id and goes through the FailureLimiter.
+//     wrong guess costs a full argon2id and goes through the Throttle.
 //
 // A Verifier is safe for concurrent use; one is shared by IMAP and
 // submission so that a login on one warms the other.
@@ -36,7 +37,13 @@ type Verifier struct {
 
 	mu     sync.Mutex
 	recent map[[32]byte]time.Time // HMAC(hash, password) → expiry
+
+	checks atomic.Uint64 // argon2id runs (Verify misses and Dummy), see Checks
 }
+
+// Checks is how many argon2id computations ran: real password checks, the
+// figure brute-force limits are stated in (metrics, tests).
+func (v *Verifier) Checks() uint64 { return v.checks.Load() }
 
 // verifierCacheMax bounds the cache: at most this many (account, password)
 // pairs, ~64 bytes each. When full, expired entries are dropped, and if
@@ -92,6 +99,7 @@ func (v *Verifier) Verify(hash, pw string) bool {
 		}
 	}
 	v.slots <- struct{}{}
+	v.checks.Add(1)
 	good := VerifyPassword(hash, pw)
 	<-v.slots
 	if good && v.ttl > 0 {
@@ -104,6 +112,7 @@ func (v *Verifier) Verify(hash, pw string) bool {
 // names (see DummyVerify), under the same concurrency bound.
 func (v *Verifier) Dummy(pw string) {
 	v.slots <- struct{}{}
+	v.checks.Add(1)
 	DummyVerify(pw)
 	<-v.slots
 }

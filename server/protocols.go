@@ -33,7 +33,7 @@ func (s *Server) addProtocols() error {
 	}{{"submission", s.cfg.Listen.Submission, false}, {"submissions", s.cfg.Listen.Submissions, true}} {
 		srv := smtpd.NewSubmission(smtpd.SubmissionOptions{
 			Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
-			ImplicitTLS: sub.implicit, Limiter: s.limiter, Passwords: s.passwords, Metrics: s.metrics, Log: s.log, Wake: runner.Wake,
+			ImplicitTLS: sub.implicit, Login: s.login, Metrics: s.metrics, Log: s.log, Wake: runner.Wake,
 		})
 		if err := s.addService(sub.name, sub.addr, srv.Serve, srv.Shutdown); err != nil {
 			return err
@@ -41,7 +41,7 @@ func (s *Server) addProtocols() error {
 	}
 	im := imapd.New(imapd.Options{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
-		Limiter: s.limiter, Passwords: s.passwords, Metrics: s.metrics, Log: s.log,
+		Login: s.login, Metrics: s.metrics, Log: s.log,
 	})
 	s.onStop = append(s.onStop, func() { im.Close() })
 	if err := s.addService("imap", s.cfg.Listen.IMAP, im.Serve, im.Shutdown); err != nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"mailsrv/auth"
+	"mailsrv/auth/login"
 	"mailsrv/auth/msgauth"
 	"mailsrv/server/admin"
 	"mailsrv/server/config"
@@ -50,16 +51,16 @@ type Server struct {
 	store   *store.Store
 	tls     *tlsconf.Manager
 	metrics *metrics.Metrics
-	limiter *auth.FailureLimiter
-	// passwords is shared by IMAP and submission: one argon2id budget and
-	// one cache of recent successful logins.
-	passwords *auth.Verifier
-	resolver  msgauth.Resolver
-	adminLn   net.Listener
-	admin     *admin.Handler
-	services  []*service
-	jobs      []func(ctx context.Context)
-	onStop    []func()
+	// login is the one login decision of IMAP, submission and the web
+	// login: one argon2id budget, one cache of recent successful logins,
+	// one throttle of password guessing (auth/login, auth.Throttle).
+	login    *login.Authenticator
+	resolver msgauth.Resolver
+	adminLn  net.Listener
+	admin    *admin.Handler
+	services []*service
+	jobs     []func(ctx context.Context)
+	onStop   []func()
 }
 
 // New opens the data directory, binds every listener and prepares the
@@ -73,8 +74,8 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 		return nil, err
 	}
 	s = &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
-		limiter:   auth.NewFailureLimiter(cfg.Limits.AuthFailuresPerMinute, time.Now),
-		passwords: auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil),
+		login: login.New(st, auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil),
+			auth.NewThrottle(cfg.Limits.AuthFailuresPerMinute, nil, nil)),
 		// SPF/DKIM/DMARC answers are kept a minute: a burst from one
 		// domain asks the same questions for every message.
 		resolver: msgauth.NewCachingResolver(msgauth.NewResolver(cfg.DNS.Resolver), dnsCacheTTL, nil)}

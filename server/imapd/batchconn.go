@@ -21,9 +21,10 @@ const batchSize = 64 << 10
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex
-	batching int
-	buf      []byte
+	mu        sync.Mutex
+	batching  int
+	buf       []byte
+	closeNext bool // close after the next write (closeAfterNextWrite)
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
@@ -33,7 +34,11 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
-		return c.Conn.Write(p)
+		n, err := c.Conn.Write(p)
+		if c.closeNext {
+			c.Conn.Close()
+		}
+		return n, err
 	}
 	c.buf = append(c.buf, p...)
 	if len(c.buf) >= batchSize {
@@ -81,6 +86,21 @@ func (l batchListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &batchConn{Conn: c}, nil
+}
+
+// closeAfterNextWrite ends the session right after its next response (the
+// NO of a login that failed too often): go-imap has no way for a session to
+// close its connection after a tagged response.
+func (s *session) closeAfterNextWrite() {
+	nc := s.conn.NetConn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if bc, ok := nc.(*batchConn); ok {
+		bc.mu.Lock()
+		bc.closeNext = true
+		bc.mu.Unlock()
+	}
 }
 
 // batch starts gathering writes for the current command; call the

@@ -46,6 +46,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailsrv/auth"
+	"mailsrv/auth/login"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 	"mailsrv/store"
@@ -68,14 +69,11 @@ type Options struct {
 	Limits   config.Limits
 	// TLS is used for STARTTLS on Serve and for ServeTLS. Nil disables both.
 	TLS *tls.Config
-	// Limiter counts authentication failures; shared with submission.
-	// Nil means a private limiter with Limits.AuthFailuresPerMinute.
-	Limiter *auth.FailureLimiter
-	// Passwords verifies login passwords; shared with submission so a
-	// login on one warms the other's cache. Nil means a private one.
-	Passwords *auth.Verifier
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	// Login is the login decision (throttle included) shared with
+	// submission and the web login. Nil means a private one over Store.
+	Login   *login.Authenticator
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 	// AllowInsecureAuth permits LOGIN/AUTHENTICATE without TLS (tests,
 	// loopback benchmarks).
 	AllowInsecureAuth bool
@@ -86,8 +84,7 @@ type Server struct {
 	opts     Options
 	st       *store.Store
 	log      *slog.Logger
-	limiter  *auth.FailureLimiter
-	pw       *auth.Verifier
+	login    *login.Authenticator
 	imap     *imapserver.Server
 	reg      *registry
 	unsub    func()
@@ -106,8 +103,7 @@ func New(opts Options) *Server {
 		opts:    opts,
 		st:      opts.Store,
 		log:     opts.Log,
-		limiter: opts.Limiter,
-		pw:      opts.Passwords,
+		login:   opts.Login,
 		perIP:   map[string]int{},
 		perUser: map[string]int{},
 	}
@@ -115,15 +111,8 @@ func New(opts Options) *Server {
 		s.log = slog.Default()
 	}
 	s.log = s.log.With("proto", "imap")
-	if s.limiter == nil {
-		n := opts.Limits.AuthFailuresPerMinute
-		if n == 0 {
-			n = 10
-		}
-		s.limiter = auth.NewFailureLimiter(n, nil)
-	}
-	if s.pw == nil {
-		s.pw = auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil)
+	if s.login == nil {
+		s.login = login.New(s.st, nil, auth.NewThrottle(opts.Limits.AuthFailuresPerMinute, nil, nil))
 	}
 	s.maxBytes = opts.Limits.MaxMessageBytes
 	if s.maxBytes <= 0 {

@@ -2,7 +2,9 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailsrv/auth"
+	"mailsrv/auth/login"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 )
@@ -246,16 +249,31 @@ func TestConnectionAndAuthFailureLimits(t *testing.T) {
 		}
 	}
 
-	// Auth failures: after 3 failures even the right password is refused.
+	// Auth failures slow further attempts down and close the connection
+	// after auth.MaxFailuresPerConnection; they never lock the account
+	// (issue 12 #6): the right password still works afterwards.
 	e.srv.Close()
-	e.start(Options{Limits: config.Limits{MaxMessageBytes: 1 << 20, AuthFailuresPerMinute: 3}})
+	var slept atomic.Int64 // a clock whose sleeps pass at once
+	start := time.Now()
+	now := func() time.Time { return start.Add(time.Duration(slept.Load())) }
+	th := auth.NewThrottle(3, now, func(_ context.Context, d time.Duration) error { slept.Add(int64(d)); return nil })
+	e.start(Options{Limits: config.Limits{MaxMessageBytes: 1 << 20, AuthFailuresPerMinute: 3}, Login: login.New(e.st, nil, th)})
 	c, _ = e.dial("")
 	for i := 0; i < 3; i++ {
 		if err := c.Login("bob@example.com", "wrong").Wait(); err == nil {
 			t.Fatal("wrong password accepted")
 		}
 	}
-	wantCode(t, "login after failures", c.Login("bob@example.com", testPassword).Wait(), imap.ResponseCodeUnavailable)
+	if err := c.Noop().Wait(); err == nil {
+		t.Fatal("connection still open after 3 failed logins")
+	}
+	if slept.Load() == 0 {
+		t.Error("failed logins were not delayed")
+	}
+	c, _ = e.dial("")
+	if err := c.Login("bob@example.com", testPassword).Wait(); err != nil {
+		t.Fatalf("right password after failures: %v", err)
+	}
 }
 
 func TestAppendLimit(t *testing.T) {

@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"mailsrv/auth"
 	"mailsrv/auth/acl"
+	"mailsrv/auth/login"
 	"mailsrv/store"
 )
 
@@ -20,10 +22,11 @@ const sharedPrefix = "Shared/"
 
 // session is one IMAP connection.
 type session struct {
-	srv     *Server
-	conn    *imapserver.Conn
-	ipKey   string
-	started time.Time
+	srv       *Server
+	conn      *imapserver.Conn
+	ipKey     string
+	started   time.Time
+	authFails int
 
 	// Set by a successful login.
 	user    string         // authenticated identity: rights subject and audit actor
@@ -35,9 +38,10 @@ type session struct {
 }
 
 var (
-	errNoSuchMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
-	errTooManyFails  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
-	errTooManyConns  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user"}
+	errNoSuchMailbox    = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
+	errLoginUnavailable = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Login temporarily unavailable, try again later"}
+	errLoginNotAllowed  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed, Text: "You may not open that mailbox; ask its owner for the read right"}
+	errTooManyConns     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user"}
 )
 
 func noPerm(what string) error {
@@ -50,92 +54,50 @@ func (s *session) Login(username, password string) error {
 	return s.authenticate("", username, password)
 }
 
-func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain} }
+func (s *session) AuthenticateMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
 
+// Authenticate offers the same SASL mechanisms as submission (auth/sasl.go).
 func (s *session) Authenticate(mech string) (sasl.Server, error) {
-	if !strings.EqualFold(mech, sasl.Plain) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported SASL mechanism"}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return auth.NewPlainServer(s.authenticate), nil
+	case sasl.Login:
+		return auth.NewLoginServer(func(username, password string) error {
+			return s.authenticate("", username, password)
+		}), nil
 	}
-	return auth.NewPlainServer(func(identity, username, password string) error {
-		return s.authenticate(identity, username, password)
-	}), nil
+	return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported SASL mechanism"}
 }
 
-// authenticate checks a login (own account, "member\shared" delegate login
-// or PLAIN authzid, or a shared mailbox's own password) and sets the root.
+// authenticate runs the shared login decision (auth/login): own account,
+// "member\shared" delegate login, PLAIN authzid, or a shared mailbox's own
+// password. A store error or throttling is NO [UNAVAILABLE] (nothing was
+// decided); after auth.MaxFailuresPerConnection failures the connection is
+// closed once the NO is written.
 func (s *session) authenticate(authzid, username, password string) error {
-	keys := []string{s.ipKey, auth.UserKey(username)}
-	if !s.srv.limiter.Allowed(keys...) {
-		s.srv.opts.Metrics.AuthFailure("imap")
-		return errTooManyFails
-	}
-	root, rootAll, user, err := s.checkLogin(authzid, username, password)
+	id, err := s.srv.login.Login(context.Background(), login.Request{
+		Authzid: authzid, Username: username, Password: password, Remote: s.conn.NetConn().RemoteAddr(),
+	})
 	if err != nil {
-		s.srv.limiter.Fail(keys...)
 		s.srv.opts.Metrics.AuthFailure("imap")
 		s.srv.log.Info("login failed", "user", username, "remote", s.ipKey, "reason", err)
+		if errors.Is(err, login.ErrTemporary) {
+			return errLoginUnavailable
+		}
+		if s.authFails++; s.authFails >= auth.MaxFailuresPerConnection {
+			s.closeAfterNextWrite()
+		}
+		if errors.Is(err, login.ErrNotAllowed) {
+			return errLoginNotAllowed
+		}
 		return imapserver.ErrAuthFailed
 	}
-	s.srv.limiter.Succeed(keys...)
-	if !s.srv.acquire(s.srv.perUser, user, s.srv.maxPerUser()) {
+	if !s.srv.acquire(s.srv.perUser, id.User, s.srv.maxPerUser()) {
 		return errTooManyConns
 	}
-	s.user, s.userKey, s.root, s.rootAll = user, user, root, rootAll
-	s.srv.log.Debug("login", "user", user, "mailbox", root.Address)
+	s.user, s.userKey, s.root, s.rootAll = id.User, id.User, id.Root, !id.Delegate
+	s.srv.log.Debug("login", "user", id.User, "mailbox", id.Root.Address)
 	return nil
-}
-
-func (s *session) checkLogin(authzid, username, password string) (*store.Mailbox, bool, string, error) {
-	st := s.srv.st
-	name, actAs, err := auth.ResolveIdentity(authzid, username)
-	if err != nil {
-		return nil, false, "", err
-	}
-	user, err := store.NormalizeAddress(name)
-	if err != nil {
-		s.srv.pw.Dummy(password)
-		return nil, false, "", err
-	}
-	acct, err := st.User(user)
-	if errors.Is(err, store.ErrNotFound) {
-		// A shared mailbox with its own password logs in as itself (§6.3).
-		mb, merr := st.MailboxByAddress(user)
-		if merr != nil || mb.Kind != store.MailboxShared || mb.PasswordHash == "" || mb.Deleted != nil || actAs != "" {
-			s.srv.pw.Dummy(password)
-			return nil, false, "", errors.New("unknown user")
-		}
-		if !s.srv.pw.Verify(mb.PasswordHash, password) {
-			return nil, false, "", errors.New("bad password")
-		}
-		return mb, true, user, nil
-	} else if err != nil {
-		return nil, false, "", err
-	}
-	if !s.srv.pw.Verify(acct.PasswordHash, password) {
-		return nil, false, "", errors.New("bad password")
-	}
-	if actAs == "" {
-		mb, err := st.Mailbox(acct.MailboxID)
-		if err != nil {
-			return nil, false, "", err
-		}
-		return mb, true, user, nil
-	}
-	// Delegate login (§6.2): the shared mailbox becomes the root, with the
-	// member's rights.
-	target, err := store.NormalizeAddress(actAs)
-	if err != nil {
-		return nil, false, "", err
-	}
-	mb, err := st.MailboxByAddress(target)
-	if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil {
-		return nil, false, "", errors.New("no such shared mailbox")
-	}
-	r, err := st.RightsOf(mb.ID, user)
-	if err != nil || !acl.Allows(r, acl.OpList) {
-		return nil, false, "", errors.New("no read right on " + target)
-	}
-	return mb, false, user, nil
 }
 
 func (s *session) Close() error {

@@ -300,6 +300,21 @@ type trackedConn struct {
 	info  *connInfo
 	busy  atomic.Int32
 	once  sync.Once
+	// closeNext: close after the next write (closeAfterNextWrite).
+	closeNext atomic.Bool
+}
+
+// closeAfterNextWrite makes the connection close right after its next
+// write (the final answer of a session we end, e.g. 421 after too many
+// failed logins). Below TLS, one answer is one write of one record.
+func (c *trackedConn) closeAfterNextWrite() { c.closeNext.Store(true) }
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.closeNext.Load() {
+		c.Close()
+	}
+	return n, err
 }
 
 func (c *trackedConn) Close() error {

@@ -7,6 +7,7 @@ package smtpd
 // submission_authz.go, message handling in submission_data.go.
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/auth"
+	"mailsrv/auth/login"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 	"mailsrv/store"
@@ -38,13 +40,11 @@ type SubmissionOptions struct {
 	// ImplicitTLS. AUTH is refused before TLS unless AllowInsecureAuth.
 	TLS         *tls.Config
 	ImplicitTLS bool
-	// Limiter counts authentication failures per IP and per account; it is
-	// shared with IMAP. nil builds one from Limits.AuthFailuresPerMinute.
-	Limiter *auth.FailureLimiter
-	// Passwords verifies passwords; shared with IMAP. nil builds one.
-	Passwords *auth.Verifier
-	Metrics   *metrics.Metrics
-	Log       *slog.Logger
+	// Login is the login decision shared with IMAP and the web login
+	// (throttle included). nil builds a private one over Store.
+	Login   *login.Authenticator
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 	// AllowInsecureAuth permits AUTH without TLS (tests on loopback only).
 	AllowInsecureAuth bool
 	// Wake is called after a message was queued for remote delivery.
@@ -59,16 +59,13 @@ func NewSubmission(opts SubmissionOptions) *Server {
 	if opts.ImplicitTLS {
 		name = SubmissionsListener
 	}
-	if opts.Limiter == nil {
-		opts.Limiter = auth.NewFailureLimiter(opts.Limits.AuthFailuresPerMinute, nil)
-	}
-	if opts.Passwords == nil {
-		opts.Passwords = auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil)
+	if opts.Login == nil {
+		opts.Login = login.New(opts.Store, nil, auth.NewThrottle(opts.Limits.AuthFailuresPerMinute, nil, nil))
 	}
 	if opts.Wake == nil {
 		opts.Wake = func() {}
 	}
-	be := &subBackend{opts: opts, name: name}
+	be := &subBackend{opts: opts, name: name, login: opts.Login}
 	s := newServer(serverConfig{
 		Name:          name,
 		Hostname:      opts.Hostname,
@@ -91,9 +88,10 @@ func NewSubmission(opts SubmissionOptions) *Server {
 }
 
 type subBackend struct {
-	opts SubmissionOptions
-	name string
-	srv  *Server
+	opts  SubmissionOptions
+	name  string
+	srv   *Server
+	login *login.Authenticator
 }
 
 func (b *subBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -119,19 +117,21 @@ type subSession struct {
 	conn *smtp.Conn
 	ci   *connInfo
 
-	mu     sync.Mutex
-	id     *identity
-	from   string
-	local  []uint64 // deduplicated local target mailboxes
-	remote []string // remote recipients
-	rcpts  []string // every recipient, for logs and the audit detail
+	mu        sync.Mutex
+	id        *identity
+	authFails int
+	from      string
+	local     []uint64 // deduplicated local target mailboxes
+	remote    []string // remote recipients
+	rcpts     []string // every recipient, for logs and the audit detail
 }
 
 var (
-	errAuthFailed  = smtpError(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
-	errAuthLimited = smtpError(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed authentication attempts, try again later")
-	errAuthTemp    = smtpError(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later")
-	errNeedAuth    = smtpError(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
+	errAuthFailed     = smtpError(535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+	errAuthNotAllowed = smtpError(535, smtp.EnhancedCode{5, 7, 8}, "You may not log in to that mailbox; ask its owner for the read right")
+	errAuthClosing    = smtpError(421, smtp.EnhancedCode{4, 7, 0}, "Too many failed logins, closing the connection")
+	errAuthTemp       = smtpError(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later")
+	errNeedAuth       = smtpError(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
 )
 
 func (s *subSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
@@ -150,95 +150,46 @@ func (s *subSession) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// authenticate checks a login. The limiter is consulted before the password
-// is hashed, so a blocked client costs no argon2 time; every failure is
-// logged with the remote address (the conn logger carries it).
+// authenticate runs the shared login decision (auth/login) and maps its
+// outcome to SMTP: bad credentials or a forbidden mailbox 535, a store
+// error or throttling 454 (temporary, nothing was decided), and after
+// auth.MaxFailuresPerConnection failures 421 and the connection is closed.
+// Every failure is logged with the remote address (the conn logger has it).
 func (s *subSession) authenticate(authzid, username, password string) error {
-	keys := []string{auth.IPKey(s.conn.Conn().RemoteAddr()), auth.UserKey(username)}
-	lim := s.b.opts.Limiter
 	log := s.ci.Log.With("user", username)
-	if !lim.Allowed(keys...) {
+	li, err := s.b.login.Login(context.Background(), login.Request{
+		Authzid: authzid, Username: username, Password: password, Remote: s.conn.Conn().RemoteAddr(),
+	})
+	if err != nil {
 		s.b.opts.Metrics.AuthFailure(s.b.name)
-		log.Warn("authentication refused: rate limited")
-		return errAuthLimited
-	}
-	fail := func(reason string) error {
-		lim.Fail(keys...)
-		s.b.opts.Metrics.AuthFailure(s.b.name)
-		log.Warn("authentication failed", "reason", reason)
-		return errAuthFailed
-	}
-	user, actAs, err := auth.ResolveIdentity(authzid, username)
-	if err != nil {
-		return fail(err.Error())
-	}
-	user, err = store.NormalizeAddress(user)
-	if err != nil {
-		s.b.opts.Passwords.Dummy(password)
-		return fail("malformed user name")
-	}
-	id, err := s.checkPassword(user, password)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fail("bad user name or password")
-		}
-		log.Error("authentication: store error", "err", err)
-		return errAuthTemp
-	}
-	if actAs != "" {
-		a, err := store.NormalizeAddress(actAs)
-		if err != nil {
-			return fail("malformed mailbox name in delegate login")
-		}
-		mb, err := s.st.MailboxByAddress(a)
-		if err != nil || mb.Deleted != nil {
-			return fail("delegate login for unknown mailbox " + a)
-		}
-		r, err := s.st.RightsOf(mb.ID, user)
-		if err != nil {
-			log.Error("authentication: store error", "err", err)
+		log.Warn("authentication failed", "reason", err)
+		if errors.Is(err, login.ErrTemporary) {
 			return errAuthTemp
 		}
-		if r == 0 {
-			return fail("no rights on " + a)
+		s.mu.Lock()
+		s.authFails++
+		n := s.authFails
+		s.mu.Unlock()
+		if n >= auth.MaxFailuresPerConnection {
+			if tc := trackedOf(s.conn); tc != nil {
+				tc.closeAfterNextWrite()
+			}
+			return errAuthClosing
 		}
-		if a != user {
-			id.ActAs = a
+		if errors.Is(err, login.ErrNotAllowed) {
+			return errAuthNotAllowed
 		}
+		return errAuthFailed
 	}
-	lim.Succeed(auth.UserKey(username))
+	id := &identity{User: li.User, MailboxID: li.UserMailboxID}
+	if li.Delegate {
+		id.ActAs = li.Root.Address
+	}
 	s.mu.Lock()
 	s.id = id
 	s.mu.Unlock()
 	log.Info("authenticated", "as", id.User, "acting_for", id.ActAs)
 	return nil
-}
-
-// checkPassword verifies password for a personal account or a shared
-// mailbox with its own password. ErrNotFound means "wrong credentials".
-func (s *subSession) checkPassword(user, password string) (*identity, error) {
-	acct, err := s.st.User(user)
-	if err == nil {
-		if !s.b.opts.Passwords.Verify(acct.PasswordHash, password) {
-			return nil, store.ErrNotFound
-		}
-		return &identity{User: acct.Address, MailboxID: acct.MailboxID}, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	mb, err := s.st.MailboxByAddress(user)
-	if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil || mb.PasswordHash == "" {
-		s.b.opts.Passwords.Dummy(password) // same timing as a wrong password
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return nil, store.ErrNotFound
-	}
-	if !s.b.opts.Passwords.Verify(mb.PasswordHash, password) {
-		return nil, store.ErrNotFound
-	}
-	return &identity{User: mb.Address, MailboxID: mb.ID}, nil
 }
 
 func (s *subSession) identity() *identity {

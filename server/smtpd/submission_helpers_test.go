@@ -1,20 +1,24 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/auth"
 	"mailsrv/auth/acl"
+	"mailsrv/auth/login"
 	"mailsrv/auth/msgauth"
 	"mailsrv/server/config"
 	"mailsrv/server/tlsconf/testcert"
@@ -25,13 +29,14 @@ import (
 // alice and bob, an alias of alice, shared mailboxes with each right for
 // alice, and a running submission server with STARTTLS.
 type subEnv struct {
-	st      *store.Store
-	srv     *Server
-	addr    string
-	limiter *auth.FailureLimiter
-	woken   atomic.Int32
-	keys    map[string]string // selector → DNS TXT record
-	shared  map[string]*store.Mailbox
+	st     *store.Store
+	srv    *Server
+	addr   string
+	clock  *fakeClock
+	authn  *login.Authenticator
+	woken  atomic.Int32
+	keys   map[string]string // selector → DNS TXT record
+	shared map[string]*store.Mailbox
 }
 
 const subPassword = "correct horse battery staple"
@@ -70,14 +75,15 @@ func newSubEnv(t testing.TB) *subEnv {
 		}
 		e.shared[name] = mb
 	}
-	e.limiter = auth.NewFailureLimiter(3, nil)
+	e.clock = &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.authn = login.New(st, nil, auth.NewThrottle(10, e.clock.Now, e.clock.Sleep))
 	e.srv = NewSubmission(SubmissionOptions{
 		Store: st, Hostname: "mail.example.com",
-		Limits:  config.Limits{MaxMessageBytes: 1 << 20, MaxRecipients: 10},
-		TLS:     subTLSConfig(t),
-		Limiter: e.limiter,
-		Log:     subQuietLog(),
-		Wake:    func() { e.woken.Add(1) },
+		Limits: config.Limits{MaxMessageBytes: 1 << 20, MaxRecipients: 10},
+		TLS:    subTLSConfig(t),
+		Login:  e.authn,
+		Log:    subQuietLog(),
+		Wake:   func() { e.woken.Add(1) },
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	subMust(t, err)
@@ -85,6 +91,40 @@ func newSubEnv(t testing.TB) *subEnv {
 	go e.srv.Serve(ln)
 	t.Cleanup(func() { e.srv.Shutdown(t.Context()) })
 	return e
+}
+
+// fakeClock is the throttle's clock in tests: Sleep advances it at once
+// and records how long the server made a client wait.
+type fakeClock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	c.slept += d
+	return nil
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func (c *fakeClock) Slept() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slept
 }
 
 func subMust(t testing.TB, err error) {
