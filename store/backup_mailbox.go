@@ -31,6 +31,13 @@ type BackupResult struct {
 // so two source messages sharing one body are both copied once. Re-running
 // after new mail arrived copies only the new messages.
 func (s *Store) BackupMailbox(src, dst, actor string) (*BackupResult, error) {
+	return s.BackupMailboxProgress(src, dst, actor, nil)
+}
+
+// BackupMailboxProgress is BackupMailbox calling progress (if set) after
+// each chunk with the counts so far. A backup from or into a shared
+// mailbox is an entry of that mailbox's audit log.
+func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(BackupResult)) (*BackupResult, error) {
 	sa, err := NormalizeAddress(src)
 	if err != nil {
 		return nil, err
@@ -64,22 +71,31 @@ func (s *Store) BackupMailbox(src, dst, actor string) (*BackupResult, error) {
 	for _, f := range folders {
 		res.Folders++
 		target := BackupPrefix + FolderDelim + sa + FolderDelim + f.Name
-		if err := s.backupFolder(f.ID, dmb.ID, target, actor, res); err != nil {
+		if err := s.backupFolder(f.ID, dmb.ID, target, actor, res, progress); err != nil {
 			return res, fmt.Errorf("back up folder %s: %w", f.Name, err)
 		}
 	}
-	if dmb.Kind == MailboxShared && res.Copied > 0 {
-		s.update(func(t *Tx) error {
-			t.Audit(dmb.ID, AuditEntry{Actor: actor, Action: "backup",
-				Detail: fmt.Sprintf("from %s: %d messages", sa, res.Copied)})
+	if smb.Kind == MailboxShared || dmb.Kind == MailboxShared {
+		err := s.update(func(t *Tx) error {
+			if smb.Kind == MailboxShared {
+				t.Audit(smb.ID, AuditEntry{Actor: actor, Action: "backup",
+					Detail: fmt.Sprintf("copied to %s under %s/%s/: %d messages copied, %d already there", da, BackupPrefix, sa, res.Copied, res.Skipped)})
+			}
+			if dmb.Kind == MailboxShared {
+				t.Audit(dmb.ID, AuditEntry{Actor: actor, Action: "backup",
+					Detail: fmt.Sprintf("from %s: %d messages", sa, res.Copied)})
+			}
 			return nil
 		})
+		if err != nil {
+			return res, fmt.Errorf("audit the backup: %w", err)
+		}
 	}
 	return res, nil
 }
 
 // backupFolder copies one source folder in chunks of backupChunk UIDs.
-func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *BackupResult) error {
+func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *BackupResult, progress func(BackupResult)) error {
 	var after uint32 // last source UID handled
 	for {
 		done := false
@@ -153,6 +169,9 @@ func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *Ba
 		res.Copied += copied
 		res.Skipped += skipped
 		after = last
+		if progress != nil {
+			progress(*res)
+		}
 		if done {
 			return nil
 		}

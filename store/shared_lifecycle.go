@@ -209,6 +209,30 @@ func (s *Store) ConvertUserToShared(addr, name, owner, passwordHash string, maxP
 type ReassignResult struct {
 	Mailbox Mailbox    // the mailbox that was taken over
 	Trashed *TrashItem // the user's previous mailbox, nil for a shared ADDR
+	// Rights lists the rights on shared mailboxes that the departed
+	// address (or a shared mailbox's previous owner) held: passed on to
+	// user (To set) only with KeepRights, otherwise removed and left to an
+	// explicit `shared grant`. Each is an audit entry of its mailbox.
+	Rights []RightsChange
+	// Roles are the departed user's admin roles: removed, or with
+	// KeepRights given to user; audited under ServerAuditID.
+	Roles []Role
+}
+
+// RightsChange is one membership a reassign removed or passed on.
+type RightsChange struct {
+	Mailbox string `json:"mailbox"`
+	From    string `json:"from"`
+	To      string `json:"to,omitempty"` // "" when not passed on
+	Rights  string `json:"rights"`
+}
+
+// ReassignOptions tune Reassign.
+type ReassignOptions struct {
+	// KeepRights passes the departed address's shared-mailbox rights and
+	// admin roles (and a shared mailbox's previous owner's rights) on
+	// instead of removing them.
+	KeepRights bool
 }
 
 // Reassign hands the mailbox at addr, with its whole history, to user.
@@ -221,11 +245,17 @@ type ReassignResult struct {
 // user owns, not user's login. That choice keeps user's own login name and
 // password (nobody has to learn new credentials, and no two people ever
 // share one login), while mail to addr keeps arriving in the same mailbox.
-// The departed account is deleted; its shared-mailbox ownerships and
-// memberships pass to user (rights merged). user's previous mailbox goes to
+// The departed account is deleted; its shared-mailbox ownerships pass to
+// user, its memberships and admin roles are removed and listed (passed on
+// with ReassignOptions.KeepRights), never silently. user's previous mailbox goes to
 // the recycle bin as a "mailbox" item: restoring it puts its folders back
 // into user's mailbox under "Restored/".
 func (s *Store) Reassign(addr, user, actor string) (*ReassignResult, error) {
+	return s.ReassignWith(addr, user, actor, ReassignOptions{})
+}
+
+// ReassignWith is Reassign with options.
+func (s *Store) ReassignWith(addr, user, actor string, o ReassignOptions) (*ReassignResult, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
@@ -260,13 +290,25 @@ func (s *Store) Reassign(addr, user, actor string) (*ReassignResult, error) {
 				return err
 			}
 			// The new owner's member row is redundant now.
-			bucket(t.tx, "acl").Delete(aclKey(mb.ID, u))
+			aclB := bucket(t.tx, "acl")
+			aclB.Delete(aclKey(mb.ID, u))
 			t.Audit(mb.ID, AuditEntry{Actor: actor, Action: "reassign", Detail: "owner " + prev + " → " + u})
+			ch := RightsChange{Mailbox: mb.Address, From: prev, Rights: acl.All.String()}
+			if o.KeepRights {
+				if err := aclB.Put(aclKey(mb.ID, prev), []byte(acl.All.String())); err != nil {
+					return err
+				}
+				ch.To = prev
+				t.Audit(mb.ID, AuditEntry{Actor: actor, Action: "grant", Detail: prev + " " + ch.Rights + " (previous owner, reassign --keep-rights)"})
+			} else {
+				t.Audit(mb.ID, AuditEntry{Actor: actor, Action: "revoke", Detail: prev + " (previous owner, reassign)"})
+			}
+			res.Rights = append(res.Rights, ch)
 			t.Publish(Event{Kind: EventACL, MailboxID: mb.ID})
 			res.Mailbox = *mb
 			return nil
 		}
-		return t.takeOverPersonal(mb, &ua, actor, res)
+		return t.takeOverPersonal(mb, &ua, actor, o, res)
 	})
 	if err != nil {
 		return nil, err
@@ -274,7 +316,7 @@ func (s *Store) Reassign(addr, user, actor string) (*ReassignResult, error) {
 	return res, nil
 }
 
-func (t *Tx) takeOverPersonal(mb *Mailbox, ua *Account, actor string, res *ReassignResult) error {
+func (t *Tx) takeOverPersonal(mb *Mailbox, ua *Account, actor string, o ReassignOptions, res *ReassignResult) error {
 	a, u := mb.Address, ua.Address
 	old, err := getMailboxTx(t.tx, ua.MailboxID)
 	if err != nil {
@@ -289,23 +331,55 @@ func (t *Tx) takeOverPersonal(mb *Mailbox, ua *Account, actor string, res *Reass
 		return err
 	}
 	res.Trashed = item
-	// 2. The departed account's memberships and ownerships pass to u.
+	// 2. The departed account's memberships are removed, or passed to u
+	// with KeepRights (rights merged); each change is audited. Its
+	// ownerships pass to u (a shared mailbox needs an owner).
 	saved, err := t.removeACLRows(func(_ uint64, m string) bool { return m == a })
 	if err != nil {
 		return err
 	}
 	aclB := bucket(t.tx, "acl")
 	for _, row := range saved {
-		r, _ := acl.Parse(row.Rights)
-		if cur := aclB.Get(aclKey(row.MailboxID, u)); cur != nil {
-			c, _ := acl.Parse(string(cur))
-			r |= c
-		}
-		if sm, err := getMailboxTx(t.tx, row.MailboxID); err == nil && sm.Owner == u {
-			continue
-		}
-		if err := aclB.Put(aclKey(row.MailboxID, u), []byte(r.String())); err != nil {
+		sm, err := getMailboxTx(t.tx, row.MailboxID)
+		if err != nil {
 			return err
+		}
+		ch := RightsChange{Mailbox: sm.Address, From: a, Rights: row.Rights}
+		switch {
+		case sm.Owner == u:
+			t.Audit(sm.ID, AuditEntry{Actor: actor, Action: "revoke", Detail: a + " (reassigned to the owner " + u + ")"})
+			ch.To = u
+		case o.KeepRights:
+			r, _ := acl.Parse(row.Rights)
+			if cur := aclB.Get(aclKey(row.MailboxID, u)); cur != nil {
+				c, _ := acl.Parse(string(cur))
+				r |= c
+			}
+			if err := aclB.Put(aclKey(row.MailboxID, u), []byte(r.String())); err != nil {
+				return err
+			}
+			t.Audit(sm.ID, AuditEntry{Actor: actor, Action: "grant", Detail: u + " " + row.Rights + " (from " + a + ", reassign --keep-rights)"})
+			t.Audit(sm.ID, AuditEntry{Actor: actor, Action: "revoke", Detail: a + " (reassigned to " + u + ")"})
+			ch.To = u
+		default:
+			t.Audit(sm.ID, AuditEntry{Actor: actor, Action: "revoke", Detail: a + " " + row.Rights + " (reassigned to " + u + "; rights not passed on)"})
+		}
+		res.Rights = append(res.Rights, ch)
+	}
+	// Admin roles follow the same rule.
+	res.Roles = rolesTx(t.tx, a)
+	if err := t.dropRoles(a, res.Roles, actor, "admin revoke (reassign)"); err != nil {
+		return err
+	}
+	if o.KeepRights {
+		for _, r := range res.Roles {
+			if bucket(t.tx, "roles").Get(roleKey(u, r)) != nil {
+				continue
+			}
+			if err := putJSON(bucket(t.tx, "roles"), roleKey(u, r), RoleGrant{Address: u, Role: r, Granted: t.s.now().UTC(), By: actor}); err != nil {
+				return err
+			}
+			t.Audit(ServerAuditID, AuditEntry{Actor: actor, Action: "admin grant (reassign --keep-rights)", Detail: u + " " + string(r)})
 		}
 	}
 	for _, owned := range ownedShared(t.tx, a) {

@@ -270,7 +270,7 @@ func TestReassignPersonalRestoreAndPurge(t *testing.T) {
 	if _, err := s.Reassign("bob@example.com", "ghost@example.com", "admin"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
 	}
-	res, err := s.Reassign("bob@example.com", "carol@example.com", "admin")
+	res, err := s.ReassignWith("bob@example.com", "carol@example.com", "admin", ReassignOptions{KeepRights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
