@@ -94,9 +94,9 @@ func TestDeadMXDoesNotHoldUpOtherMail(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("good domain delivered after %s", took)
 	}
-	if silent.accepted() != 1 {
-		t.Errorf("silent MX has %d connections, want the one being tried", silent.accepted())
-	}
+	// The silent MX is being tried meanwhile (its connection may be
+	// accepted a moment after the good delivery: both run at once).
+	waitFor(t, func() bool { return silent.accepted() == 1 })
 	if got := e.mx.received()[0].to; len(got) != 1 || got[0] != "carol@remote.test" {
 		t.Errorf("good MX got %v", got)
 	}
