@@ -32,6 +32,10 @@ type Event struct {
 	UIDs      []uint32
 	Flags     [][]string
 	Member    string
+	// Keywords (EventNew, EventFlags) are the keywords this change used
+	// for the first time in the folder: they are announced to IMAP
+	// sessions before the messages that carry them.
+	Keywords []string
 	// Origin is opaque to the store: whoever made the change may set it
 	// (StoreFlagsFrom) so that a subscriber recognises its own change. An
 	// IMAP session that already answered a STORE with the new flags must

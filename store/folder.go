@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,24 @@ type Folder struct {
 	Unseen      uint32    `json:"unseen"`
 	Size        int64     `json:"size"`
 	Created     time.Time `json:"created"`
+	// Keywords are the non-system flags ever set on a message of the
+	// folder, in first-use order: IMAP's FLAGS response lists them, and
+	// a client must hear of one before a FETCH shows it (RFC 3501 §7.2.6).
+	Keywords []string `json:"keywords,omitempty"`
+}
+
+// noteKeywords adds the keywords among flags that f does not list yet to
+// f.Keywords (the caller saves f) and returns them.
+func (f *Folder) noteKeywords(flags []string) []string {
+	var added []string
+	for _, fl := range flags {
+		if fl == "" || fl[0] == '\\' || slices.Contains(f.Keywords, fl) {
+			continue
+		}
+		f.Keywords = append(f.Keywords, fl)
+		added = append(added, fl)
+	}
+	return added
 }
 
 // canonicalFolder makes "inbox" in any case the canonical "INBOX".
@@ -41,15 +60,15 @@ func canonicalFolder(name string) string {
 
 func validFolderName(name string) error {
 	if name == "" || strings.HasPrefix(name, FolderDelim) || strings.HasSuffix(name, FolderDelim) || strings.Contains(name, "//") {
-		return fmt.Errorf("invalid folder name %q", name)
+		return errorf(ErrInvalid, "invalid folder name %q", name)
 	}
 	for _, r := range name {
 		if r < ' ' || r == 0x7f {
-			return fmt.Errorf("invalid folder name %q: control character", name)
+			return errorf(ErrInvalid, "invalid folder name %q: control character", name)
 		}
 	}
 	if len(name) > 512 {
-		return fmt.Errorf("folder name too long")
+		return errorf(ErrInvalid, "folder name too long")
 	}
 	return nil
 }
@@ -198,7 +217,7 @@ func (s *Store) CreateFolder(mbid uint64, name, specialUse string) (*Folder, err
 func (s *Store) DeleteFolder(mbid uint64, name string) error {
 	name = canonicalFolder(name)
 	if name == "INBOX" {
-		return fmt.Errorf("INBOX cannot be deleted")
+		return errorf(ErrInvalid, "INBOX cannot be deleted")
 	}
 	return s.update(func(t *Tx) error {
 		f, err := getFolderTx(t.tx, mbid, name)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -89,4 +91,33 @@ func (s *Store) AuditAction(mbid uint64, e AuditEntry) error {
 		t.Audit(mbid, e)
 		return nil
 	})
+}
+
+// FolderKeywords returns the keywords of folder fid: those recorded on the
+// folder (Folder.Keywords) and any its messages carry that it does not
+// record (a folder written before keywords were recorded).
+func (s *Store) FolderKeywords(fid uint64) ([]string, error) {
+	var out []string
+	err := s.view(func(tx *bolt.Tx) error {
+		f, err := getFolderByIDTx(tx, fid)
+		if err != nil {
+			return err
+		}
+		out = slices.Clone(f.Keywords)
+		fm := bucket(tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
+		}
+		return fm.Bucket([]byte("f")).ForEach(func(_, v []byte) error {
+			for len(v) > 0 {
+				var tok []byte
+				tok, v, _ = bytes.Cut(v, []byte(" "))
+				if len(tok) > 0 && tok[0] != '\\' && !slices.Contains(out, string(tok)) {
+					out = append(out, string(tok))
+				}
+			}
+			return nil
+		})
+	})
+	return out, err
 }

@@ -167,10 +167,11 @@ func (t *Tx) addMessage(f *Folder, m *Message, flags []string) (uint32, error) {
 	if err := t.refBlob(m.Blob, 1); err != nil {
 		return 0, err
 	}
+	kw := f.noteKeywords(flags)
 	if err := t.putFolder(f); err != nil {
 		return 0, err
 	}
-	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}})
+	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}, Keywords: kw})
 	return m.UID, nil
 }
 
@@ -378,6 +379,7 @@ func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp,
 			}
 			ev.UIDs = append(ev.UIDs, uid)
 			ev.Flags = append(ev.Flags, next)
+			ev.Keywords = append(ev.Keywords, f.noteKeywords(next)...)
 			t.auditMessage(f, uid, actor, "flags", strings.Join(next, " "))
 		}
 		if len(ev.UIDs) > 0 {
@@ -507,8 +509,10 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 		if err != nil {
 			return err
 		}
-		if move && src == dst {
-			return errors.New("cannot move messages into the same folder")
+		if src == dst {
+			// MOVE/COPY into the same folder (RFC 6851 allows it): the
+			// copies get new UIDs and one record keeps the counters.
+			sf = df
 		}
 		res = &CopyResult{DestUIDValidity: df.UIDValidity}
 		sm := bucket(t.tx, "msgs").Bucket(u64(src))

@@ -77,6 +77,9 @@ var (
 	ErrTooLarge       = errors.New("message exceeds the size limit")
 	ErrUnknownDomain  = errors.New("domain is not a local domain")
 	ErrInvalidAddress = errors.New("invalid address")
+	// ErrInvalid marks a request refused for what it asks (a bad folder
+	// name, deleting INBOX): the error text is meant for the user.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Options tune a Store; the zero value is fine.

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -39,19 +40,24 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 	flagsOnly := !o.Envelope && !o.InternalDate && !o.RFC822Size && o.BodyStructure == nil &&
 		len(o.BodySection) == 0 && len(o.BinarySection) == 0 && len(o.BinarySectionSize) == 0
 
-	refs := s.refs(numSet)
+	refs, gone := s.refsGone(numSet)
 	defer s.batch()()
 	for start := 0; start < len(refs); start += fetchChunk {
 		chunk := refs[start:min(start+fetchChunk, len(refs))]
+		var missed bool
 		var err error
 		if flagsOnly {
-			err = s.fetchFlags(w, chunk)
+			missed, err = s.fetchFlags(w, chunk)
 		} else {
-			err = s.fetchFull(w, chunk, o, markSeen)
+			missed, err = s.fetchFull(w, chunk, o, markSeen)
 		}
 		if err != nil {
 			return err
 		}
+		gone = gone || missed
+	}
+	if gone {
+		return errExpungeIssued
 	}
 	return nil
 }
@@ -67,10 +73,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 // runs) and nothing else writes during a FETCH (unsolicited updates are
 // written only by Poll/Idle, not concurrently with a command). Messages
 // whose flags are not plain atoms go through go-imap's encoder instead.
-func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) error {
+//
+// missed reports that a message of chunk was expunged meanwhile.
+func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed bool, err error) {
 	flags, err := s.srv.st.FlagsOf(s.sel.fid, refUIDs(chunk))
 	if err != nil {
-		return mapStoreErr(err)
+		return false, err
 	}
 	nc := s.conn.NetConn()
 	buf := make([]byte, 0, 48*len(chunk))
@@ -87,25 +95,27 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) error {
 	j := 0
 	for _, r := range chunk {
 		if j >= len(flags) || flags[j].UID != r.uid {
-			continue // expunged meanwhile
+			missed = true // expunged meanwhile
+			continue
 		}
 		fl := flags[j].Flags
 		j++
+		buf = s.sel.kw.appendAnnounce(buf, fl)
 		if atomFlags(fl) {
 			buf = appendFlagsResponse(buf, r.seq, r.uid, fl)
 			continue
 		}
 		if err := flush(); err != nil {
-			return err
+			return missed, err
 		}
 		mw := w.CreateMessage(r.seq)
 		mw.WriteUID(imap.UID(r.uid))
 		mw.WriteFlags(toIMAPFlags(fl))
 		if err := mw.Close(); err != nil {
-			return err
+			return missed, err
 		}
 	}
-	return flush()
+	return missed, flush()
 }
 
 // writeTimeout bounds one direct write, like go-imap's response timeout.
@@ -145,12 +155,13 @@ func atomFlags(flags []string) bool {
 	return true
 }
 
-func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.FetchOptions, markSeen bool) error {
+func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.FetchOptions, markSeen bool) (missed bool, err error) {
 	st := s.srv.st
 	msgs, err := st.Messages(s.sel.fid, refUIDs(chunk))
 	if err != nil {
-		return mapStoreErr(err)
+		return false, err
 	}
+	missed = len(msgs) < len(chunk)
 	writeFlags := o.Flags
 	if markSeen {
 		var unseen []uint32
@@ -162,7 +173,7 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 		if len(unseen) > 0 {
 			res, err := st.StoreFlagsFrom(s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user)
 			if err != nil {
-				return mapStoreErr(err)
+				return missed, err
 			}
 			for i := range msgs {
 				if fl, ok := res[msgs[i].UID]; ok {
@@ -172,9 +183,17 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			writeFlags = true // RFC 3501: the \Seen change is reported
 		}
 	}
-	return eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
-		return s.fetchOne(w, r.seq, m, o, writeFlags)
+	err = eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
+		err := s.fetchOne(w, r.seq, m, o, writeFlags)
+		if errors.Is(err, store.ErrNotFound) {
+			// The body went with an expunge committed since the
+			// metadata was read: nothing was written for it.
+			missed = true
+			return nil
+		}
+		return err
 	})
+	return missed, err
 }
 
 // prepared holds what one FETCH response needs from the body, computed
@@ -247,12 +266,21 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 
 func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Message, o *imap.FetchOptions, writeFlags bool) error {
 	p, err := s.prepare(m, o)
+	if errors.Is(err, store.ErrNotFound) {
+		if fl, ferr := s.srv.st.FlagsOf(s.sel.fid, []uint32{m.UID}); ferr == nil && len(fl) == 0 {
+			return err // expunged meanwhile: the caller says EXPUNGEISSUED
+		}
+	}
 	if err != nil {
-		s.srv.log.Error("fetch: open message", "folder", s.sel.fid, "uid", m.UID, "err", err)
-		return fmt.Errorf("message %d is unreadable: %w", m.UID, err)
+		return fmt.Errorf("open message %d of folder %d: %w", m.UID, s.sel.fid, err)
 	}
 	if p.stream != nil {
 		defer p.stream.Close()
+	}
+	if writeFlags {
+		if err := s.announce(m.Flags); err != nil {
+			return err
+		}
 	}
 	mw := w.CreateMessage(seq)
 	mw.WriteUID(imap.UID(m.UID))

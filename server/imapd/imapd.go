@@ -39,7 +39,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -89,7 +91,8 @@ type Server struct {
 	reg      *registry
 	unsub    func()
 	maxBytes int64
-	texts    *textCache // decoded body text for SEARCH (textcache.go)
+	texts    *textCache    // decoded body text for SEARCH (textcache.go)
+	connSeq  atomic.Uint64 // connection ids, as smtpd's
 
 	mu      sync.Mutex
 	perIP   map[string]int
@@ -129,6 +132,7 @@ func New(opts Options) *Server {
 		imap.CapIMAP4rev1, imap.CapIMAP4rev2, imap.CapNamespace, imap.CapUIDPlus,
 		imap.CapESearch, imap.CapListExtended, imap.CapListStatus, imap.CapMove,
 		imap.CapStatusSize, imap.CapBinary, imap.CapSpecialUse, imap.CapChildren,
+		imap.CapLiteralPlus, // RFC 7888; go-imap's reader honours it
 	} {
 		caps[c] = struct{}{}
 	}
@@ -221,12 +225,23 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many connections from your address"}
 	}
 	s.opts.Metrics.ConnOpened("imap")
-	return &session{srv: s, conn: c, ipKey: ipKey, started: time.Now()}, nil, nil
+	id := fmt.Sprintf("i%06x", s.connSeq.Add(1))
+	log := s.log.With("conn", id, "remote", ipKey)
+	log.Debug("connected")
+	return &session{srv: s, conn: c, ipKey: ipKey, started: time.Now(), id: id, log: log}, nil, nil
 }
 
-// slogPrintf adapts slog to go-imap's Printf logger.
+// slogPrintf adapts slog to go-imap's Printf logger. go-imap logs through
+// it only what went wrong: a command that failed with an unexpected error
+// (answered NO [SERVERBUG]) or a panic is an error, the rest (a client
+// that went away mid-command) a warning.
 type slogPrintf struct{ l *slog.Logger }
 
 func (p slogPrintf) Printf(format string, args ...any) {
-	p.l.Warn(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if strings.HasPrefix(format, "handling ") || strings.HasPrefix(format, "panic") {
+		p.l.Error(msg)
+		return
+	}
+	p.l.Warn(msg)
 }

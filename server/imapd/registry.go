@@ -35,7 +35,9 @@ type folderState struct {
 	loaded  bool
 	pending []store.Event // events that arrived while loading
 	uids    []uint32
-	tracker *imapserver.MailboxTracker
+	// keywords are the folder's keywords in commit order (keywords.go).
+	keywords []string
+	tracker  *imapserver.MailboxTracker
 	// changed is closed (and replaced) after each applied event; IDLE
 	// waits on it. go-imap's SessionTracker.Idle is not used because it
 	// misses updates queued before it starts.
@@ -79,11 +81,16 @@ func (r *registry) open(fid uint64) (*folderState, error) {
 
 	if loader {
 		uids, err := r.st.FolderUIDs(fid)
+		var kws []string
+		if err == nil {
+			kws, err = r.st.FolderKeywords(fid)
+		}
 		fs.mu.Lock()
 		if err != nil {
 			fs.err = err
 		} else {
 			fs.uids = uids
+			fs.keywords = kws
 			for _, ev := range fs.pending {
 				fs.applyLoading(ev)
 			}
@@ -165,6 +172,14 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 		}
 		return nil, ""
 	}
+	if fs.addKeywords(ev.Keywords) {
+		// Before the updates that use them (RFC 3501 §7.2.6).
+		fl := systemFlags()
+		for _, k := range fs.keywords {
+			fl = append(fl, imap.Flag(k))
+		}
+		fs.tracker.QueueMailboxFlags(fl)
+	}
 	switch ev.Kind {
 	case store.EventNew:
 		for _, uid := range ev.UIDs {
@@ -200,6 +215,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 // applyLoading applies an event that raced with the initial load to the
 // UID list (no sessions exist yet, so there is nothing to queue).
 func (fs *folderState) applyLoading(ev store.Event) {
+	fs.addKeywords(ev.Keywords)
 	switch ev.Kind {
 	case store.EventNew:
 		for _, uid := range ev.UIDs {
@@ -214,6 +230,18 @@ func (fs *folderState) applyLoading(ev store.Event) {
 			}
 		}
 	}
+}
+
+// addKeywords adds the keywords fs does not have yet; true if any.
+func (fs *folderState) addKeywords(kws []string) bool {
+	added := false
+	for _, k := range kws {
+		if isKeyword(k) && !slices.Contains(fs.keywords, k) {
+			fs.keywords = append(fs.keywords, k)
+			added = true
+		}
+	}
+	return added
 }
 
 func toIMAPFlags(fl []string) []imap.Flag {

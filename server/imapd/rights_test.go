@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -38,7 +39,13 @@ func checkRights(t *testing.T, c *imapclient.Client, prefix string, manage bool)
 	if err != nil {
 		t.Fatalf("SELECT %sINBOX: %v", prefix, err)
 	}
-	if (len(sel.PermanentFlags) > 0) != manage {
+	// PERMANENTFLAGS says what STORE accepts (RFC 4314 §4): all flags
+	// and new keywords with manage, only \Seen with read (SPEC §5).
+	wantPerm := []imap.Flag{imap.FlagSeen}
+	if manage {
+		wantPerm = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft, imap.FlagWildcard}
+	}
+	if !slices.Equal(sel.PermanentFlags, wantPerm) {
 		t.Fatalf("PERMANENTFLAGS %v with manage=%v", sel.PermanentFlags, manage)
 	}
 	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{{}}}).Collect()

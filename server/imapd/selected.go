@@ -24,6 +24,7 @@ type selection struct {
 	name     string
 	// searchRes is the SEARCHRES "$" set (UIDs), from SEARCH RETURN (SAVE).
 	searchRes imap.UIDSet
+	kw        *keywordView // keywords this session was told of
 }
 
 // msgRef is one message addressed by a command: its sequence number in the
@@ -73,6 +74,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	}
 	fs.mu.Lock()
 	st := fs.tracker.NewSession()
+	kw := &keywordView{announced: slices.Clone(fs.keywords)}
 	n := uint32(len(fs.uids))
 	uidNext := f.UIDNext
 	if n > 0 && fs.uids[n-1] >= uidNext {
@@ -80,28 +82,37 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	}
 	fs.mu.Unlock()
 
+	// Without the manage right a SELECT becomes read-only: the tagged OK
+	// says [READ-ONLY] (SPEC §5, via the patched go-imap in third_party/).
+	// PERMANENTFLAGS lists exactly what STORE then accepts (RFC 4314 §4,
+	// SPEC §5): everything and new keywords with manage, only \Seen for
+	// a reader (who has "s"), nothing under EXAMINE.
+	switch {
+	case o.ReadOnly:
+		kw.perm = []imap.Flag{}
+	case acl.Allows(t.rights, acl.OpWrite):
+		kw.perm = append(systemFlags(), imap.FlagWildcard)
+	case acl.Allows(t.rights, acl.OpSetSeen):
+		kw.perm = []imap.Flag{imap.FlagSeen}
+	default:
+		kw.perm = []imap.Flag{}
+	}
+	st.SetMailboxFlagsFunc(kw.onQueuedFlags)
 	s.sel = &selection{
 		fs: fs, t: st, mb: t.mb, folder: f.Name, fid: f.ID, name: name,
 		examine:  o.ReadOnly,
 		checkACL: !(t.mb.ID == s.root.ID && s.rootAll),
+		kw:       kw,
 	}
-	d := &imap.SelectData{
-		Flags:       systemFlags(),
-		NumMessages: n,
-		UIDNext:     imap.UID(uidNext),
-		UIDValidity: f.UIDValidity,
-	}
-	// Without the manage right a SELECT becomes read-only: the tagged OK
-	// says [READ-ONLY] (SPEC §5, via the patched go-imap in third_party/)
-	// and there are no permanent flags. A reader may still set \Seen
-	// (SPEC §5), which is not a permanent-flag promise.
 	if !acl.Allows(t.rights, acl.OpWrite) {
 		o.ReadOnly = true
 	}
-	if !o.ReadOnly {
-		d.PermanentFlags = append(systemFlags(), imap.FlagWildcard)
-	} else {
-		d.PermanentFlags = []imap.Flag{}
+	d := &imap.SelectData{
+		Flags:          kw.flags(),
+		PermanentFlags: kw.permanent(),
+		NumMessages:    n,
+		UIDNext:        imap.UID(uidNext),
+		UIDValidity:    f.UIDValidity,
 	}
 	return d, nil
 }
@@ -150,7 +161,7 @@ func (s *session) checkFolderState() error {
 	if s.sel == nil || !s.sel.fs.isBroken() {
 		return nil
 	}
-	s.srv.log.Warn("disconnecting a session whose folder state is broken", "user", s.user, "folder", s.sel.name)
+	s.log.Warn("disconnecting a session whose folder state is broken", "user", s.user, "folder", s.sel.name)
 	if err := s.conn.Bye("Internal error following changes to this folder, please reconnect"); err != nil {
 		return err
 	}
@@ -170,6 +181,42 @@ func (s *session) needSel(op acl.Op) error {
 		return noPerm("needs " + acl.Required(op).String() + " on " + s.sel.mb.Address)
 	}
 	return nil
+}
+
+// errExpungeIssued answers a command naming a message that another session
+// expunged and whose EXPUNGE this session has not been sent yet (RFC 5530,
+// RFC 2180 §4.1.2): what could be done was done, the client learns of the
+// expunge at its next command that allows EXPUNGE responses.
+var errExpungeIssued = &imap.Error{Type: imap.StatusResponseTypeNo, Code: "EXPUNGEISSUED", Text: "Some of the requested messages no longer exist"}
+
+// refsGone is refs plus whether the set names a message (by sequence
+// number) that is still in the client's view but already expunged.
+func (s *session) refsGone(numSet imap.NumSet) ([]msgRef, bool) {
+	refs := s.refs(numSet)
+	set, ok := numSet.(imap.SeqSet)
+	if !ok || imap.IsSearchRes(numSet) {
+		return refs, false
+	}
+	pending := s.sel.t.PendingExpunges()
+	if len(pending) == 0 {
+		return refs, false
+	}
+	for _, p := range pending {
+		for _, r := range set {
+			lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+			if r.Start == 0 || r.Stop == 0 {
+				hi = ^uint32(0) // "*": up to the client's last message
+				lo = max(r.Start, r.Stop)
+				if lo == 0 {
+					lo = hi
+				}
+			}
+			if lo <= p && p <= hi {
+				return refs, true
+			}
+		}
+	}
+	return refs, false
 }
 
 // refs resolves a sequence or UID set against the client's view. It holds
@@ -312,8 +359,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if err := s.needSel(op); err != nil {
 		return err
 	}
-	refs := s.refs(numSet)
+	refs, gone := s.refsGone(numSet)
 	if len(refs) == 0 {
+		if gone {
+			return errExpungeIssued
+		}
 		return nil
 	}
 	var fop store.FlagOp
@@ -332,7 +382,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if err != nil {
 		return mapStoreErr(err)
 	}
+	gone = gone || len(res) < len(refs)
 	if sf.Silent {
+		if gone {
+			return errExpungeIssued
+		}
 		return nil
 	}
 	defer s.batch()()
@@ -341,12 +395,18 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 		if !ok {
 			continue
 		}
+		if err := s.announce(fl); err != nil {
+			return err
+		}
 		mw := w.CreateMessage(r.seq)
 		mw.WriteUID(imap.UID(r.uid))
 		mw.WriteFlags(toIMAPFlags(fl))
 		if err := mw.Close(); err != nil {
 			return err
 		}
+	}
+	if gone {
+		return errExpungeIssued
 	}
 	return nil
 }
@@ -428,7 +488,11 @@ func (s *session) Copy(numSet imap.NumSet, destName string) (*imap.CopyData, err
 	if err != nil {
 		return nil, err
 	}
-	refs := s.refs(numSet)
+	refs, gone := s.refsGone(numSet)
+	if gone {
+		// RFC 2180 §4.4.1: COPY is all or nothing.
+		return nil, errExpungeIssued
+	}
 	if len(refs) == 0 {
 		return nil, nil // nothing to copy: plain OK without COPYUID
 	}
@@ -451,7 +515,10 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, destName st
 	if err != nil {
 		return err
 	}
-	refs := s.refs(numSet)
+	refs, gone := s.refsGone(numSet)
+	if gone {
+		return errExpungeIssued
+	}
 	if len(refs) == 0 {
 		return nil
 	}

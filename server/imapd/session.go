@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type session struct {
 	ipKey     string
 	started   time.Time
 	authFails int
+	id        string       // connection id, on every log line
+	log       *slog.Logger // the server's logger with conn and remote
 
 	// Set by a successful login.
 	user    string         // authenticated identity: rights subject and audit actor
@@ -43,6 +46,9 @@ var (
 	errLoginNotAllowed  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed, Text: "You may not open that mailbox; ask its owner for the read right"}
 	errTooManyConns     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user"}
 )
+
+// Logger makes go-imap log this connection's lines with its id.
+func (s *session) Logger() imapserver.Logger { return slogPrintf{s.log} }
 
 func noPerm(what string) error {
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "Permission denied: " + what}
@@ -80,7 +86,7 @@ func (s *session) authenticate(authzid, username, password string) error {
 	})
 	if err != nil {
 		s.srv.opts.Metrics.AuthFailure("imap")
-		s.srv.log.Info("login failed", "user", username, "remote", s.ipKey, "reason", err)
+		s.log.Info("login failed", "user", username, "remote", s.ipKey, "reason", err)
 		if errors.Is(err, login.ErrTemporary) {
 			return errLoginUnavailable
 		}
@@ -96,7 +102,7 @@ func (s *session) authenticate(authzid, username, password string) error {
 		return errTooManyConns
 	}
 	s.user, s.userKey, s.root, s.rootAll = id.User, id.User, id.Root, !id.Delegate
-	s.srv.log.Debug("login", "user", id.User, "mailbox", id.Root.Address)
+	s.log.Debug("login", "user", id.User, "mailbox", id.Root.Address)
 	return nil
 }
 
@@ -204,7 +210,7 @@ func (s *session) audit(t *target, action, folder string) {
 	}
 	err := s.srv.st.AuditAction(t.mb.ID, store.AuditEntry{Actor: s.user, Action: action, Folder: folder})
 	if err != nil {
-		s.srv.log.Warn("audit", "err", err)
+		s.log.Warn("audit", "err", err)
 	}
 }
 
@@ -218,12 +224,15 @@ func mapStoreErr(err error) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
 	case errors.Is(err, store.ErrTooLarge):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too large"}
+	case errors.Is(err, store.ErrInvalid):
+		// A request the store refuses (a bad folder name): its text is
+		// one sentence for the user.
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: err.Error()}
 	}
-	var ie *imap.Error
-	if errors.As(err, &ie) {
-		return err
-	}
-	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: err.Error()}
+	// Anything else is unexpected: go-imap logs it with the connection
+	// id and the command, and answers a generic NO [SERVERBUG], so no
+	// internal detail reaches the client.
+	return err
 }
 
 // --- authenticated state ---
@@ -467,7 +476,7 @@ func (s *session) submittedCopy(f *store.Folder, env *store.Envelope) (uint32, b
 	if err != nil || !ok {
 		return 0, false // on doubt, store the APPEND: a duplicate beats a loss
 	}
-	s.srv.log.Debug("APPEND to Sent matches the copy submission stored", "user", s.user, "folder", f.Name, "uid", uid)
+	s.log.Debug("APPEND to Sent matches the copy submission stored", "user", s.user, "folder", f.Name, "uid", uid)
 	return uid, true
 }
 

@@ -87,6 +87,17 @@ func (c *Conn) Bye(text string) error {
 	return closeErr
 }
 
+// mailsrv patch: every line about a connection goes through logger, the
+// session's own when it has one (so that each names its connection).
+func (c *Conn) logger() Logger {
+	if sl, ok := c.session.(SessionLogger); ok {
+		return sl.Logger()
+	}
+	return c.server.logger()
+}
+
+// mailsrv patch end
+
 func (c *Conn) EnabledCaps() imap.CapSet {
 	c.mutex.Lock()
 	defer c.mutex.Unlock()
@@ -97,7 +108,7 @@ func (c *Conn) EnabledCaps() imap.CapSet {
 func (c *Conn) serve() {
 	defer func() {
 		if v := recover(); v != nil {
-			c.server.logger().Printf("panic handling command: %v\n%s", v, debug.Stack())
+			c.logger().Printf("panic handling command: %v\n%s", v, debug.Stack())
 		}
 
 		c.conn.Close()
@@ -125,11 +136,11 @@ func (c *Conn) serve() {
 		if errors.As(err, &imapErr) && imapErr.Type == imap.StatusResponseTypeBye {
 			resp = (*imap.StatusResponse)(imapErr)
 		} else {
-			c.server.logger().Printf("failed to create session: %v", err)
+			c.logger().Printf("failed to create session: %v", err)
 			resp = internalServerErrorResp
 		}
 		if err := c.writeStatusResp("", resp); err != nil {
-			c.server.logger().Printf("failed to write greeting: %v", err)
+			c.logger().Printf("failed to write greeting: %v", err)
 		}
 		return
 	}
@@ -137,7 +148,7 @@ func (c *Conn) serve() {
 	defer func() {
 		if c.session != nil {
 			if err := c.session.Close(); err != nil {
-				c.server.logger().Printf("failed to close session: %v", err)
+				c.logger().Printf("failed to close session: %v", err)
 			}
 		}
 	}()
@@ -163,7 +174,7 @@ func (c *Conn) serve() {
 		statusType = imap.StatusResponseTypePreAuth
 	}
 	if err := c.writeCapabilityStatus("", statusType, "IMAP server ready"); err != nil {
-		c.server.logger().Printf("failed to write greeting: %v", err)
+		c.logger().Printf("failed to write greeting: %v", err)
 		return
 	}
 
@@ -189,7 +200,7 @@ func (c *Conn) serve() {
 		c.dec = dec // mailsrv patch: acceptLiteral tells it (recovery)
 		if err := c.readCommand(dec); err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				c.server.logger().Printf("failed to read command: %v", err)
+				c.logger().Printf("failed to read command: %v", err)
 			}
 			break
 		}
@@ -330,7 +341,7 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 			Text: "Syntax error: " + decErr.Message,
 		}
 	} else if err != nil {
-		c.server.logger().Printf("handling %v command: %v", name, err)
+		c.logger().Printf("handling %v command: %v", name, err)
 		resp = internalServerErrorResp
 	} else {
 		if !sendOK {

@@ -27,7 +27,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				c.server.logger().Printf("panic idling: %v\n%s", v, debug.Stack())
+				c.logger().Printf("panic idling: %v\n%s", v, debug.Stack())
 				done <- fmt.Errorf("imapserver: panic idling")
 			}
 		}()

@@ -124,3 +124,13 @@ type SessionAppendLimit interface {
 	// this server in an APPEND command.
 	AppendLimit() uint32
 }
+
+// mailsrv patch: SessionLogger.
+
+// SessionLogger is a Session with its own logger, used for every line
+// logged about its connection (mailsrv patch).
+type SessionLogger interface {
+	Logger() Logger
+}
+
+// mailsrv patch end

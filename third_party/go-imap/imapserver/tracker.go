@@ -117,7 +117,26 @@ type SessionTracker struct {
 	mutex   sync.Mutex
 	queue   []trackerUpdate
 	updates chan<- struct{}
+
+	// mailsrv patch: see SetMailboxFlagsFunc.
+	mailboxFlagsFunc func([]imap.Flag) []imap.Flag
 }
+
+// mailsrv patch end
+
+// mailsrv patch: SetMailboxFlagsFunc.
+
+// SetMailboxFlagsFunc sets a function that Poll calls with each queued
+// FLAGS update; what it returns is written instead. mailsrv patch: the
+// session also announces keywords itself (before a FETCH it answers), so a
+// FLAGS update queued earlier must not shrink the list the client knows.
+func (t *SessionTracker) SetMailboxFlagsFunc(fn func([]imap.Flag) []imap.Flag) {
+	t.mutex.Lock()
+	t.mailboxFlagsFunc = fn
+	t.mutex.Unlock()
+}
+
+// mailsrv patch end
 
 // Close unregisters the session.
 func (t *SessionTracker) Close() {
@@ -176,7 +195,16 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 		case update.numMessages != 0:
 			err = w.WriteNumMessages(update.numMessages)
 		case update.mailboxFlags != nil:
-			err = w.WriteMailboxFlags(update.mailboxFlags)
+			// mailsrv patch: the session may rewrite the list.
+			flags := update.mailboxFlags
+			t.mutex.Lock()
+			fn := t.mailboxFlagsFunc
+			t.mutex.Unlock()
+			if fn != nil {
+				flags = fn(flags)
+			}
+			// mailsrv patch end
+			err = w.WriteMailboxFlags(flags)
 		case update.fetch != nil:
 			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
 		default:
@@ -282,3 +310,34 @@ func (t *SessionTracker) EncodeSeqNum(seqNum uint32) uint32 {
 	}
 	return seqNum
 }
+
+// mailsrv patch: PendingExpunges.
+
+// PendingExpunges returns, in increasing order, the sequence numbers (in
+// the client's current view) of messages expunged on the server whose
+// EXPUNGE the client has not been sent yet. mailsrv patch: a FETCH, STORE
+// or COPY naming one of them is answered NO [EXPUNGEISSUED] (RFC 5530)
+// rather than silently returning nothing for it.
+func (t *SessionTracker) PendingExpunges() []uint32 {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	var orig []uint32 // sorted, client-view numbers
+	for _, update := range t.queue {
+		if update.expunge == 0 {
+			continue
+		}
+		// update.expunge counts the messages left after the earlier
+		// expunges; shift it back over them.
+		o := update.expunge
+		i := 0
+		for ; i < len(orig) && orig[i] <= o; i++ {
+			o++
+		}
+		orig = append(orig, 0)
+		copy(orig[i+1:], orig[i:])
+		orig[i] = o
+	}
+	return orig
+}
+
+// mailsrv patch end
