@@ -156,7 +156,7 @@ func (s *Server) addHTTP() error {
 		{"https", s.cfg.Listen.HTTPS, w.Handler(), true},
 		{"metrics", s.cfg.Listen.Metrics, w.MetricsHandler(s.metrics), false},
 	} {
-		hs := &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		hs := newHTTPServer(l.handler, s.log)
 		serve := hs.Serve
 		if l.tls {
 			hs.TLSConfig = s.tls.TLSConfig()
@@ -172,6 +172,29 @@ func (s *Server) addHTTP() error {
 		}
 	}
 	return nil
+}
+
+// HTTP timeouts (issue 12 #8). net/http bounds the TLS handshake of https
+// by the smallest of them, so a client that never sends a ClientHello is
+// closed after httpReadHeaderTimeout. httpReadTimeout bounds a whole
+// request with its body (a slow upload); it is generous for a 50 MiB
+// attachment over a slow line. No WriteTimeout: a large download on a slow
+// line is legitimate, and a stalled reader is cut by TCP keepalive.
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = 5 * time.Minute
+	httpIdleTimeout       = 2 * time.Minute
+)
+
+// newHTTPServer is the http.Server of every web listener.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // Addr returns the bound address of a listener by config name

@@ -87,6 +87,10 @@ type Limits struct {
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 	// MaxIMAPConnectionsPerUser caps concurrent IMAP sessions of one login.
 	MaxIMAPConnectionsPerUser int `toml:"max_imap_connections_per_user"`
+	// MaxConnections caps concurrent connections per protocol listener
+	// role (MX, submission, IMAP) from everyone together; over it a
+	// client gets SMTP 421 4.7.0 or IMAP BYE. 0 = unlimited.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // Retention configures how long deleted things are kept.
@@ -159,6 +163,7 @@ func Default() *Config {
 			AuthFailuresPerMinute:     10,
 			MaxConnectionsPerIP:       20,
 			MaxIMAPConnectionsPerUser: 50,
+			MaxConnections:            2000,
 		},
 		Retention: Retention{RecycleBinDays: 30},
 		Log:       Log{Level: "info", Format: "text"},

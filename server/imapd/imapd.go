@@ -51,6 +51,7 @@ import (
 	"mailsrv/auth/login"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/tlsconf"
 	"mailsrv/store"
 )
 
@@ -79,6 +80,9 @@ type Options struct {
 	// AllowInsecureAuth permits LOGIN/AUTHENTICATE without TLS (tests,
 	// loopback benchmarks).
 	AllowInsecureAuth bool
+	// HandshakeTimeout bounds the TLS handshake on ServeTLS (0:
+	// tlsconf.DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
 }
 
 // Server is an IMAP server over a store.
@@ -154,7 +158,9 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLS == nil {
 		return errors.New("imapd: ServeTLS needs Options.TLS")
 	}
-	return s.imap.Serve(tls.NewListener(batchListener{ln}, s.opts.TLS))
+	// Handshakes run concurrently under a deadline, so a client that never
+	// sends a ClientHello is closed (issue 12 #8).
+	return s.imap.Serve(tlsconf.HandshakeListener(batchListener{ln}, s.opts.TLS, s.opts.HandshakeTimeout, nil))
 }
 
 // Close stops the listeners and drops every connection.
@@ -221,7 +227,13 @@ func (s *Server) release(m map[string]int, key string) {
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	ipKey := auth.IPKey(c.NetConn().RemoteAddr())
+	if n := s.opts.Limits.MaxConnections; n > 0 && !s.acquire(s.perIP, "all", n) {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many connections to this server, try again later"}
+	}
 	if !s.acquire(s.perIP, ipKey, s.maxPerIP()) {
+		if s.opts.Limits.MaxConnections > 0 {
+			s.release(s.perIP, "all")
+		}
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many connections from your address"}
 	}
 	s.opts.Metrics.ConnOpened("imap")

@@ -112,6 +112,9 @@ func (s *session) Close() error {
 		s.srv.release(s.srv.perUser, s.userKey)
 	}
 	s.srv.release(s.srv.perIP, s.ipKey)
+	if s.srv.opts.Limits.MaxConnections > 0 {
+		s.srv.release(s.srv.perIP, "all")
+	}
 	s.srv.opts.Metrics.ConnClosed("imap")
 	return nil
 }

@@ -7,9 +7,11 @@
 // This file holds the plumbing both roles share, so that they behave alike:
 //
 //   - Server wraps a *smtp.Server with a listener that caps concurrent
-//     connections per client IP (limits.max_connections_per_ip), counts
-//     connections in metrics, and gives every connection an id that appears
-//     in every log line of that connection (connInfoOf).
+//     connections per client network (limits.max_connections_per_ip, keyed
+//     like auth.IPKey: IPv6 /64) and in total (limits.max_connections),
+//     answering 421 4.7.0 (inside TLS on 465, after a bounded handshake),
+//     counts connections in metrics, and gives every connection an id that
+//     appears in every log line of that connection (connInfoOf).
 //   - Timeouts: go-smtp only sets the read deadline before each command
 //     line, so a long DATA transfer would run into the deadline set for the
 //     DATA command. dataReader refreshes the deadline on every read, so the
@@ -46,8 +48,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailsrv/auth"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/tlsconf"
 )
 
 // Defaults for timeouts. RFC 5321 section 4.5.3.2 asks servers to wait at
@@ -79,8 +83,9 @@ type serverConfig struct {
 	Metrics     *metrics.Metrics
 	Log         *slog.Logger
 	Backend     smtp.Backend
-	// Zero values mean the defaults above.
-	ReadTimeout, WriteTimeout, ShutdownGrace time.Duration
+	// Zero values mean the defaults above; HandshakeTimeout bounds the TLS
+	// handshake of an implicit-TLS listener (tlsconf.DefaultHandshakeTimeout).
+	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout time.Duration
 }
 
 // Server is one SMTP listener role. Create it with NewMX (or the submission
@@ -93,8 +98,10 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	perIP   int
+	maxConn int
 	readTO  time.Duration
 	grace   time.Duration
+	hsTO    time.Duration
 
 	mu       sync.Mutex
 	closing  bool
@@ -144,8 +151,10 @@ func newServer(cfg serverConfig) *Server {
 		log:      log,
 		metrics:  cfg.Metrics,
 		perIP:    cfg.Limits.MaxConnectionsPerIP,
+		maxConn:  cfg.Limits.MaxConnections,
 		readTO:   cfg.ReadTimeout,
 		grace:    cfg.ShutdownGrace,
+		hsTO:     cfg.HandshakeTimeout,
 		conns:    make(map[*trackedConn]struct{}),
 		perIPNow: make(map[string]int),
 		prefix:   hex.EncodeToString(rnd[:]),
@@ -172,8 +181,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	var l net.Listener = &trackingListener{Listener: ln, s: s}
 	if s.implTLS {
 		// TLS goes on top of the tracking listener so that go-smtp sees a
-		// *tls.Conn (it checks the type to report TLS state).
-		l = tls.NewListener(l, s.tls)
+		// *tls.Conn (it checks the type to report TLS state). Handshakes
+		// run concurrently under a deadline, and a refusal is answered
+		// inside TLS, once the handshake is done (afterHandshake).
+		l = tlsconf.HandshakeListener(l, s.tls, s.hsTO, s.afterHandshake)
 	}
 	err := s.smtp.Serve(l)
 	s.mu.Lock()
@@ -254,34 +265,62 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	}
 }
 
-// track registers c, or refuses it with 421 when its IP is over the cap
-// (then it returns nil and the listener accepts the next connection).
+// track registers c, or refuses it with 421 when the server or c's network
+// (auth.IPKey: IPv4 address, IPv6 /64) is over its cap: then it returns
+// nil and the listener accepts the next connection. On an implicit-TLS
+// listener the refusal must be written inside TLS, so the connection is
+// returned uncounted with its refusal pending (see afterHandshake).
 func (s *Server) track(c net.Conn) *trackedConn {
 	ip := remoteIP(c.RemoteAddr())
-	key := ip.String()
-	s.mu.Lock()
-	if s.perIP > 0 && s.perIPNow[key] >= s.perIP {
-		s.mu.Unlock()
-		s.metrics.SMTPRejected(s.name, "conn_limit")
-		s.log.Info("connection refused: too many connections from this IP", "remote", key, "limit", s.perIP)
-		// Best effort, never block the accept loop on a slow client.
-		c.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(c, "421 4.7.0 Too many connections from your address, try again later\r\n")
-		c.Close()
-		return nil
-	}
-	s.perIPNow[key]++
+	key := auth.IPKey(c.RemoteAddr())
 	id := fmt.Sprintf("%s%06x", s.prefix, s.seq.Add(1))
 	tc := &trackedConn{Conn: c, s: s, ipKey: key, info: &connInfo{
 		ID:       id,
 		RemoteIP: ip,
-		Log:      s.log.With("conn", id, "remote", key),
+		Log:      s.log.With("conn", id, "remote", ip.String()),
 	}}
-	s.conns[tc] = struct{}{}
+	s.mu.Lock()
+	switch {
+	case s.maxConn > 0 && len(s.conns) >= s.maxConn:
+		tc.refusal, tc.reason = "421 4.7.0 Too many connections to this server, try again later\r\n", "server_conn_limit"
+	case s.perIP > 0 && s.perIPNow[key] >= s.perIP:
+		tc.refusal, tc.reason = "421 4.7.0 Too many connections from your address, try again later\r\n", "conn_limit"
+	default:
+		s.perIPNow[key]++
+		s.conns[tc] = struct{}{}
+		tc.counted = true
+	}
 	s.mu.Unlock()
+	if tc.refusal != "" {
+		s.metrics.SMTPRejected(s.name, tc.reason)
+		tc.info.Log.Info("connection refused: too many connections", "reason", tc.reason, "per_ip_limit", s.perIP, "limit", s.maxConn)
+		if s.implTLS {
+			return tc
+		}
+		tc.refuse(c)
+		return nil
+	}
 	s.metrics.ConnOpened(s.name)
 	tc.info.Log.Debug("connected")
 	return tc
+}
+
+// afterHandshake writes a pending refusal inside TLS (HandshakeListener).
+func (s *Server) afterHandshake(c *tls.Conn) bool {
+	tc, ok := c.NetConn().(*trackedConn)
+	if !ok || tc.refusal == "" {
+		return true
+	}
+	tc.refuse(c)
+	return false
+}
+
+// refuse writes the 421 on w (the plain or the TLS connection) and closes.
+// Best effort, with a short deadline: never block on a slow client.
+func (c *trackedConn) refuse(w net.Conn) {
+	w.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(w, c.refusal)
+	w.Close()
 }
 
 // connInfo is what a session knows about its connection.
@@ -302,6 +341,10 @@ type trackedConn struct {
 	once  sync.Once
 	// closeNext: close after the next write (closeAfterNextWrite).
 	closeNext atomic.Bool
+	// refusal is the 421 line of a connection over a cap, not counted in
+	// the server's maps (counted false), written after the TLS handshake.
+	refusal, reason string
+	counted         bool
 }
 
 // closeAfterNextWrite makes the connection close right after its next
@@ -319,6 +362,9 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
+	if !c.counted {
+		return err
+	}
 	c.once.Do(func() {
 		s := c.s
 		s.mu.Lock()

@@ -50,7 +50,7 @@ type SubmissionOptions struct {
 	// Wake is called after a message was queued for remote delivery.
 	Wake func()
 	// Zero values mean the package defaults.
-	ReadTimeout, WriteTimeout, ShutdownGrace time.Duration
+	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout time.Duration
 }
 
 // NewSubmission returns the submission server; serve it with Serve.
@@ -78,6 +78,8 @@ func NewSubmission(opts SubmissionOptions) *Server {
 		ReadTimeout:   opts.ReadTimeout,
 		WriteTimeout:  opts.WriteTimeout,
 		ShutdownGrace: opts.ShutdownGrace,
+		// Implicit TLS (465) only: STARTTLS handshakes run under ReadTimeout.
+		HandshakeTimeout: opts.HandshakeTimeout,
 	})
 	be.srv = s
 	s.smtp.MaxMessageBytes = opts.Limits.MaxMessageBytes
