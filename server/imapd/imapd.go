@@ -24,6 +24,11 @@
 //     the compact flags bucket and writes each chunk in one write
 //     (fetch.go explains why bypassing go-imap's per-response flush is
 //     safe); other multi-response commands gather writes in batchConn.
+//   - A revoke reaches open sessions: before any untagged data of a shared
+//     folder goes out (the poll after each command, IDLE), the rights are
+//     read again; without the read right the session ends with
+//     "* BYE [ALERT] Access to <folder> was revoked" (revoke.go says why
+//     BYE rather than a silent unselect).
 //   - go-imap v2 (beta.8) treats SELECT as read-write; read-only state
 //     (EXAMINE, or a shared folder without the manage right) is enforced
 //     here: every write answers NO [NOPERM]. Upstream's tagged SELECT
@@ -97,6 +102,8 @@ type Server struct {
 	maxBytes int64
 	texts    *textCache    // decoded body text for SEARCH (textcache.go)
 	connSeq  atomic.Uint64 // connection ids, as smtpd's
+	acls     *aclWatch     // wakes IDLE on rights changes (revoke.go)
+	unsubACL func()
 
 	mu      sync.Mutex
 	perIP   map[string]int
@@ -129,6 +136,8 @@ func New(opts Options) *Server {
 		s.maxBytes = 1<<32 - 1 // APPENDLIMIT is a uint32
 	}
 	s.texts = newTextCache(textCacheBytes)
+	s.acls = newACLWatch()
+	s.unsubACL = s.st.Subscribe(s.acls.handle)
 	s.reg = newRegistry(s.st, s.log)
 	s.unsub = s.st.Subscribe(s.reg.handle)
 	caps := imap.CapSet{}
@@ -173,6 +182,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.unsub()
+	s.unsubACL()
 	return s.imap.Close()
 }
 

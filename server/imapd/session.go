@@ -490,6 +490,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err := s.checkFolderState(); err != nil {
 		return err
 	}
+	if ended, err := s.endIfRevoked(); ended || err != nil {
+		return err
+	}
 	defer s.batch()()
 	return s.sel.t.Poll(w, allowExpunge)
 }
@@ -503,13 +506,24 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	// closes it, and anything before is already queued for Poll.
 	timeout := time.NewTimer(IdleTimeout)
 	defer timeout.Stop()
+	var rightsChanged <-chan struct{} // stays nil for one's own folders
+	if s.sel.checkACL {
+		ch, stopWatch := s.srv.acls.watch(s.sel.mb.ID)
+		defer stopWatch()
+		rightsChanged = ch
+	}
 	for {
 		ch := s.sel.fs.changes()
 		if err := s.Poll(w, true); err != nil {
 			return err
 		}
+		if s.sel == nil {
+			<-stop // a revoke ended the selection (revoke.go)
+			return nil
+		}
 		select {
 		case <-ch:
+		case <-rightsChanged:
 		case <-stop:
 			return nil
 		case <-timeout.C:

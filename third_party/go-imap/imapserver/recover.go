@@ -87,3 +87,18 @@ func isIMAPError(err error) bool {
 	var imapErr *imap.Error
 	return errors.As(err, &imapErr)
 }
+
+// EndSelection ends the selected state on the server's initiative (the
+// backend found the user may no longer read the mailbox) and tells the
+// client with an untagged NO carrying code and text. Commands that need
+// a selected mailbox are then refused as in the authenticated state.
+func (c *Conn) EndSelection(code imap.ResponseCode, text string) error {
+	if c.state == imap.ConnStateSelected {
+		c.state = imap.ConnStateAuthenticated
+	}
+	return c.writeStatusResp("", &imap.StatusResponse{
+		Type: imap.StatusResponseTypeNo,
+		Code: code,
+		Text: text,
+	})
+}
