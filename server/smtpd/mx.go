@@ -46,26 +46,33 @@ type MXOptions struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	// ReadTimeout and WriteTimeout default to 5 minutes; ShutdownGrace to
-	// 5 seconds. Tests shorten them.
-	ReadTimeout, WriteTimeout, ShutdownGrace time.Duration
+	// 5 seconds; UnknownRcptDelay to DefaultUnknownRcptDelay. Tests
+	// shorten them.
+	ReadTimeout, WriteTimeout, ShutdownGrace, UnknownRcptDelay time.Duration
 }
 
 // NewMX returns the MX intake server. Call Serve with a listener.
 func NewMX(opts MXOptions) *Server {
 	be := &mxBackend{opts: opts}
 	s := newServer(serverConfig{
-		Name:          MXListener,
-		Hostname:      opts.Hostname,
-		Limits:        opts.Limits,
-		TLS:           opts.TLS,
-		Metrics:       opts.Metrics,
-		Log:           opts.Log,
-		Backend:       be,
-		ReadTimeout:   opts.ReadTimeout,
-		WriteTimeout:  opts.WriteTimeout,
-		ShutdownGrace: opts.ShutdownGrace,
+		Name:             MXListener,
+		Hostname:         opts.Hostname,
+		Limits:           opts.Limits,
+		TLS:              opts.TLS,
+		Metrics:          opts.Metrics,
+		Log:              opts.Log,
+		Backend:          be,
+		ReadTimeout:      opts.ReadTimeout,
+		WriteTimeout:     opts.WriteTimeout,
+		ShutdownGrace:    opts.ShutdownGrace,
+		UnknownRcptDelay: opts.UnknownRcptDelay,
 	})
 	be.srv = s
+	// The MX session implements no AuthSession, so AUTH is never offered;
+	// without this go-smtp would answer AUTH with "523 TLS is required",
+	// inviting a client to STARTTLS and try again. With it the answer is
+	// go-smtp's 504 5.7.4 (502 would need a go-smtp change).
+	s.smtp.AllowInsecureAuth = true
 	// go-smtp advertises SIZE and answers 552 5.3.4 (at MAIL SIZE=, in
 	// DATA once the limit is passed, and for BDAT chunks) by itself. It
 	// stops reading into our writer at the limit, so an oversize message
@@ -99,6 +106,7 @@ type mxSession struct {
 	rcpts    []string // normalised recipient addresses, in order
 	mailbox  []uint64 // deduplicated target mailboxes
 	rcptSeen map[string]bool
+	unknown  int // unknown recipients this session (tarpit)
 }
 
 func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
@@ -107,8 +115,14 @@ func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
 }
 
 func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
+	if err := checkSender(from); err != nil {
+		return s.reject("bad_address", err.(*smtp.SMTPError))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.hasFrom {
+		return errNestedMail
+	}
 	s.from, s.hasFrom = from, true
 	s.rcpts, s.mailbox, s.rcptSeen = nil, nil, nil
 	setBusy(s.conn, true)
@@ -133,9 +147,15 @@ func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch {
 	case errors.Is(err, store.ErrUnknownDomain):
 		s.ci.Log.Info("relay attempt refused", "rcpt", addr, "from", s.from)
+		if err := s.tarpit(); err != nil {
+			return s.reject("tarpit", err.(*smtp.SMTPError))
+		}
 		return s.reject("relay", smtpError(554, smtp.EnhancedCode{5, 7, 1}, "Relay not permitted"))
 	case errors.Is(err, store.ErrNotFound):
 		s.ci.Log.Info("unknown recipient", "rcpt", addr)
+		if err := s.tarpit(); err != nil {
+			return s.reject("tarpit", err.(*smtp.SMTPError))
+		}
 		return s.reject("unknown_user", smtpError(550, smtp.EnhancedCode{5, 1, 1}, "No such user here"))
 	case err != nil:
 		s.ci.Log.Error("resolve recipient", "rcpt", addr, "err", err)
@@ -154,6 +174,15 @@ func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 	return nil
+}
+
+// tarpit counts an unknown recipient and applies the tarpit (answers.go).
+func (s *mxSession) tarpit() error {
+	s.mu.Lock()
+	s.unknown++
+	n := s.unknown
+	s.mu.Unlock()
+	return s.b.srv.unknownRcpt(s.conn, n)
 }
 
 func containsID(ids []uint64, id uint64) bool {

@@ -86,6 +86,8 @@ type serverConfig struct {
 	// Zero values mean the defaults above; HandshakeTimeout bounds the TLS
 	// handshake of an implicit-TLS listener (tlsconf.DefaultHandshakeTimeout).
 	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout time.Duration
+	// UnknownRcptDelay is the tarpit step (DefaultUnknownRcptDelay).
+	UnknownRcptDelay time.Duration
 }
 
 // Server is one SMTP listener role. Create it with NewMX (or the submission
@@ -102,6 +104,8 @@ type Server struct {
 	readTO  time.Duration
 	grace   time.Duration
 	hsTO    time.Duration
+	// tarpitBase is the unknown-recipient tarpit step (answers.go).
+	tarpitBase time.Duration
 
 	mu       sync.Mutex
 	closing  bool
@@ -130,6 +134,9 @@ func newServer(cfg serverConfig) *Server {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
+	if cfg.UnknownRcptDelay <= 0 {
+		cfg.UnknownRcptDelay = DefaultUnknownRcptDelay
+	}
 	log := cfg.Log.With("listener", cfg.Name)
 	ss := smtp.NewServer(cfg.Backend)
 	ss.Domain = cfg.Hostname
@@ -144,20 +151,21 @@ func newServer(cfg serverConfig) *Server {
 	var rnd [3]byte
 	rand.Read(rnd[:])
 	return &Server{
-		smtp:     ss,
-		name:     cfg.Name,
-		tls:      cfg.TLS,
-		implTLS:  cfg.ImplicitTLS,
-		log:      log,
-		metrics:  cfg.Metrics,
-		perIP:    cfg.Limits.MaxConnectionsPerIP,
-		maxConn:  cfg.Limits.MaxConnections,
-		readTO:   cfg.ReadTimeout,
-		grace:    cfg.ShutdownGrace,
-		hsTO:     cfg.HandshakeTimeout,
-		conns:    make(map[*trackedConn]struct{}),
-		perIPNow: make(map[string]int),
-		prefix:   hex.EncodeToString(rnd[:]),
+		smtp:       ss,
+		name:       cfg.Name,
+		tls:        cfg.TLS,
+		implTLS:    cfg.ImplicitTLS,
+		log:        log,
+		metrics:    cfg.Metrics,
+		perIP:      cfg.Limits.MaxConnectionsPerIP,
+		maxConn:    cfg.Limits.MaxConnections,
+		readTO:     cfg.ReadTimeout,
+		grace:      cfg.ShutdownGrace,
+		hsTO:       cfg.HandshakeTimeout,
+		tarpitBase: cfg.UnknownRcptDelay,
+		conns:      make(map[*trackedConn]struct{}),
+		perIPNow:   make(map[string]int),
+		prefix:     hex.EncodeToString(rnd[:]),
 	}
 }
 
@@ -443,6 +451,7 @@ type dataReader struct {
 	conn    net.Conn
 	timeout time.Duration
 	prevCR  bool
+	lineLen int // bytes of the current line so far
 	buf     []byte
 	pending []byte // normalised bytes not yet returned
 	err     error  // read error to return once pending is drained
@@ -491,9 +500,16 @@ func (d *dataReader) Read(p []byte) (int, error) {
 			if !d.prevCR {
 				put('\r')
 			}
+			d.lineLen = -1
 		}
 		put(b)
 		d.prevCR = b == '\r'
+		// The DATA line limit holds for BDAT too: go-smtp applies it only
+		// to DATA, so a 70 KB line passed as a chunk (issue 12 #9).
+		if d.lineLen++; d.lineLen > MaxLineLength {
+			d.pending, d.err = nil, smtp.ErrTooLongLine
+			return 0, smtp.ErrTooLongLine
+		}
 	}
 	d.pending = spill
 	if err != nil && len(spill) > 0 {

@@ -50,7 +50,7 @@ type SubmissionOptions struct {
 	// Wake is called after a message was queued for remote delivery.
 	Wake func()
 	// Zero values mean the package defaults.
-	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout time.Duration
+	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout, UnknownRcptDelay time.Duration
 }
 
 // NewSubmission returns the submission server; serve it with Serve.
@@ -80,6 +80,7 @@ func NewSubmission(opts SubmissionOptions) *Server {
 		ShutdownGrace: opts.ShutdownGrace,
 		// Implicit TLS (465) only: STARTTLS handshakes run under ReadTimeout.
 		HandshakeTimeout: opts.HandshakeTimeout,
+		UnknownRcptDelay: opts.UnknownRcptDelay,
 	})
 	be.srv = s
 	s.smtp.MaxMessageBytes = opts.Limits.MaxMessageBytes
@@ -122,6 +123,7 @@ type subSession struct {
 	mu        sync.Mutex
 	id        *identity
 	authFails int
+	unknown   int // unknown local recipients this session (tarpit)
 	from      string
 	local     []uint64 // deduplicated local target mailboxes
 	remote    []string // remote recipients
@@ -141,13 +143,13 @@ func (s *subSession) AuthMechanisms() []string { return []string{sasl.Plain, sas
 func (s *subSession) Auth(mech string) (sasl.Server, error) {
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
-		return auth.NewPlainServer(func(authzid, username, password string) error {
+		return saslSyntax{auth.NewPlainServer(func(authzid, username, password string) error {
 			return s.authenticate(authzid, username, password)
-		}), nil
+		})}, nil
 	case sasl.Login:
-		return auth.NewLoginServer(func(username, password string) error {
+		return saslSyntax{auth.NewLoginServer(func(username, password string) error {
 			return s.authenticate("", username, password)
-		}), nil
+		})}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
@@ -207,8 +209,17 @@ func (s *subSession) Mail(from string, _ *smtp.MailOptions) error {
 	if id == nil {
 		return errNeedAuth
 	}
+	if err := checkSender(from); err != nil {
+		return err
+	}
 	if from == "" {
 		return smtpError(550, smtp.EnhancedCode{5, 7, 1}, "The null sender is not accepted from authenticated users")
+	}
+	s.mu.Lock()
+	nested := s.from != ""
+	s.mu.Unlock()
+	if nested {
+		return errNestedMail
 	}
 	addr, err := store.NormalizeAddress(from)
 	if err != nil {
@@ -251,6 +262,13 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	case errors.Is(err, store.ErrUnknownDomain):
 	case errors.Is(err, store.ErrNotFound):
 		s.b.opts.Metrics.SMTPRejected(s.b.name, "unknown_recipient")
+		s.mu.Lock()
+		s.unknown++
+		u := s.unknown
+		s.mu.Unlock()
+		if err := s.b.srv.unknownRcpt(s.conn, u); err != nil {
+			return err
+		}
 		return smtpError(550, smtp.EnhancedCode{5, 1, 1}, "No such local recipient: "+addr)
 	default:
 		s.ci.Log.Error("resolving recipient", "to", addr, "err", err)
@@ -258,6 +276,11 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, r := range s.rcpts {
+		if r == addr { // the same recipient twice (in any case): one delivery
+			return nil
+		}
+	}
 	s.rcpts = append(s.rcpts, addr)
 	if ids == nil {
 		s.remote = append(s.remote, addr)

@@ -59,6 +59,8 @@ func (s *subSession) Data(r io.Reader) error {
 		switch {
 		case errors.As(cerr, &se):
 			return se // go-smtp's own answers (552 too large, line too long)
+		case errors.Is(cerr, smtp.ErrTooLongLine):
+			return smtpError(500, smtp.EnhancedCode{5, 5, 2}, "Line too long")
 		case errors.Is(cerr, store.ErrTooLarge):
 			return smtpError(552, smtp.EnhancedCode{5, 3, 4}, "Message too big")
 		}
