@@ -41,7 +41,8 @@ func Trash(g *Globals) *cobra.Command {
 	c.AddCommand(list)
 
 	c.AddCommand(&cobra.Command{
-		Use: "restore ID", Short: "Restore a recycle bin item (its address must be free again)", Args: cobra.ExactArgs(1),
+		Use: "restore ID", Short: "Restore a recycle bin item: a removed user or shared mailbox returns at its address (which must be free again) " +
+			"with its mail and memberships; a reassign's previous mail goes back into that user's mailbox under Restored/", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {
@@ -53,9 +54,10 @@ func Trash(g *Globals) *cobra.Command {
 
 	var olderThan string
 	purge := &cobra.Command{
-		Use:   "purge [ID]",
-		Short: "Delete for good: item ID, or every item older than --older-than (default retention.recycle_bin_days; 0 empties the bin)",
-		Args:  cobra.MaximumNArgs(1),
+		Use: "purge [ID]",
+		Short: "Delete for good, now: item ID, or every item deleted longer ago than --older-than " +
+			"(default retention.recycle_bin_days, which serve also applies hourly; --older-than 0 empties the bin)",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkDuration("older-than", olderThan); err != nil {
 				return err
@@ -74,7 +76,7 @@ func Trash(g *Globals) *cobra.Command {
 			return g.simple(cmd, "trash.purge", req)
 		},
 	}
-	purge.Flags().StringVar(&olderThan, "older-than", "", "age, e.g. 30d or 12h")
+	purge.Flags().StringVar(&olderThan, "older-than", "", "time since deletion, e.g. 30d, 12h or 0 (everything)")
 	c.AddCommand(purge)
 	return c
 }

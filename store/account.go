@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,7 +82,7 @@ func (s *Store) User(addr string) (*Account, error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(bucket(tx, "accounts"), []byte(a), &acct)
 		if err == nil && !ok {
-			err = fmt.Errorf("user %s: %w", a, ErrNotFound)
+			err = errNoUser(a)
 		}
 		return err
 	})
@@ -124,7 +123,7 @@ func (s *Store) SetPassword(addr, passwordHash string) error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("user %s: %w", a, ErrNotFound)
+			return errNoUser(a)
 		}
 		acct.PasswordHash = passwordHash
 		return putJSON(b, []byte(a), acct)

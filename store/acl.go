@@ -95,10 +95,10 @@ func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers 
 			return err
 		}
 		if mb.Kind != MailboxShared || mb.Deleted != nil {
-			return errorf(ErrNotFound, "%s is not a shared mailbox", mb.Address)
+			return errorf(ErrNotFound, "%s is not a shared mailbox (see `mailsrv shared list`)", mb.Address)
 		}
 		if bucket(t.tx, "accounts").Get([]byte(m)) == nil {
-			return errorf(ErrNotFound, "member %s is not a local user", m)
+			return errorf(ErrNotFound, "member %s is not a local user (see `mailsrv user list`, or add it with `mailsrv user add %s`)", m, m)
 		}
 		if m == mb.Owner {
 			return fmt.Errorf("%s owns %s and already has every right", m, mb.Address)
@@ -107,7 +107,7 @@ func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers 
 		b := bucket(t.tx, "acl")
 		if b.Get(key) == nil && maxMembers > 0 {
 			if n := len(aclTx(t.tx, mbid)); n >= maxMembers {
-				return fmt.Errorf("%s already has %d members, the limit limits.shared_mailbox_members = %d", mb.Address, n, maxMembers)
+				return fmt.Errorf("%s already has %d members, the limit limits.shared_mailbox_members = %d: revoke a member (`mailsrv shared revoke`), or raise shared_mailbox_members under [limits] in the config file and restart the server", mb.Address, n, maxMembers)
 			}
 		}
 		if err := b.Put(key, []byte(rights.String())); err != nil {
@@ -136,7 +136,7 @@ func (s *Store) Revoke(mbid uint64, member string, actor string) error {
 		key := aclKey(mbid, m)
 		b := bucket(t.tx, "acl")
 		if b.Get(key) == nil {
-			return errorf(ErrNotFound, "%s is not a member of %s", m, mb.Address)
+			return errorf(ErrNotFound, "%s is not a member of %s (see `mailsrv shared show %s`)", m, mb.Address, mb.Address)
 		}
 		if err := b.Delete(key); err != nil {
 			return err

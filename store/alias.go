@@ -45,7 +45,7 @@ func (s *Store) AddAlias(addr, target string) error {
 			return errorf(ErrUnknownDomain, "%s: domain %s is not a local domain (add it with `mailsrv domain add %s`)", a, DomainOf(a), DomainOf(a))
 		}
 		if use := addressUse(t.tx, tg); use != "user" && use != "shared mailbox" {
-			return errorf(ErrNotFound, "alias target %s is not a local user or shared mailbox", tg)
+			return errorf(ErrNotFound, "alias target %s is not a local user or shared mailbox (see `mailsrv user list` and `mailsrv shared list`)", tg)
 		}
 		b := bucket(t.tx, "aliases")
 		var al Alias
@@ -95,7 +95,7 @@ func (s *Store) RemoveAlias(addr string) error {
 	return s.update(func(t *Tx) error {
 		b := bucket(t.tx, "aliases")
 		if b.Get([]byte(a)) == nil {
-			return fmt.Errorf("alias %s: %w", a, ErrNotFound)
+			return errorf(ErrNotFound, "alias %s: not found (see `mailsrv alias list`)", a)
 		}
 		return b.Delete([]byte(a))
 	})

@@ -79,7 +79,7 @@ func (s *Store) GetDomain(name string) (*Domain, error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(bucket(tx, "domains"), []byte(n), &d)
 		if err == nil && !ok {
-			err = fmt.Errorf("domain %s: %w", n, ErrUnknownDomain)
+			err = errorf(ErrUnknownDomain, "domain %s: not a local domain (see `mailsrv domain list`, or add it with `mailsrv domain add %s`)", n, n)
 		}
 		return err
 	})
@@ -112,7 +112,7 @@ func (s *Store) RemoveDomain(name string) error {
 	return s.update(func(t *Tx) error {
 		b := bucket(t.tx, "domains")
 		if b.Get([]byte(n)) == nil {
-			return fmt.Errorf("domain %s: %w", n, ErrUnknownDomain)
+			return errorf(ErrUnknownDomain, "domain %s: not a local domain (see `mailsrv domain list`, or add it with `mailsrv domain add %s`)", n, n)
 		}
 		var users []string
 		for _, bn := range []string{"accounts", "aliases", "mbaddr"} {

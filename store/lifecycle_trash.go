@@ -32,7 +32,7 @@ func getTrashTx(tx *bolt.Tx, id uint64) (*TrashItem, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("recycle bin item %d: %w", id, ErrNotFound)
+		return nil, errorf(ErrNotFound, "recycle bin item %d: not found (see `mailsrv trash list`)", id)
 	}
 	return &it, nil
 }

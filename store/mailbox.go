@@ -102,7 +102,7 @@ func (s *Store) MailboxByAddress(addr string) (*Mailbox, error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		id := bucket(tx, "mbaddr").Get([]byte(a))
 		if id == nil {
-			return fmt.Errorf("mailbox %s: %w", a, ErrNotFound)
+			return errorf(ErrNotFound, "mailbox %s: not found (see `mailsrv user list` and `mailsrv shared list`)", a)
 		}
 		var err error
 		mb, err = getMailboxTx(tx, getU64(id))
@@ -149,11 +149,11 @@ func (s *Store) CreateShared(addr, name, owner, passwordHash string, maxPerDomai
 			return err
 		}
 		if owner != "" && bucket(t.tx, "accounts").Get([]byte(owner)) == nil {
-			return errorf(ErrNotFound, "owner %s is not a local user", owner)
+			return errorf(ErrNotFound, "owner %s is not a local user (see `mailsrv user list`, or add it with `mailsrv user add %s`)", owner, owner)
 		}
 		if maxPerDomain > 0 {
 			if n := countShared(t.tx, DomainOf(a)); n >= maxPerDomain {
-				return fmt.Errorf("domain %s already has %d shared mailboxes, the limit limits.shared_mailboxes_per_domain = %d", DomainOf(a), n, maxPerDomain)
+				return fmt.Errorf("domain %s already has %d shared mailboxes, the limit limits.shared_mailboxes_per_domain = %d: remove one (`mailsrv shared remove`), or raise shared_mailboxes_per_domain under [limits] in the config file (0 = unlimited) and restart the server", DomainOf(a), n, maxPerDomain)
 			}
 		}
 		var err error

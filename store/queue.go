@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"sort"
 	"time"
 
@@ -67,7 +66,7 @@ func (s *Store) QueueGet(id uint64) (*QueueItem, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(bucket(tx, "queue"), u64(id), &q)
 		if err == nil && !ok {
-			err = fmt.Errorf("queue item %d: %w", id, ErrNotFound)
+			err = errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", id)
 		}
 		return err
 	})
@@ -83,7 +82,7 @@ func (s *Store) QueueUpdate(q *QueueItem) error {
 	return s.update(func(t *Tx) error {
 		b := bucket(t.tx, "queue")
 		if b.Get(u64(q.ID)) == nil {
-			return fmt.Errorf("queue item %d: %w", q.ID, ErrNotFound)
+			return errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", q.ID)
 		}
 		if len(q.To) == 0 {
 			if err := b.Delete(u64(q.ID)); err != nil {
@@ -105,7 +104,7 @@ func (s *Store) QueueRemove(id uint64) error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("queue item %d: %w", id, ErrNotFound)
+			return errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", id)
 		}
 		if err := b.Delete(u64(id)); err != nil {
 			return err

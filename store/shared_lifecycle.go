@@ -17,7 +17,7 @@ import (
 func liveMailboxTx(tx *bolt.Tx, a string) (*Mailbox, error) {
 	id := bucket(tx, "mbaddr").Get([]byte(a))
 	if id == nil {
-		return nil, fmt.Errorf("mailbox %s: %w", a, ErrNotFound)
+		return nil, errorf(ErrNotFound, "mailbox %s: not found (see `mailsrv user list` and `mailsrv shared list`)", a)
 	}
 	return getMailboxTx(tx, getU64(id))
 }
@@ -25,10 +25,10 @@ func liveMailboxTx(tx *bolt.Tx, a string) (*Mailbox, error) {
 func liveSharedTx(tx *bolt.Tx, a string) (*Mailbox, error) {
 	mb, err := liveMailboxTx(tx, a)
 	if err != nil {
-		return nil, fmt.Errorf("shared mailbox %s: %w", a, ErrNotFound)
+		return nil, errorf(ErrNotFound, "shared mailbox %s: not found (see `mailsrv shared list`)", a)
 	}
 	if mb.Kind != MailboxShared {
-		return nil, errorf(ErrNotFound, "%s is a personal mailbox, not a shared one", a)
+		return nil, errorf(ErrNotFound, "%s is a personal mailbox, not a shared one (see `mailsrv shared list`; `mailsrv shared create %s --from-user` converts it)", a, a)
 	}
 	return mb, nil
 }
@@ -166,17 +166,17 @@ func (s *Store) ConvertUserToShared(addr, name, owner, passwordHash string, maxP
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("user %s: %w", a, ErrNotFound)
+			return errNoUser(a)
 		}
 		if owner != "" && accts.Get([]byte(owner)) == nil {
-			return errorf(ErrNotFound, "owner %s is not a local user", owner)
+			return errorf(ErrNotFound, "owner %s is not a local user (see `mailsrv user list`, or add it with `mailsrv user add %s`)", owner, owner)
 		}
 		if owned := ownedShared(t.tx, a); len(owned) > 0 {
 			return fmt.Errorf("%s owns shared mailbox %s: reassign it (`mailsrv mailbox reassign`) first", a, owned[0])
 		}
 		if maxPerDomain > 0 {
 			if n := countShared(t.tx, DomainOf(a)); n >= maxPerDomain {
-				return fmt.Errorf("domain %s already has %d shared mailboxes, the limit limits.shared_mailboxes_per_domain = %d", DomainOf(a), n, maxPerDomain)
+				return fmt.Errorf("domain %s already has %d shared mailboxes, the limit limits.shared_mailboxes_per_domain = %d: remove one (`mailsrv shared remove`), or raise shared_mailboxes_per_domain under [limits] in the config file (0 = unlimited) and restart the server", DomainOf(a), n, maxPerDomain)
 			}
 		}
 		if mb, err = getMailboxTx(t.tx, acct.MailboxID); err != nil {
@@ -277,7 +277,7 @@ func (s *Store) ReassignWith(addr, user, actor string, o ReassignOptions) (*Reas
 			return err
 		}
 		if !ok {
-			return errorf(ErrNotFound, "user %s is not a local user", u)
+			return errorf(ErrNotFound, "user %s is not a local user (see `mailsrv user list`, or add it with `mailsrv user add %s`)", u, u)
 		}
 		mb, err := liveMailboxTx(t.tx, a)
 		if err != nil {

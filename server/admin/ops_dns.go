@@ -67,6 +67,9 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 		"domain.records": op(func(ctx context.Context, a dnsArgs) (any, error) {
 			p, err := h.dnsParams(a)
 			placeholder := ""
+			if err != nil && p.Domain == "" {
+				return nil, err // not a local domain
+			}
 			if err != nil && notPublicName(p.Hostname) {
 				// A trial install on a laptop: its hostname ("vm",
 				// "alice-laptop") is no DNS name. Show the records for the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -213,25 +212,6 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 	}
 }
 
-// ParseDuration reads a Go duration ("36h", "90m") or a number of days
-// with a "d" suffix ("30d", "1.5d"). Negative durations are refused.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(days, 64)
-		if err != nil || n != n || n > 1e5 {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 90m", s)
-		}
-		d = time.Duration(n * float64(24*time.Hour))
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 90m", s)
-		}
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
-	}
-	return d, nil
-}
+// ParseDuration reads a duration as the CLI and the config file both do
+// (config.ParseDuration): a Go duration ("36h", "90m") or days ("30d").
+func ParseDuration(s string) (time.Duration, error) { return config.ParseDuration(s) }

@@ -13,6 +13,8 @@ package config
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -107,15 +109,41 @@ type Log struct {
 // Duration is a time.Duration written in TOML as a Go duration string ("90s", "4h").
 type Duration time.Duration
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a duration like ParseDuration ("90s", "4h", "30d").
+// A negative value is left to Validate, which names the key's rule.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := parseDuration(string(b))
 	if err != nil {
-		// time's own message doubles the quotes; say what is expected.
-		return fmt.Errorf("%q is not a duration (write it like \"90s\", \"15m\" or \"4h\")", b)
+		return fmt.Errorf("%q is not a duration (write it like \"90s\", \"15m\", \"4h\" or \"30d\")", b)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration reads a Go duration ("36h", "90m") or a number of days
+// with a "d" suffix ("30d", "1.5d"), the one form of every duration in the
+// config file and on the command line. Negative durations are refused.
+func ParseDuration(s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("invalid duration %q: write it like 90s, 15m, 4h or 30d", strings.TrimSpace(s))
+	case d < 0:
+		return 0, fmt.Errorf("invalid duration %q: must not be negative", strings.TrimSpace(s))
+	}
+	return d, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n != n || n > 1e5 || n < -1e5 {
+			return 0, fmt.Errorf("bad number of days %q", days)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(s)
 }
 
 // MarshalText formats the duration as a Go duration string.
