@@ -103,6 +103,9 @@ func (t *Tx) createFolder(mbid uint64, name, specialUse string) (*Folder, error)
 	}
 	f := &Folder{ID: id, MailboxID: mbid, Name: name, UIDValidity: t.nextUIDValidity(), UIDNext: 1,
 		SpecialUse: specialUse, Subscribed: true, Created: t.s.now().UTC()}
+	if _, err := t.setSubName(mbid, name, false); err != nil {
+		return nil, err // the folder takes its name's subscription back
+	}
 	if err := putJSON(fb, []byte(name), f); err != nil {
 		return nil, err
 	}
@@ -246,6 +249,12 @@ func (t *Tx) deleteFolder(f *Folder) error {
 		}
 	}
 	bucket(t.tx, "folderids").Delete(u64(f.ID))
+	if f.Subscribed {
+		// The subscription outlives the folder (subnames.go).
+		if _, err := t.setSubName(f.MailboxID, f.Name, true); err != nil {
+			return err
+		}
+	}
 	t.Publish(Event{Kind: EventFolders, MailboxID: f.MailboxID, FolderID: f.ID})
 	return bucket(t.tx, "folders").Bucket(u64(f.MailboxID)).Delete([]byte(f.Name))
 }
@@ -327,14 +336,11 @@ func (t *Tx) renameInbox(inbox *Folder, newName string) error {
 	return err
 }
 
-// SetSubscribed sets a folder's subscription.
+// SetSubscribed sets the subscription of a name in mailbox mbid: of its
+// folder, or of the name alone when there is none (subnames.go).
 func (s *Store) SetSubscribed(mbid uint64, name string, on bool) error {
-	return s.update(func(t *Tx) error {
-		f, err := getFolderTx(t.tx, mbid, name)
-		if err != nil {
-			return err
-		}
-		f.Subscribed = on
-		return t.putFolder(f)
-	})
+	if err := validFolderName(canonicalFolder(name)); err != nil {
+		return err
+	}
+	return s.update(func(t *Tx) error { return t.setSubscribedTx(mbid, name, on) })
 }

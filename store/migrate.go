@@ -15,6 +15,7 @@ var allBuckets = []string{
 	"folders", "folderids", "msgs", "blobrefs", "acl", "audit", "trash", "queue",
 	"usersubs", // added within schema 1: additive, created at open
 	"roles",    // admin roles (roles.go), additive like usersubs
+	"subnames", // subscriptions without a folder (subnames.go), additive
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

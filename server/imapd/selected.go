@@ -359,11 +359,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if err := s.needSel(op); err != nil {
 		return err
 	}
-	refs, gone := s.refsGone(numSet)
+	// A STORE to a message another session expunged (and this one was
+	// not told of yet) is ignored: the others are stored and the command
+	// succeeds, as RFC 2180 §4.2.1 allows and Dovecot does.
+	refs := s.refs(numSet)
 	if len(refs) == 0 {
-		if gone {
-			return errExpungeIssued
-		}
 		return nil
 	}
 	var fop store.FlagOp
@@ -382,11 +382,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if err != nil {
 		return mapStoreErr(err)
 	}
-	gone = gone || len(res) < len(refs)
 	if sf.Silent {
-		if gone {
-			return errExpungeIssued
-		}
 		return nil
 	}
 	defer s.batch()()
@@ -404,9 +400,6 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 		if err := mw.Close(); err != nil {
 			return err
 		}
-	}
-	if gone {
-		return errExpungeIssued
 	}
 	return nil
 }

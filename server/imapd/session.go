@@ -259,11 +259,30 @@ func (s *session) Create(name string, _ *imap.CreateOptions) error {
 	if err := need(t, acl.OpCreateFolder); err != nil {
 		return err
 	}
+	// RFC 3501 §6.3.3: CREATE a/b/c creates the missing a and a/b too.
+	for i := strings.IndexByte(t.folder, '/'); i > 0; i = nextSlash(t.folder, i) {
+		parent := t.folder[:i]
+		if _, err := s.srv.st.GetFolder(t.mb.ID, parent); errors.Is(err, store.ErrNotFound) {
+			if _, err := s.srv.st.CreateFolder(t.mb.ID, parent, ""); err != nil && !errors.Is(err, store.ErrExists) {
+				return mapStoreErr(err)
+			}
+			s.audit(t, "create folder", parent)
+		}
+	}
 	if _, err := s.srv.st.CreateFolder(t.mb.ID, t.folder, ""); err != nil {
 		return mapStoreErr(err)
 	}
 	s.audit(t, "create folder", t.folder)
 	return nil
+}
+
+// nextSlash returns the index of the next "/" in name after i, or -1.
+func nextSlash(name string, i int) int {
+	j := strings.IndexByte(name[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
 }
 
 // isSharedNode reports names reserved for the shared namespace tree.

@@ -21,6 +21,7 @@ import (
 //	# comment
 //	login A alice@example.com    open connection A, logged in as that user
 //	deliver info@example.com INBOX 3   deliver testMessage(1..3) there
+//	folder alice@example.com a/b create a folder in the store (no parents)
 //	A SELECT INBOX               send a command on A (\r\n in it is CRLF,
 //	                             for literals)
 //	* 3 EXISTS                   an untagged line the last command must get
@@ -99,6 +100,10 @@ func runWireScript(t *testing.T, path string) {
 			n, _ := strconv.Atoi(f[3])
 			for k := 1; k <= n; k++ {
 				e.deliver(e.mailbox(f[1]), f[2], testMessage(k))
+			}
+		case "folder":
+			if _, err := e.st.CreateFolder(e.mailbox(f[1]), f[2], ""); err != nil {
+				t.Fatalf("%s:%d: %v", path, i+1, err)
 			}
 		case "sleep":
 			d, _ := time.ParseDuration(f[1])

@@ -87,6 +87,14 @@ func (c *Conn) Bye(text string) error {
 	return closeErr
 }
 
+// utf8Mailboxes reports whether mailbox names are UTF-8 on this connection
+// (mailsrv patch: see imapwire.Decoder.UTF8Mailboxes).
+func (c *Conn) utf8Mailboxes() bool {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	return c.enabled.Has(imap.CapIMAP4rev2) || c.enabled.Has(imap.CapUTF8Accept)
+}
+
 // mailsrv patch: every line about a connection goes through logger, the
 // session's own when it has one (so that each names its connection).
 func (c *Conn) logger() Logger {
@@ -191,6 +199,7 @@ func (c *Conn) serve() {
 		dec := imapwire.NewDecoder(c.br, imapwire.ConnSideServer)
 		dec.MaxSize = maxCommandSize
 		dec.CheckBufferedLiteralFunc = c.checkBufferedLiteral
+		dec.UTF8Mailboxes = c.utf8Mailboxes // mailsrv patch
 
 		if c.state == imap.ConnStateLogout || dec.EOF() {
 			break

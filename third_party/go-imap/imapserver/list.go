@@ -6,7 +6,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
-	"github.com/emersion/go-imap/v2/internal/utf7"
 )
 
 func (c *Conn) handleList(dec *imapwire.Decoder) error {
@@ -217,7 +216,7 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 		}
 	}
 	// mailsrv patch: a bad name is a syntax error (BAD), not an internal one.
-	name, err := utf7.Decode(mailbox)
+	name, err := dec.DecodeMailboxName(mailbox)
 	if err != nil {
 		return "", &imapwire.DecoderExpectError{Message: "mailbox pattern is not valid modified UTF-7 or UTF-8"}
 	}
@@ -274,6 +273,15 @@ type ListWriter struct {
 }
 
 // WriteList writes a single LIST response for a mailbox.
+// mailsrv patch: the backend needs to tell LSUB from LIST (SUBSCRIBED):
+// their options are the same, but LSUB's attributes and its "%" rule for
+// parents are not (RFC 3501 §6.3.9).
+
+// IsLSub reports whether w answers an LSUB command.
+func (w *ListWriter) IsLSub() bool { return w.lsub }
+
+// mailsrv patch end
+
 func (w *ListWriter) WriteList(data *imap.ListData) error {
 	if w.lsub {
 		return w.conn.writeLSub(data)

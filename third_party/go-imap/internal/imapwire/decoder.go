@@ -2,11 +2,13 @@ package imapwire
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapnum"
@@ -52,6 +54,11 @@ type Decoder struct {
 	// CheckBufferedLiteralFunc is called when a literal is about to be decoded
 	// and needs to be fully buffered in memory.
 	CheckBufferedLiteralFunc func(size int64, nonSync bool) error
+	// mailsrv patch: UTF8Mailboxes reports whether mailbox names are
+	// UTF-8 (after ENABLE UTF8=ACCEPT or IMAP4rev2, RFC 6855 §3, RFC 9051
+	// §5.1) rather than modified UTF-7, in which "&" starts an encoding.
+	UTF8Mailboxes func() bool
+	// mailsrv patch end
 	// MaxSize defines a maximum number of bytes to be read from the input.
 	// Literals are ignored.
 	MaxSize int64
@@ -532,6 +539,20 @@ func (dec *Decoder) ExpectNList(f func() error) error {
 	return dec.ExpectList(f)
 }
 
+// DecodeMailboxName turns a mailbox name as sent into the name itself:
+// modified UTF-7 decoded, or UTF-8 checked (mailsrv patch).
+func (dec *Decoder) DecodeMailboxName(name string) (string, error) {
+	if dec.UTF8Mailboxes != nil && dec.UTF8Mailboxes() {
+		if !utf8.ValidString(name) {
+			return "", errors.New("invalid UTF-8")
+		}
+		// The encoder writes "&" as "&-" in UTF-8 mode too (utf7.Escape,
+		// as upstream does); a bare "&" is just that character.
+		return strings.ReplaceAll(name, "&-", "&"), nil
+	}
+	return utf7.Decode(name)
+}
+
 func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 	var name string
 	if !dec.ExpectAString(&name) {
@@ -541,9 +562,10 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		*ptr = "INBOX"
 		return true
 	}
-	name, err := utf7.Decode(name)
 	// mailsrv patch: a bad name is a syntax error (BAD), and NUL or other
-	// control characters are never part of a mailbox name.
+	// control characters are never part of a mailbox name. UTF-8 names
+	// are taken as they are.
+	name, err := dec.DecodeMailboxName(name)
 	if err != nil {
 		return dec.returnErr(&DecoderExpectError{Message: "mailbox name is not valid modified UTF-7 or UTF-8"})
 	}
