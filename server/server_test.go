@@ -32,7 +32,7 @@ import (
 	"mailsrv/store"
 )
 
-func testServer(t *testing.T) (*Server, *config.Config) {
+func testServer(t *testing.T, mods ...func(*config.Config)) (*Server, *config.Config) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.com"
@@ -40,6 +40,9 @@ func testServer(t *testing.T) (*Server, *config.Config) {
 	cfg.DNS.Resolver = "127.0.0.1:9" // nothing answers: no test touches real DNS
 	cfg.Listen = config.Listen{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", Submissions: "127.0.0.1:0",
 		IMAP: "127.0.0.1:0", IMAPS: "127.0.0.1:0", HTTP: "127.0.0.1:0", Metrics: "127.0.0.1:0"}
+	for _, m := range mods {
+		m(cfg)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s, err := New(cfg, log)
 	if err != nil {

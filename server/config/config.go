@@ -29,6 +29,19 @@ type Config struct {
 	Limits    Limits    `toml:"limits"`
 	Retention Retention `toml:"retention"`
 	Log       Log       `toml:"log"`
+	// Submission is the [submission] table (not the listener address of
+	// the same name under [listen]).
+	Submission Submission `toml:"submission"`
+}
+
+// Submission configures what submission does with a message beyond
+// delivering it.
+type Submission struct {
+	// SaveSent also stores each personal submission in the sender's Sent
+	// folder (SPEC §3); mail sent as a shared address always goes to the
+	// shared mailbox's Sent. Off by default: most clients APPEND their own
+	// copy, and an APPEND of the same message is recognised and not doubled.
+	SaveSent bool `toml:"save_sent"`
 }
 
 // Listen holds listener addresses; "" disables a listener.

@@ -49,6 +49,9 @@ type SubmissionOptions struct {
 	AllowInsecureAuth bool
 	// Wake is called after a message was queued for remote delivery.
 	Wake func()
+	// SaveSent stores a copy of each personal submission in the sender's
+	// Sent folder ([submission] save_sent).
+	SaveSent bool
 	// Zero values mean the package defaults.
 	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout, UnknownRcptDelay time.Duration
 }

@@ -131,6 +131,12 @@ func (s *subSession) Data(r io.Reader) error {
 			Detail: "to " + strings.Join(rcpts, ", "),
 		}})
 	}
+	if opts.SaveSent && len(hc.shared) == 0 {
+		// [submission] save_sent: the sender's own Sent copy. It carries
+		// the trace prefix, so the client's own APPEND of it is recognised
+		// (store.RecentSubmittedCopy) and not stored twice.
+		d.Targets = append(d.Targets, store.Target{MailboxID: id.MailboxID, Folder: "Sent", Flags: []string{store.FlagSeen}})
+	}
 	if len(remote) > 0 {
 		d.Queue = &store.QueueItem{From: from, To: remote}
 	}
