@@ -420,6 +420,14 @@ func (dec *Decoder) Quoted(ptr *string) bool {
 		if ch == '"' {
 			break
 		}
+		// mailsrv patch: a quoted string ends on its line (RFC 9051
+		// QUOTED-CHAR has no CR or LF); reading on would take the next
+		// command into the string.
+		if ch == '\r' || ch == '\n' {
+			dec.mustUnreadByte()
+			return dec.returnErr(&DecoderExpectError{Message: "unterminated quoted string"})
+		}
+		// mailsrv patch end
 
 		if ch == '\\' {
 			ch, ok = dec.readByte()
@@ -572,9 +580,9 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 	if err := CheckMailboxName(name); err != nil {
 		return dec.returnErr(err)
 	}
-	// mailsrv patch end
 	*ptr = name
 	return true
+	// mailsrv patch end
 }
 
 func (dec *Decoder) ExpectUID(ptr *imap.UID) bool {
