@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"reflect"
 	"slices"
 	"time"
 
@@ -404,21 +403,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	return nil
 }
 
-// isCloseExpunge reports whether w is the writer go-imap passes for CLOSE
-// (which expunges silently). go-imap does not export that distinction; its
-// CLOSE writer has no connection.
-func isCloseExpunge(w *imapserver.ExpungeWriter) bool {
-	if w == nil {
-		return true
-	}
-	f := reflect.ValueOf(w).Elem().FieldByName("conn")
-	return f.IsValid() && f.IsNil()
-}
-
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
 	defer s.observe("EXPUNGE", time.Now())
 	if err := s.needSel(acl.OpExpunge); err != nil {
-		if isCloseExpunge(w) {
+		if w.ForClose() {
 			return nil // CLOSE of a read-only folder just closes it
 		}
 		return err

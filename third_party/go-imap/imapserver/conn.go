@@ -116,7 +116,7 @@ func (c *Conn) EnabledCaps() imap.CapSet {
 func (c *Conn) serve() {
 	defer func() {
 		if v := recover(); v != nil {
-			c.logger().Printf("panic handling command: %v\n%s", v, debug.Stack())
+			c.logger().Printf("panic handling command: %v\n%s", v, debug.Stack()) // mailsrv patch: per-session logger
 		}
 
 		c.conn.Close()
@@ -144,11 +144,11 @@ func (c *Conn) serve() {
 		if errors.As(err, &imapErr) && imapErr.Type == imap.StatusResponseTypeBye {
 			resp = (*imap.StatusResponse)(imapErr)
 		} else {
-			c.logger().Printf("failed to create session: %v", err)
+			c.logger().Printf("failed to create session: %v", err) // mailsrv patch: per-session logger
 			resp = internalServerErrorResp
 		}
 		if err := c.writeStatusResp("", resp); err != nil {
-			c.logger().Printf("failed to write greeting: %v", err)
+			c.logger().Printf("failed to write greeting: %v", err) // mailsrv patch: per-session logger
 		}
 		return
 	}
@@ -156,7 +156,7 @@ func (c *Conn) serve() {
 	defer func() {
 		if c.session != nil {
 			if err := c.session.Close(); err != nil {
-				c.logger().Printf("failed to close session: %v", err)
+				c.logger().Printf("failed to close session: %v", err) // mailsrv patch: per-session logger
 			}
 		}
 	}()
@@ -182,7 +182,7 @@ func (c *Conn) serve() {
 		statusType = imap.StatusResponseTypePreAuth
 	}
 	if err := c.writeCapabilityStatus("", statusType, "IMAP server ready"); err != nil {
-		c.logger().Printf("failed to write greeting: %v", err)
+		c.logger().Printf("failed to write greeting: %v", err) // mailsrv patch: per-session logger
 		return
 	}
 
@@ -209,7 +209,7 @@ func (c *Conn) serve() {
 		c.dec = dec // mailsrv patch: acceptLiteral tells it (recovery)
 		if err := c.readCommand(dec); err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				c.logger().Printf("failed to read command: %v", err)
+				c.logger().Printf("failed to read command: %v", err) // mailsrv patch: per-session logger
 			}
 			break
 		}
@@ -350,7 +350,7 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 			Text: "Syntax error: " + decErr.Message,
 		}
 	} else if err != nil {
-		c.logger().Printf("handling %v command: %v", name, err)
+		c.logger().Printf("handling %v command: %v", name, err) // mailsrv patch: per-session logger
 		resp = internalServerErrorResp
 	} else {
 		if !sendOK {

@@ -27,7 +27,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				c.logger().Printf("panic idling: %v\n%s", v, debug.Stack())
+				c.logger().Printf("panic idling: %v\n%s", v, debug.Stack()) // mailsrv patch: per-session logger
 				done <- fmt.Errorf("imapserver: panic idling")
 			}
 		}()
@@ -42,7 +42,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		return nil
 	} else if err != nil {
 		return err
-	} else if isPrefix {
+	} else if isPrefix { // mailsrv patch: a long line is dropped whole
 		// mailsrv patch: drop the rest of the line, so that it is not
 		// read as a command.
 		if err := discardLine(c.br); err != nil {
@@ -51,7 +51,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		<-done
 		return newClientBugError("Syntax error: expected DONE to end IDLE command")
 		// mailsrv patch end
-	} else if string(line) != "DONE" {
+	} else if string(line) != "DONE" { // mailsrv patch: split from isPrefix
 		return newClientBugError("Syntax error: expected DONE to end IDLE command")
 	}
 

@@ -254,7 +254,6 @@ func parseAddressList(mh mail.Header, k string) []imap.Address {
 // ExtractBodyStructure extracts the structure of a message body.
 //
 // It can be used by server backends to implement Session.Fetch.
-//
 // mailsrv patch: the structure is built in one streaming pass with bounded
 // nesting and part count (mimelimits.go), and every multipart has at least
 // one child, so that no message content can make the encoder panic or the

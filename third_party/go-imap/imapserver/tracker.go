@@ -204,7 +204,7 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 				flags = fn(flags)
 			}
 			// mailsrv patch end
-			err = w.WriteMailboxFlags(flags)
+			err = w.WriteMailboxFlags(flags) // mailsrv patch: flags as rewritten
 		case update.fetch != nil:
 			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
 		default:
