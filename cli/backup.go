@@ -31,7 +31,7 @@ func Backup(g *Globals) *cobra.Command {
 			}
 			var res admin.BackupResult
 			p := newProgress(cmd, asJSON)
-			err = g.callProgress(cmd, "backup", map[string]string{"out": abs}, &res, p.report())
+			err = g.callProgress(cmd, "backup", admin.BackupArgs{Out: abs}, &res, p.report())
 			p.end()
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mailsrv/dns"
+	"mailsrv/server/admin"
 )
 
 func domainRecords(g *Globals) *cobra.Command {
@@ -13,7 +14,7 @@ func domainRecords(g *Globals) *cobra.Command {
 		Use: "records DOMAIN", Short: "Print the DNS records to publish for DOMAIN (zone-file syntax)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var recs []dns.Record
-			if err := g.call(cmd, "domain.records", map[string]any{"name": args[0], "ips": ips}, &recs); err != nil {
+			if err := g.call(cmd, "domain.records", admin.DNSArgs{Name: args[0], IPs: ips}, &recs); err != nil {
 				return err
 			}
 			if asJSON {
@@ -35,7 +36,7 @@ func domainVerify(g *Globals) *cobra.Command {
 		Use: "verify DOMAIN", Short: "Check DOMAIN's published DNS records (exit 1 if any check FAILs)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rep dns.Report
-			if err := g.call(cmd, "domain.verify", map[string]any{"name": args[0], "ips": ips, "resolver": resolver}, &rep); err != nil {
+			if err := g.call(cmd, "domain.verify", admin.DNSArgs{Name: args[0], IPs: ips, Resolver: resolver}, &rep); err != nil {
 				return err
 			}
 			if asJSON {

@@ -16,7 +16,7 @@ func Domain(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "add DOMAIN", Short: "Add a local domain and create its DKIM keys", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "domain.add", map[string]string{"name": args[0]})
+			return g.simple(cmd, "domain.add", admin.DomainArgs{Name: args[0]})
 		},
 	})
 	var asJSON bool
@@ -38,7 +38,7 @@ func Domain(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "remove DOMAIN", Short: "Remove a domain no address uses any more", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "domain.remove", map[string]string{"name": args[0]})
+			return g.simple(cmd, "domain.remove", admin.DomainArgs{Name: args[0]})
 		},
 	})
 	c.AddCommand(domainRecords(g), domainVerify(g))

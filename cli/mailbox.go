@@ -21,7 +21,7 @@ func Mailbox(g *Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.BackupInfo
 			p := newProgress(cmd, backupJSON)
-			err := g.callProgress(cmd, "mailbox.backup", map[string]string{"source": args[0], "to": to}, &res, p.report())
+			err := g.callProgress(cmd, "mailbox.backup", admin.MailboxArgs{Source: args[0], To: to}, &res, p.report())
 			p.end()
 			if err != nil {
 				return err
@@ -48,7 +48,7 @@ func Mailbox(g *Globals) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res admin.ReassignInfo
-			if err := g.call(cmd, "mailbox.reassign", map[string]any{"address": args[0], "to": user, "keep_rights": keepRights}, &res); err != nil {
+			if err := g.call(cmd, "mailbox.reassign", admin.MailboxArgs{Address: args[0], To: user, KeepRights: keepRights}, &res); err != nil {
 				return err
 			}
 			if reassignJSON {

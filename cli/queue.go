@@ -44,7 +44,7 @@ func Queue(g *Globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("queue ID must be a number, got %q", args[0])
 				}
-				return g.simple(cmd, opName, map[string]uint64{"id": id})
+				return g.simple(cmd, opName, admin.QueueArgs{ID: id})
 			},
 		})
 	}

@@ -45,8 +45,8 @@ func Shared(g *Globals) *cobra.Command {
 					return failed(err)
 				}
 			}
-			return g.simple(cmd, "shared.create", map[string]any{"address": args[0], "name": name, "owner": owner,
-				"password": pw, "from_user": fromUser})
+			return g.simple(cmd, "shared.create", admin.SharedArgs{Address: args[0], Name: name, Owner: owner,
+				Password: pw, FromUser: fromUser})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "display name")
@@ -62,7 +62,7 @@ func Shared(g *Globals) *cobra.Command {
 			if _, err := acl.Parse(rights); err != nil {
 				return usageError("--rights: %s", strings.TrimPrefix(err.Error(), "acl: "))
 			}
-			return g.simple(cmd, "shared.grant", map[string]string{"address": args[0], "member": args[1], "rights": rights})
+			return g.simple(cmd, "shared.grant", admin.SharedArgs{Address: args[0], Member: args[1], Rights: rights})
 		},
 	}
 	grant.Flags().StringVar(&rights, "rights", "", "comma-separated: read,manage,send,send-on-behalf")
@@ -72,7 +72,7 @@ func Shared(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "revoke ADDRESS MEMBER", Short: "Remove MEMBER from a shared mailbox (not the owner)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "shared.revoke", map[string]string{"address": args[0], "member": args[1]})
+			return g.simple(cmd, "shared.revoke", admin.SharedArgs{Address: args[0], Member: args[1]})
 		},
 	})
 
@@ -97,7 +97,7 @@ func Shared(g *Globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show a shared mailbox with its members and rights", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return listCmd(g, cmd, showJSON, "shared.show", map[string]string{"address": args[0]}, func(w io.Writer, m admin.SharedInfo) {
+			return listCmd(g, cmd, showJSON, "shared.show", admin.SharedArgs{Address: args[0]}, func(w io.Writer, m admin.SharedInfo) {
 				fmt.Fprintf(w, "address:   %s\nname:      %s\nowner:     %s\nmessages:  %d\nbytes:     %d\npassword:  %s\n",
 					m.Address, m.Name, m.Owner, m.Messages, m.Bytes, yesNo(m.HasPassword))
 				if len(m.Members) == 0 {
@@ -128,7 +128,7 @@ func Shared(g *Globals) *cobra.Command {
 			if newAddr == "" && newName == "" {
 				return usageError("give a new address or --name")
 			}
-			return g.simple(cmd, "shared.rename", map[string]string{"address": args[0], "new_address": newAddr, "name": newName})
+			return g.simple(cmd, "shared.rename", admin.SharedArgs{Address: args[0], NewAddr: newAddr, Name: newName})
 		},
 	}
 	rename.Flags().StringVar(&newName, "name", "", "new display name")
@@ -137,7 +137,7 @@ func Shared(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "remove ADDRESS", Short: "Remove a shared mailbox (its mail goes to the recycle bin)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "shared.remove", map[string]string{"address": args[0]})
+			return g.simple(cmd, "shared.remove", admin.SharedArgs{Address: args[0]})
 		},
 	})
 
@@ -149,7 +149,7 @@ func Shared(g *Globals) *cobra.Command {
 			if err := checkDuration("since", since); err != nil {
 				return err
 			}
-			return listCmd(g, cmd, auditJSON, "shared.audit", map[string]string{"address": args[0], "since": since}, func(w io.Writer, log []admin.AuditInfo) {
+			return listCmd(g, cmd, auditJSON, "shared.audit", admin.SharedArgs{Address: args[0], Since: since}, func(w io.Writer, log []admin.AuditInfo) {
 				tw := table(w)
 				fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tFOLDER\tUID\tMESSAGE-ID\tDETAIL")
 				for _, e := range log {

@@ -48,7 +48,7 @@ func Trash(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.simple(cmd, "trash.restore", map[string]uint64{"id": id})
+			return g.simple(cmd, "trash.restore", admin.TrashArgs{ID: id})
 		},
 	})
 
@@ -62,7 +62,7 @@ func Trash(g *Globals) *cobra.Command {
 			if err := checkDuration("older-than", olderThan); err != nil {
 				return err
 			}
-			req := map[string]any{"older_than": olderThan}
+			req := admin.TrashArgs{OlderThan: olderThan}
 			if len(args) == 1 {
 				if olderThan != "" {
 					return usageError("give an ID or --older-than, not both")
@@ -71,7 +71,7 @@ func Trash(g *Globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				req["id"] = id
+				req.ID = id
 			}
 			return g.simple(cmd, "trash.purge", req)
 		},

@@ -47,7 +47,7 @@ func User(g *Globals) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			if err := g.simple(cmd, "user.add", map[string]string{"address": args[0], "name": name, "password": pw}); err != nil {
+			if err := g.simple(cmd, "user.add", admin.UserArgs{Address: args[0], Name: name, Password: pw}); err != nil {
 				return err
 			}
 			if generated {
@@ -80,7 +80,7 @@ func User(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "remove ADDRESS", Short: "Remove a user (their mail goes to the recycle bin)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "user.remove", map[string]string{"address": args[0]})
+			return g.simple(cmd, "user.remove", admin.UserArgs{Address: args[0]})
 		},
 	})
 
@@ -92,7 +92,7 @@ func User(g *Globals) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			if err := g.simple(cmd, "user.passwd", map[string]string{"address": args[0], "password": pw}); err != nil {
+			if err := g.simple(cmd, "user.passwd", admin.UserArgs{Address: args[0], Password: pw}); err != nil {
 				return err
 			}
 			if generated {
@@ -112,7 +112,7 @@ func Alias(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "add ADDRESS TARGET", Short: "Deliver ADDRESS to TARGET (a local user or shared mailbox)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "alias.add", map[string]string{"address": args[0], "target": args[1]})
+			return g.simple(cmd, "alias.add", admin.AliasArgs{Address: args[0], Target: args[1]})
 		},
 	})
 	var asJSON bool
@@ -134,7 +134,7 @@ func Alias(g *Globals) *cobra.Command {
 	c.AddCommand(&cobra.Command{
 		Use: "remove ADDRESS", Short: "Remove an alias", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.simple(cmd, "alias.remove", map[string]string{"address": args[0]})
+			return g.simple(cmd, "alias.remove", admin.AliasArgs{Address: args[0]})
 		},
 	})
 	return c
