@@ -1,11 +1,13 @@
 // Command smtpload is the load generator (and, with -serve, the mailsrv
-// side) of bench/smtp_intake.sh. It is a benchmark tool only: nothing in
-// mailsrv imports it and tests do not run it.
+// side) of bench/run.sh. It is a benchmark tool only: nothing in
+// mailsrv imports it; CI runs it through bench/run.sh --smoke.
 //
-//	smtpload -serve -data DIR -listen 127.0.0.1:PORT
+//	smtpload -serve -data DIR -listen 127.0.0.1:PORT [-cert F -key F] [-ctl ADDR]
 //	    runs mailsrv's MX intake over a fresh store in DIR with a local
-//	    dnstest zone (SPF for bench.test allows 127.0.0.1), until SIGTERM.
-//	smtpload -addr HOST:PORT -c 10 -n 2000 -size 3072 -to bench@example.com
+//	    dnstest zone (SPF for bench.test allows 127.0.0.1), until SIGTERM;
+//	    -cert/-key offer STARTTLS, -ctl serves CPU-profile control
+//	    (bench/internal/benchkit).
+//	smtpload -addr HOST:PORT -c 10 -n 2000 -size 3072 -to bench@example.com [-starttls]
 //	    sends n messages of size bytes over c concurrent sessions (each
 //	    session sends its share back to back: MAIL, RCPT, DATA, repeat) and
 //	    prints "msgs=N secs=S rate=R" (messages per second).
@@ -13,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +32,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/auth/msgauth"
+	"mailsrv/bench/internal/benchkit"
 	"mailsrv/dns/dnstest"
 	"mailsrv/server/config"
 	"mailsrv/server/smtpd"
@@ -45,12 +49,18 @@ func main() {
 	size := flag.Int("size", 3072, "message size in bytes")
 	from := flag.String("from", "load@bench.test", "envelope sender")
 	to := flag.String("to", "bench@example.com", "recipient")
+	certFile := flag.String("cert", "", "TLS certificate for -serve")
+	keyFile := flag.String("key", "", "TLS key for -serve")
+	ctl := flag.String("ctl", "", "profile control address for -serve")
+	starttls := flag.Bool("starttls", false, "load over STARTTLS")
+	noSync := flag.Bool("nosync", false, "-serve: store without any fsync (experiment: the upper bound of fewer fsyncs; never durable)")
+	quickAck := flag.Bool("quickack", false, "-serve: re-arm TCP_QUICKACK after every read (experiment, benchkit/quickack.go)")
 	flag.Parse()
 	var err error
 	if *serve {
-		err = runServer(*data, *listen, *to)
+		err = runServer(*data, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
 	} else {
-		err = runLoad(*addr, *conc, *n, *size, *from, *to)
+		err = runLoad(*addr, *conc, *n, *size, *from, *to, *starttls)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "smtpload:", err)
@@ -58,12 +68,21 @@ func main() {
 	}
 }
 
-func runServer(dir, listen, user string) error {
+func runServer(dir, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
 	if dir == "" {
 		return fmt.Errorf("-serve needs -data DIR")
 	}
+	tlsConf, err := benchkit.LoadTLS(certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	if ctl != "" {
+		if err := benchkit.Control(ctl); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(dir, store.Options{Logger: log})
+	st, err := store.Open(dir, store.Options{Logger: log, NoSync: noSync})
 	if err != nil {
 		return err
 	}
@@ -88,7 +107,7 @@ _dmarc IN TXT "v=DMARC1; p=none"
 	limits := config.Default().Limits
 	limits.MaxConnectionsPerIP = 1000
 	srv := smtpd.NewMX(smtpd.MXOptions{
-		Store: st, Hostname: "mx.bench.test", Limits: limits,
+		Store: st, Hostname: "mx.bench.test", Limits: limits, TLS: tlsConf,
 		// DNS answers cached for a minute, as serve does.
 		Verifier: msgauth.NewVerifier(msgauth.NewCachingResolver(msgauth.NewResolver(dns.Addr()), time.Minute, nil), "mx.bench.test"),
 		Log:      log,
@@ -96,6 +115,9 @@ _dmarc IN TXT "v=DMARC1; p=none"
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
+	}
+	if quickAck {
+		ln = benchkit.QuickAck(ln)
 	}
 	fmt.Println("listening", ln.Addr())
 	errc := make(chan error, 1)
@@ -124,7 +146,7 @@ func body(from, to string, i, size int) string {
 	return b.String()
 }
 
-func runLoad(addr string, conc, n, size int, from, to string) error {
+func runLoad(addr string, conc, n, size int, from, to string, starttls bool) error {
 	if addr == "" || conc < 1 || n < conc {
 		return fmt.Errorf("need -addr, -c >= 1 and -n >= -c")
 	}
@@ -137,7 +159,7 @@ func runLoad(addr string, conc, n, size int, from, to string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := session(addr, from, to, size, n, &next); err != nil {
+			if err := session(addr, from, to, size, n, starttls, &next); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -155,15 +177,18 @@ func runLoad(addr string, conc, n, size int, from, to string) error {
 	return nil
 }
 
-func session(addr, from, to string, size, n int, next *atomic.Int64) error {
-	c, err := smtp.Dial(addr)
+func session(addr, from, to string, size, n int, starttls bool, next *atomic.Int64) error {
+	var c *smtp.Client
+	var err error
+	if starttls { // EHLO localhost, STARTTLS, EHLO again
+		c, err = smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	} else if c, err = smtp.Dial(addr); err == nil {
+		err = c.Hello("load.bench.test")
+	}
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Hello("load.bench.test"); err != nil {
-		return err
-	}
 	for {
 		i := int(next.Add(1))
 		if i > n {

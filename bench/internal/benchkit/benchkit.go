@@ -1,0 +1,145 @@
+// Package benchkit holds what the bench servers (bench/cmd/imapbench serve,
+// bench/cmd/smtpload -serve) share: a self-signed TLS pair written to files
+// that Dovecot and Postfix can load too, so both sides of a comparison serve
+// the same certificate, and a loopback control endpoint through which the
+// bench driver starts and stops a CPU profile around each workload and asks
+// the server to return freed heap before a memory reading; and QuickAck, the
+// TCP experiment of bench/RESULTS.md. Benchmark tooling only: nothing in
+// mailsrv imports it.
+package benchkit
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync"
+	"time"
+)
+
+// WriteCert writes a fresh self-signed ECDSA P-256 pair valid for
+// localhost and 127.0.0.1 to dir/cert.pem and dir/key.pem.
+func WriteCert(dir string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "localhost"},
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o640)
+}
+
+// LoadTLS returns a server config for the pair in certFile/keyFile, or nil
+// when both are empty (plain TCP only).
+func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}}, nil
+}
+
+// Control serves, on a loopback address:
+//
+//	GET /profile/start?path=FILE   start a CPU profile into FILE
+//	GET /profile/stop              stop it (the file is complete on return)
+//	GET /freeos                    debug.FreeOSMemory (argon2id scratch of logins)
+//	GET /memstats                  Go heap figures as one line
+//
+// It returns once the listener is open; the server runs until the process ends.
+func Control(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var cur *os.File
+	mux := http.NewServeMux()
+	mux.HandleFunc("/profile/start", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cur != nil {
+			http.Error(w, "a profile is running", http.StatusConflict)
+			return
+		}
+		f, err := os.Create(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		cur = f
+		fmt.Fprintln(w, "started")
+	})
+	mux.HandleFunc("/profile/stop", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cur == nil {
+			http.Error(w, "no profile is running", http.StatusConflict)
+			return
+		}
+		pprof.StopCPUProfile()
+		err := cur.Close()
+		cur = nil
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "stopped")
+	})
+	mux.HandleFunc("/freeos", func(w http.ResponseWriter, r *http.Request) {
+		debug.FreeOSMemory()
+		fmt.Fprintln(w, "freed")
+	})
+	mux.HandleFunc("/memstats", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, "goroutines=%d heap_inuse_kib=%d heap_idle_kib=%d heap_released_kib=%d stack_inuse_kib=%d sys_kib=%d\n",
+			runtime.NumGoroutine(), ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10)
+	})
+	go http.Serve(ln, mux)
+	return nil
+}
