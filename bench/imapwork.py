@@ -2,7 +2,7 @@
 """Independent IMAP clients for bench/run.sh: the same workloads against
 mailsrv and Dovecot, over STARTTLS on both.
 
-  imapwork.py run  --addr H:P --client imaplib|raw --folder F --n N
+  imapwork.py run  --addr H:P --client imaplib|raw|raw-plain --folder F --n N
                    [--append K --first S --append-folder AF] [--reps R]
                    [--ctl URL --profile-dir D --profile-secs S]
   imapwork.py idle --addr H:P --conns C     hold C logged-in TLS connections
@@ -15,6 +15,8 @@ Clients:
            reads until its tagged reply, skipping literals by their byte
            count and counting untagged lines. Its figure is close to the
            server's own time plus TLS; imaplib minus raw is client parsing.
+  raw-plain  the raw client without STARTTLS, for a server started without
+           a certificate: raw minus raw-plain is the cost of TLS records.
 
 Messages are bench/cmd/imapbench's Message(i) (~3 KiB), computed the same
 way here. Every workload checks its answer (counts of EXISTS, FETCH
@@ -150,15 +152,16 @@ LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
 class Raw:
     name = "raw"
 
-    def __init__(self, host, port, user, password):
+    def __init__(self, host, port, user, password, plain=False):
         s = socket.create_connection((host, port))
         self.f = s.makefile("rb", buffering=1 << 16)
         self.sock = s
         self.n = 0
         self.line()  # greeting
-        self.cmd(b"STARTTLS")
-        self.sock = tls_context().wrap_socket(s, server_hostname="localhost")
-        self.f = self.sock.makefile("rb", buffering=1 << 16)
+        if not plain:
+            self.cmd(b"STARTTLS")
+            self.sock = tls_context().wrap_socket(s, server_hostname="localhost")
+            self.f = self.sock.makefile("rb", buffering=1 << 16)
         self.cmd(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
 
     def line(self):
@@ -232,7 +235,16 @@ class Raw:
         self.cmd(b"LOGOUT")
 
 
-CLIENTS = {"imaplib": Imaplib, "raw": Raw}
+class RawPlain(Raw):
+    """The raw client without TLS (for a server started without a
+    certificate): tells the cost of TLS records from the rest."""
+    name = "raw-plain"
+
+    def __init__(self, host, port, user, password):
+        super().__init__(host, port, user, password, plain=True)
+
+
+CLIENTS = {"imaplib": Imaplib, "raw": Raw, "raw-plain": RawPlain}
 
 
 # ---------------------------------------------------------------- workloads

@@ -36,8 +36,8 @@ cd "$ROOT"
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 if [ "$SMOKE" = 1 ]; then
-  N=${N:-200} BIG=${BIG:-1000} BIGAPPEND=${BIGAPPEND:-50} CONNS=${CONNS:-10}
-  GOAPPEND=${GOAPPEND:-50} SMTPN=${SMTPN:-100} REPS=${REPS:-1} PROFILE=${PROFILE:-0}
+  N=${N:-100} BIG=${BIG:-600} BIGAPPEND=${BIGAPPEND:-20} CONNS=${CONNS:-10}
+  GOAPPEND=${GOAPPEND:-20} SMTPN=${SMTPN:-50} REPS=${REPS:-1} PROFILE=${PROFILE:-0}
 else
   N=${N:-10000} BIG=${BIG:-100000} BIGAPPEND=${BIGAPPEND:-1000} CONNS=${CONNS:-200}
   GOAPPEND=${GOAPPEND:-2000} SMTPN=${SMTPN:-2000} REPS=${REPS:-3} PROFILE=${PROFILE:-1}
@@ -389,6 +389,10 @@ result host - loadavg_after 0 "$(cut -d' ' -f1 /proc/loadavg)" load
 OUT="$W/results.json"
 if [ "$SMOKE" = 0 ]; then OUT="$ROOT/bench/results.json"; fi
 python3 "$ROOT/bench/report.py" "$RES" "$OUT" "$N" "$BIG" "$W/prof"
-echo "(work dir: $W; profiles: $W/prof)"
+if [ "$SMOKE" = 1 ]; then
+  rm -rf "$W"   # nothing worth keeping from tiny counts
+else
+  echo "(work dir: $W; profiles: $W/prof)"
+fi
 exit
 }
