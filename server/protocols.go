@@ -7,6 +7,7 @@ import (
 	"mailsrv/server/imapd"
 	"mailsrv/server/queue"
 	"mailsrv/server/smtpd"
+	"mailsrv/server/spam"
 )
 
 // addProtocols wires the mail services: MX intake, submission on both
@@ -20,9 +21,18 @@ func (s *Server) addProtocols() error {
 	s.jobs = append(s.jobs, runner.Run)
 	s.admin.WakeQueue = runner.Wake
 
+	filter := spam.New(spam.Options{
+		Store: s.store, Config: s.cfg.Spam, Resolver: s.resolver, Hostname: s.cfg.Hostname,
+		Metrics: s.metrics, Log: s.log,
+	})
+	if s.cfg.Spam.JunkFilter {
+		trainer := spam.NewTrainer(s.store, s.metrics, s.log)
+		s.jobs = append(s.jobs, trainer.Run)
+		s.onStop = append(s.onStop, trainer.Close)
+	}
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
-		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Metrics: s.metrics, Log: s.log,
+		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Spam: filter, Metrics: s.metrics, Log: s.log,
 	})
 	if err := s.addService("smtp", s.cfg.Listen.SMTP, mx.Serve, mx.Shutdown); err != nil {
 		return err

@@ -36,6 +36,13 @@ type Event struct {
 	// for the first time in the folder: they are announced to IMAP
 	// sessions before the messages that carry them.
 	Keywords []string
+	// Source is, for EventNew made by Copy or Move, the folder the
+	// messages came from (0 for deliveries and APPEND): the junk filter
+	// trains on moves into and out of Junk.
+	Source uint64
+	// Prev, for EventFlags, holds UIDs[i]'s flags before the change, so a
+	// subscriber sees which keywords ($Junk, $NotJunk) were just added.
+	Prev [][]string
 	// Origin is opaque to the store: whoever made the change may set it
 	// (StoreFlagsFrom) so that a subscriber recognises its own change. An
 	// IMAP session that already answered a STORE with the new flags must

@@ -200,6 +200,9 @@ func (t *Tx) purge(item *TrashItem) error {
 			return err
 		}
 	}
+	if err := t.deleteSpamState(mbid); err != nil {
+		return err
+	}
 	if err := bucket(t.tx, "mailboxes").Delete(u64(mbid)); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type Target struct {
 	MailboxID uint64
 	Folder    string // "" = INBOX; a missing folder falls back to INBOX
 	Flags     []string
+	// Prefix is appended to Delivery.Prefix for this target only (the
+	// junk filter's per-mailbox X-Spam-* fields).
+	Prefix []byte
 }
 
 // Delivery is one message delivered to one or more folders and, optionally,
@@ -75,7 +78,6 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 	}
 	head := append(append([]byte{}, d.Prefix...), d.Blob.headBytes()...)
 	env := ParseEnvelope(head)
-	size := int64(len(d.Prefix)) + d.Blob.size
 	var out []Delivered
 	err := s.update(func(t *Tx) error {
 		out = out[:0]
@@ -89,7 +91,11 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 			if err != nil {
 				return err
 			}
-			m := &Message{Blob: d.Blob.id, Prefix: d.Prefix, Size: size, InternalDate: internal.UTC(), Envelope: env}
+			prefix := d.Prefix
+			if len(tg.Prefix) > 0 {
+				prefix = append(append([]byte{}, d.Prefix...), tg.Prefix...)
+			}
+			m := &Message{Blob: d.Blob.id, Prefix: prefix, Size: int64(len(prefix)) + d.Blob.size, InternalDate: internal.UTC(), Envelope: env}
 			uid, err := t.addMessage(f, m, normalizeFlags(tg.Flags))
 			if err != nil {
 				return err
@@ -98,7 +104,7 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 		}
 		if d.Queue != nil {
 			q := *d.Queue
-			q.Blob, q.Prefix, q.Size = d.Blob.id, d.Prefix, size
+			q.Blob, q.Prefix, q.Size = d.Blob.id, d.Prefix, int64(len(d.Prefix))+d.Blob.size
 			if err := t.enqueue(&q); err != nil {
 				return err
 			}
@@ -147,6 +153,12 @@ func (t *Tx) targetFolder(tg Target) (*Folder, error) {
 
 // addMessage appends m to folder f with a new UID and takes a blob reference.
 func (t *Tx) addMessage(f *Folder, m *Message, flags []string) (uint32, error) {
+	return t.addMessageFrom(f, m, flags, 0)
+}
+
+// addMessageFrom is addMessage for a copy or move out of folder source,
+// which its change event names (Event.Source).
+func (t *Tx) addMessageFrom(f *Folder, m *Message, flags []string, source uint64) (uint32, error) {
 	fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
 	if fm == nil {
 		return 0, fmt.Errorf("folder %s: %w", f.Name, ErrNotFound)
@@ -171,7 +183,7 @@ func (t *Tx) addMessage(f *Folder, m *Message, flags []string) (uint32, error) {
 	if err := t.putFolder(f); err != nil {
 		return 0, err
 	}
-	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}, Keywords: kw})
+	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}, Keywords: kw, Source: source})
 	return m.UID, nil
 }
 
@@ -380,6 +392,7 @@ func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp,
 			ev.UIDs = append(ev.UIDs, uid)
 			ev.Flags = append(ev.Flags, next)
 			ev.Keywords = append(ev.Keywords, f.noteKeywords(next)...)
+			ev.Prev = append(ev.Prev, old)
 			t.auditMessage(f, uid, actor, "flags", strings.Join(next, " "))
 		}
 		if len(ev.UIDs) > 0 {
@@ -526,7 +539,7 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 				continue
 			}
 			flags := splitFlags(sm.Bucket([]byte("f")).Get(u32(uid)))
-			newUID, err := t.addMessage(df, &m, flags)
+			newUID, err := t.addMessageFrom(df, &m, flags, src)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ var allBuckets = []string{
 	"usersubs", // added within schema 1: additive, created at open
 	"roles",    // admin roles (roles.go), additive like usersubs
 	"subnames", // subscriptions without a folder (subnames.go), additive
+	"spam",     // junk-filter state (spam.go), additive too
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

@@ -51,6 +51,8 @@
 //	              subscription to another mailbox's folder (usersubs.go)
 //	roles       address ++ 0x00 ++ role → JSON RoleGrant: admin roles (roles.go);
 //	              their changes are audited under mailbox id 0 (ServerAuditID)
+//	spam        mailbox id u64 → nested bucket: junk-filter token counts, trained
+//	              messages and known senders (spam.go)
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.

@@ -29,6 +29,7 @@ type Config struct {
 	Limits    Limits    `toml:"limits"`
 	Retention Retention `toml:"retention"`
 	Log       Log       `toml:"log"`
+	Spam      Spam      `toml:"spam"`
 	// Submission is the [submission] table (not the listener address of
 	// the same name under [listen]).
 	Submission Submission `toml:"submission"`
@@ -111,6 +112,19 @@ type Limits struct {
 // Retention configures how long deleted things are kept.
 type Retention struct {
 	RecycleBinDays int `toml:"recycle_bin_days"`
+}
+
+// Spam configures inbound filtering at MX intake (server/spam).
+type Spam struct {
+	// DNSBL lists DNS blocklist zones the connecting IP is checked
+	// against; a listed client gets 554 5.7.1. Empty = none.
+	DNSBL []string `toml:"dnsbl"`
+	// JunkFilter enables the per-mailbox classifier, trained by moving
+	// mail into and out of Junk.
+	JunkFilter bool `toml:"junk_filter"`
+	// RspamdURL is the base URL of a running rspamd's controller-less
+	// normal worker (e.g. "http://127.0.0.1:11333"); "" = not used.
+	RspamdURL string `toml:"rspamd_url"`
 }
 
 // Log configures log/slog output.
@@ -208,5 +222,6 @@ func Default() *Config {
 		},
 		Retention: Retention{RecycleBinDays: 30},
 		Log:       Log{Level: "info", Format: "text"},
+		Spam:      Spam{DNSBL: []string{}, JunkFilter: true},
 	}
 }

@@ -132,10 +132,42 @@ func (c *Config) Validate() error {
 
 	nonNeg("retention.recycle_bin_days", int64(c.Retention.RecycleBinDays))
 
+	for i, z := range c.Spam.DNSBL {
+		if !validZone(z) {
+			bad("spam.dnsbl", "entry %d (%q) is not a DNS zone name like \"zen.spamhaus.org\"", i+1, z)
+		}
+	}
+	if u := c.Spam.RspamdURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			bad("spam.rspamd_url", "%q is not an http(s) URL like \"http://127.0.0.1:11333\"", u)
+		}
+	}
+
 	oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	oneOf("log.format", c.Log.Format, []string{"text", "json"})
 
 	return errors.Join(errs...)
+}
+
+// validZone reports whether z looks like a DNS zone name: dot-separated
+// labels of letters, digits, '-' and '_', no empty label.
+func validZone(z string) bool {
+	z = strings.TrimSuffix(z, ".")
+	if z == "" || len(z) > 200 {
+		return false
+	}
+	for _, l := range strings.Split(z, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkHostPort accepts "host:port" and, unless needHost, ":port". The port

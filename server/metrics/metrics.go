@@ -45,6 +45,7 @@ type Metrics struct {
 	deliveries   *prometheus.CounterVec
 	queueSize    prometheus.Gauge
 	queueOldest  prometheus.Gauge
+	spam         spamCollectors
 
 	mu          sync.Mutex
 	queueSource func() (size int, oldest time.Duration)
@@ -95,6 +96,7 @@ func New() *Metrics {
 			Help: "Age of the oldest message in the outbound queue (0 when empty).",
 		}),
 	}
+	m.spam = newSpamCollectors(m.reg)
 	m.reg.MustRegister(
 		m.connsTotal, m.connsOpen, m.accepted, m.rejected, m.authFailures,
 		m.imapCommands, m.deliveries, m.queueSize, m.queueOldest,

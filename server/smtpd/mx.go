@@ -6,7 +6,6 @@ package smtpd
 // committed for every recipient.
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"mailsrv/auth/msgauth"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/spam"
 	"mailsrv/store"
 )
 
@@ -43,8 +43,11 @@ type MXOptions struct {
 	// Authentication-Results field is then omitted). The server wiring
 	// passes msgauth.NewVerifier(msgauth.NewResolver(cfg.DNS.Resolver), host).
 	Verifier *msgauth.Verifier
-	Metrics  *metrics.Metrics
-	Log      *slog.Logger
+	// Spam decides refusal, INBOX or Junk and the X-Spam fields (DMARC
+	// policy, DNSBL, rspamd, junk filter); nil = policy results only.
+	Spam    *spam.Filter
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
 	// ReadTimeout and WriteTimeout default to 5 minutes; ShutdownGrace to
 	// 5 seconds; UnknownRcptDelay to DefaultUnknownRcptDelay. Tests
 	// shorten them.
@@ -53,6 +56,9 @@ type MXOptions struct {
 
 // NewMX returns the MX intake server. Call Serve with a listener.
 func NewMX(opts MXOptions) *Server {
+	if opts.Spam == nil {
+		opts.Spam = spam.New(spam.Options{Store: opts.Store, Metrics: opts.Metrics, Log: opts.Log})
+	}
 	be := &mxBackend{opts: opts}
 	s := newServer(serverConfig{
 		Name:             MXListener,
@@ -106,7 +112,8 @@ type mxSession struct {
 	rcpts    []string // normalised recipient addresses, in order
 	mailbox  []uint64 // deduplicated target mailboxes
 	rcptSeen map[string]bool
-	unknown  int // unknown recipients this session (tarpit)
+	unknown  int     // unknown recipients this session (tarpit)
+	dnsbl    *string // zone listing the client ("" = none), checked once
 }
 
 func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
@@ -117,6 +124,14 @@ func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
 func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
 	if err := checkSender(from); err != nil {
 		return s.reject("bad_address", err.(*smtp.SMTPError))
+	}
+	if s.dnsbl == nil {
+		zone := s.b.opts.Spam.CheckClient(context.Background(), s.ci.RemoteIP, s.ci.Log)
+		s.dnsbl = &zone
+	}
+	if *s.dnsbl != "" {
+		return s.reject("dnsbl", smtpError(554, smtp.EnhancedCode{5, 7, 1},
+			fmt.Sprintf("Client address %s is listed by %s", s.ci.RemoteIP, *s.dnsbl)))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -275,17 +290,20 @@ func (s *mxSession) Data(r io.Reader) error {
 		return s.reject("verify_error", smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure checking the message, try again later"))
 	}
 
-	folder := ""
+	var auth *msgauth.Result
 	if o.Verifier != nil {
-		switch res.Action {
-		case msgauth.Reject:
-			blob.Abort()
-			log.Info("rejected by DMARC policy", "from_domain", res.DMARC.FromDomain, "spf", res.SPF.Result, "dmarc", res.DMARC.Result)
-			return s.reject("dmarc", smtpError(550, smtp.EnhancedCode{5, 7, 1},
-				fmt.Sprintf("Rejected by the DMARC policy of %s", res.DMARC.FromDomain)))
-		case msgauth.Quarantine:
-			folder = "Junk"
-		}
+		auth = &res
+	}
+	dec := o.Spam.Check(context.Background(), spam.Input{
+		Auth: auth, RemoteIP: s.ci.RemoteIP, Helo: s.conn.Hostname(), MailFrom: from,
+		Rcpts: rcpts, Mailboxes: mailboxes, QueueID: blob.ID(), Log: log,
+		Open: func() (io.ReadCloser, error) { return o.Store.OpenBlob(blob.ID()) },
+	})
+	if dec.Verdict != spam.Deliver {
+		blob.Abort()
+		log.Info("refused by the spam filter", "reason", dec.Reason, "code", dec.Code, "from_domain", res.DMARC.FromDomain, "spf", res.SPF.Result, "dmarc", res.DMARC.Result)
+		e := dec.Enhanced
+		return s.reject(dec.Reason, smtpError(dec.Code, smtp.EnhancedCode{e[0], e[1], e[2]}, dec.Text))
 	}
 
 	if err := blob.Sync(); err != nil {
@@ -307,8 +325,13 @@ func (s *mxSession) Data(r io.Reader) error {
 		prefix.WriteString(msgauth.HeaderField("Authentication-Results", res.AuthResultsHeader(o.Hostname)))
 	}
 	targets := make([]store.Target, len(mailboxes))
+	var junked int
 	for i, id := range mailboxes {
-		targets[i] = store.Target{MailboxID: id, Folder: folder}
+		p := dec.Placements[id]
+		targets[i] = store.Target{MailboxID: id, Folder: p.Folder(), Prefix: p.Header}
+		if p.Junk {
+			junked++
+		}
 	}
 	if _, err := o.Store.Deliver(store.Delivery{
 		Blob: blob, Prefix: []byte(prefix.String()), InternalDate: now, Targets: targets,
@@ -319,7 +342,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	}
 	o.Metrics.SMTPAccepted(MXListener)
 	log.Info("delivered", "id", blob.ID(), "from", from, "rcpts", rcpts, "size", blob.Size(),
-		"folder", cmp.Or(folder, "INBOX"), "spf", res.SPF.Result, "dmarc", res.DMARC.Result,
+		"junked", junked, "spam", dec.Placements[mailboxes[0]].Status, "spf", res.SPF.Result, "dmarc", res.DMARC.Result,
 		"took", time.Since(start).Round(time.Microsecond))
 	return nil
 }
