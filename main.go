@@ -36,6 +36,7 @@ func newRoot() *cobra.Command {
 		cli.Backup(g),
 		cli.Restore(g),
 		cli.Admin(g),
+		cli.Spam(g),
 	)
 	return root
 }

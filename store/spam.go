@@ -32,6 +32,10 @@ const (
 	MaxSpamKnown   = 20_000
 )
 
+// SpamMinTrained is how many spam and how many ham messages a mailbox's
+// filter needs before it decides anything.
+const SpamMinTrained = 10
+
 // SpamStats summarises a mailbox's filter state.
 type SpamStats struct {
 	// Spam and Ham count the messages the filter currently holds as

@@ -22,7 +22,7 @@ const (
 	maxClues = 150
 	// MinTrained is how many spam and how many ham messages a mailbox's
 	// filter needs before it decides anything.
-	MinTrained = 10
+	MinTrained = store.SpamMinTrained
 )
 
 // SpamProbability combines the per-token counts of a message into the
