@@ -21,7 +21,7 @@ import (
 func withSpam(cfg config.Spam, dnsAddr string) envOpt {
 	return func(o *MXOptions) {
 		opts := spam.Options{Store: o.Store, Config: cfg, Metrics: o.Metrics, Log: o.Log,
-			DNSBLTimeout: 500 * time.Millisecond, RspamdTimeout: 3 * time.Second}
+			DNSBLTimeout: 500 * time.Millisecond, RspamdTimeout: 30 * time.Second} // a loaded CI machine makes rspamd's first scans slow
 		if dnsAddr != "" {
 			opts.Resolver = resolverAt(dnsAddr)
 		}

@@ -21,7 +21,7 @@ const (
 
 // rspamdStartTimeout is how long rspamd may take to load its rules. A
 // fresh data directory costs it a while on a busy machine.
-const rspamdStartTimeout = 4 * time.Minute
+const rspamdStartTimeout = 6 * time.Minute
 
 // StartRspamd runs Debian's /usr/bin/rspamd in the foreground with a
 // private configuration (the packaged rules, a normal worker on a free
