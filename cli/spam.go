@@ -18,7 +18,7 @@ func Spam(g *Globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ADDRESS", Short: "Show what the mailbox's junk filter learnt (messages trained, spam/ham counts)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return listCmd(g, cmd, showJSON, "spam.show", map[string]string{"address": args[0]}, func(w io.Writer, s admin.SpamInfo) {
+			return listCmd(g, cmd, showJSON, "spam.show", admin.SpamArgs{Address: args[0]}, func(w io.Writer, s admin.SpamInfo) {
 				state := fmt.Sprintf("learning (decides once it holds %d spam and %d ham)", store.SpamMinTrained, store.SpamMinTrained)
 				switch {
 				case !s.Enabled:
@@ -48,7 +48,7 @@ func Spam(g *Globals) *cobra.Command {
 	reset := &cobra.Command{
 		Use: "reset ADDRESS", Short: "Forget everything the mailbox's junk filter learnt", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return listCmd(g, cmd, resetJSON, "spam.reset", map[string]string{"address": args[0]}, func(w io.Writer, d admin.Done) {
+			return listCmd(g, cmd, resetJSON, "spam.reset", admin.SpamArgs{Address: args[0]}, func(w io.Writer, d admin.Done) {
 				fmt.Fprintln(w, d.Message)
 			})
 		},

@@ -14,4 +14,5 @@ type (
 	TrashArgs   = trashArgs   // trash.restore, trash.purge
 	QueueArgs   = queueArgs   // queue.retry, queue.drop
 	BackupArgs  = backupArgs  // backup
+	SpamArgs    = spamArgs    // spam.show, spam.reset
 )
