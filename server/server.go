@@ -167,7 +167,7 @@ func (s *Server) addHTTP() error {
 				return err
 			}
 			return nil
-		}, hs.Shutdown); err != nil {
+		}, shutdownHTTP(hs)); err != nil {
 			return err
 		}
 	}
@@ -185,6 +185,33 @@ const (
 	httpReadTimeout       = 5 * time.Minute
 	httpIdleTimeout       = 2 * time.Minute
 )
+
+// shutdownHTTP returns hs's shutdown. http.Server.Shutdown leaves a
+// connection that has not sent a request yet open for 5 s (it might be
+// about to), which would hold up every shutdown by that long: those are
+// closed at once; requests in progress still get the grace period.
+func shutdownHTTP(hs *http.Server) func(context.Context) error {
+	var mu sync.Mutex
+	fresh := map[net.Conn]bool{} // connections that sent no request yet
+	hs.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st == http.StateNew {
+			fresh[c] = true
+		} else {
+			delete(fresh, c)
+		}
+	}
+	return func(ctx context.Context) error {
+		hs.SetKeepAlivesEnabled(false)
+		mu.Lock()
+		for c := range fresh {
+			c.Close()
+		}
+		mu.Unlock()
+		return hs.Shutdown(ctx)
+	}
+}
 
 // newHTTPServer is the http.Server of every web listener.
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
