@@ -173,7 +173,7 @@ func (f *Filter) Check(ctx context.Context, in Input) Decision {
 		return d
 	}
 	var feat *Features
-	if f.opts.Config.JunkFilter && in.Open != nil {
+	if f.opts.Config.JunkFilter && in.Open != nil && f.anyReady(in.Mailboxes, log) {
 		if r, err := in.Open(); err != nil {
 			log.Error("junk filter: open message", "err", err)
 		} else {
@@ -207,6 +207,23 @@ func (f *Filter) Check(ctx context.Context, in Input) Decision {
 		d.Placements[mbid] = Placement{Junk: junk, Header: hdr, Status: statusOf(hdr)}
 	}
 	return d
+}
+
+// anyReady reports whether one of the mailboxes' filters holds enough
+// training to decide: otherwise the message is not even tokenized (most
+// mailboxes of a fresh server, and every benchmark).
+func (f *Filter) anyReady(mailboxes []uint64, log *slog.Logger) bool {
+	for _, mbid := range mailboxes {
+		st, err := f.opts.Store.SpamStatsOf(mbid)
+		if err != nil {
+			log.Error("junk filter: read state", "mailbox", mbid, "err", err)
+			continue
+		}
+		if st.Spam >= MinTrained && st.Ham >= MinTrained {
+			return true
+		}
+	}
+	return false
 }
 
 func statusOf(hdr []byte) string {

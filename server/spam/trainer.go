@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"mailsrv/server/metrics"
 	"mailsrv/store"
@@ -28,7 +30,13 @@ type Trainer struct {
 	log     *slog.Logger
 	events  chan store.Event
 	cancel  func()
+	// dropped counts events skipped since the last warning, which is
+	// logged at most every dropWarnEvery so a flood cannot flood the log.
+	dropped  atomic.Int64
+	lastWarn atomic.Int64 // unix nanoseconds
 }
+
+const dropWarnEvery = 10 * time.Second
 
 // NewTrainer subscribes at once (so nothing done before Run is missed);
 // Run processes the events, Close unsubscribes.
@@ -56,7 +64,12 @@ func (t *Trainer) offer(ev store.Event) {
 	select {
 	case t.events <- ev:
 	default:
-		t.log.Warn("junk filter training queue full; skipping", "mailbox", ev.MailboxID, "folder", ev.FolderID, "messages", len(ev.UIDs))
+		n := t.dropped.Add(1)
+		now := time.Now().UnixNano()
+		if last := t.lastWarn.Load(); now-last >= int64(dropWarnEvery) && t.lastWarn.CompareAndSwap(last, now) {
+			t.dropped.Add(-n)
+			t.log.Warn("junk filter training queue full; changes skipped", "skipped", n)
+		}
 	}
 }
 
