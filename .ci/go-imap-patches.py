@@ -8,11 +8,12 @@ A patch region runs from a line containing "mailsrv patch" (usually
 that itself contains "mailsrv patch" is covered too. A file that is ours
 alone says "mailsrv patch: whole file" in its first lines. Every changed
 or added line must be covered, and a deletion must sit next to a covered
-line; blank lines are free. Usage: go-imap-patches.py [UPSTREAM_DIR] (default: go mod download).
+line; blank and import lines are free. Usage: go-imap-patches.py [UPSTREAM_DIR] (default: go mod download).
 """
 import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -34,6 +35,15 @@ def files(root):
         for n in names:
             found.add(os.path.relpath(os.path.join(d, n), root))
     return found
+
+
+# An import line follows the code that needs it (the compiler insists), so
+# adding or removing one is free.
+IMPORT_SPEC = re.compile(r'^\s*(\w+\s+|_\s+|\.\s+)?"[^"]+"\s*$')
+
+
+def free(line):
+    return not line.strip() or IMPORT_SPEC.match(line) is not None
 
 
 def coverage(lines):
@@ -78,9 +88,11 @@ def main():
                 continue
             if op in ("replace", "insert"):
                 for j in range(j1, j2):
-                    if not cov[j] and b[j].strip():  # blank lines are free
+                    if not cov[j] and not free(b[j]):
                         problems.append(f"{rel}:{j + 1}: change outside a mailsrv patch region: {b[j].strip()[:80]}")
             else:  # delete
+                if all(free(l) for l in a[i1:i2]):
+                    continue
                 near = [k for k in (j1 - 1, j1) if 0 <= k < len(b)]
                 if not any(cov[k] for k in near):
                     problems.append(f"{rel}:{j1 + 1}: upstream lines {i1 + 1}-{i2} removed outside a mailsrv patch region")

@@ -547,6 +547,8 @@ func (dec *Decoder) ExpectNList(f func() error) error {
 	return dec.ExpectList(f)
 }
 
+// mailsrv patch: DecodeMailboxName.
+
 // DecodeMailboxName turns a mailbox name as sent into the name itself:
 // modified UTF-7 decoded, or UTF-8 checked (mailsrv patch).
 func (dec *Decoder) DecodeMailboxName(name string) (string, error) {
@@ -560,6 +562,8 @@ func (dec *Decoder) DecodeMailboxName(name string) (string, error) {
 	}
 	return utf7.Decode(name)
 }
+
+// mailsrv patch end
 
 func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 	var name string
