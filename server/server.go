@@ -30,6 +30,7 @@ import (
 	"mailsrv/server/metrics"
 	"mailsrv/server/tlsconf"
 	"mailsrv/server/web"
+	"mailsrv/server/web/console"
 	"mailsrv/store"
 )
 
@@ -136,6 +137,16 @@ func (s *Server) boundPort(name string) int {
 }
 
 func (s *Server) addHTTP() error {
+	var con http.Handler
+	if s.cfg.Web.Enabled {
+		c, err := console.New(console.Options{Admin: s.admin, Hostname: s.cfg.Hostname, Logger: s.log,
+			Login: webLogin{s.login}, Roles: storeRoles{s.store}})
+		if err != nil {
+			return err
+		}
+		con = c.Handler()
+		s.jobs = append(s.jobs, func(ctx context.Context) { sweepEvery(ctx, 5*time.Minute, c.Sweep) })
+	}
 	w := web.New(web.Options{
 		Hostname: s.cfg.Hostname, Domains: s.store.DomainNames, IsLocalDomain: s.store.IsLocalDomain,
 		MTASTSMode: s.cfg.TLS.MTASTSMode, TLS: s.tls, Logger: s.log,
@@ -146,6 +157,7 @@ func (s *Server) addHTTP() error {
 		SubmissionsPort: s.boundPort("submissions"),
 		SubmissionPort:  s.boundPort("submission"),
 		Healthy:         func() error { _, err := s.store.Domains(); return err },
+		Console:         con,
 	})
 	for _, l := range []struct {
 		name, addr string
@@ -323,6 +335,20 @@ func (s *Server) closeAll() {
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Error("close store", "err", err)
+		}
+	}
+}
+
+// sweepEvery calls fn every interval until ctx ends.
+func sweepEvery(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
 		}
 	}
 }

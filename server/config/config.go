@@ -33,6 +33,7 @@ type Config struct {
 	// Submission is the [submission] table (not the listener address of
 	// the same name under [listen]).
 	Submission Submission `toml:"submission"`
+	Web        Web        `toml:"web"`
 }
 
 // Submission configures what submission does with a message beyond
@@ -125,6 +126,13 @@ type Spam struct {
 	// RspamdURL is the base URL of a running rspamd's controller-less
 	// normal worker (e.g. "http://127.0.0.1:11333"); "" = not used.
 	RspamdURL string `toml:"rspamd_url"`
+}
+
+// Web configures the browser surface (SPEC §8).
+type Web struct {
+	// Enabled serves the login page, the admin console and its API on the
+	// https listener (and the loopback http listener).
+	Enabled bool `toml:"enabled"`
 }
 
 // Log configures log/slog output.
@@ -223,5 +231,6 @@ func Default() *Config {
 		Retention: Retention{RecycleBinDays: 30},
 		Log:       Log{Level: "info", Format: "text"},
 		Spam:      Spam{DNSBL: []string{}, JunkFilter: true},
+		Web:       Web{Enabled: true},
 	}
 }

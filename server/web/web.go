@@ -2,6 +2,8 @@
 // (Thunderbird autoconfig, Outlook autodiscover POX and its JSON v2
 // endpoint), the MTA-STS policy, the ACME http-01 challenge (delegated to
 // tlsconf), and the separate metrics listener's /metrics and /healthz.
+// Every other path goes to the web console (server/web/console) when the
+// server configures one.
 //
 // It knows nothing about the store: local domains come in as func values
 // evaluated per request, so `domain add` takes effect without a restart and
@@ -56,6 +58,9 @@ type Options struct {
 	TLS *tlsconf.Manager
 	// Healthy backs /healthz: nil error means healthy. Nil means always healthy.
 	Healthy func() error
+	// Console, when non-nil, serves every other path: the login page, the
+	// admin console and API (server/web/console).
+	Console http.Handler
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -105,6 +110,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+p+"/", s.autodiscoverJSON) // .../v1.0/{email}
 	}
 	mux.HandleFunc("GET /.well-known/mta-sts.txt", s.mtaSTS)
+	if s.opts.Console != nil {
+		mux.Handle("/", s.opts.Console)
+	}
 
 	var h http.Handler = mux
 	if s.opts.TLS != nil {
