@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"time"
 )
@@ -82,6 +83,8 @@ func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
 //
 //	GET /profile/start?path=FILE   start a CPU profile into FILE
 //	GET /profile/stop              stop it (the file is complete on return)
+//	GET /trace/start?path=FILE     start a runtime/trace execution trace into FILE
+//	GET /trace/stop                stop it (where goroutines wait: go tool trace -pprof=sched|net|sync)
 //	GET /freeos                    debug.FreeOSMemory (argon2id scratch of logins)
 //	GET /memstats                  Go heap figures as one line
 //
@@ -124,6 +127,43 @@ func Control(addr string) error {
 		pprof.StopCPUProfile()
 		err := cur.Close()
 		cur = nil
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "stopped")
+	})
+	var tr *os.File
+	mux.HandleFunc("/trace/start", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tr != nil {
+			http.Error(w, "a trace is running", http.StatusConflict)
+			return
+		}
+		f, err := os.Create(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		tr = f
+		fmt.Fprintln(w, "started")
+	})
+	mux.HandleFunc("/trace/stop", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tr == nil {
+			http.Error(w, "no trace is running", http.StatusConflict)
+			return
+		}
+		trace.Stop()
+		err := tr.Close()
+		tr = nil
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

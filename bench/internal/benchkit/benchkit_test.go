@@ -47,8 +47,9 @@ func TestWriteCertServesTLS(t *testing.T) {
 	}
 }
 
-// A profile started and stopped over the control endpoint is a complete,
-// non-empty file; a second start while one runs is refused.
+// A profile (and an execution trace) started and stopped over the control
+// endpoint is a complete, non-empty file; a second start while one runs is
+// refused.
 func TestControlProfile(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -82,6 +83,16 @@ func TestControlProfile(t *testing.T) {
 	}
 	if code := get("/profile/stop"); code != http.StatusConflict {
 		t.Fatalf("stop without profile: %d, want 409", code)
+	}
+	trc := filepath.Join(t.TempDir(), "exec.trace")
+	if code := get("/trace/start?path=" + trc); code != 200 {
+		t.Fatalf("trace start: %d", code)
+	}
+	if code := get("/trace/stop"); code != 200 {
+		t.Fatalf("trace stop: %d", code)
+	}
+	if fi, err := os.Stat(trc); err != nil || fi.Size() == 0 {
+		t.Fatalf("trace file: %v, %v", fi, err)
 	}
 	if code := get("/freeos"); code != 200 {
 		t.Fatalf("freeos: %d", code)
