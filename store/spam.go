@@ -277,14 +277,17 @@ func setKnown(kb *bolt.Bucket, st *SpamStats, key string, on bool, origin byte) 
 func pruneSpam(b *bolt.Bucket, st *SpamStats) error {
 	if st.Tokens > MaxSpamTokens {
 		tb := b.Bucket([]byte("t"))
+		// Only as many of the rarest as needed: all tokens seen once are
+		// most of the set, and dropping them all would forget too much.
 		for limit := uint32(1); st.Tokens > MaxSpamTokens*9/10; limit++ {
+			need := st.Tokens - MaxSpamTokens*9/10
 			var victims [][]byte
-			tb.ForEach(func(k, v []byte) error {
+			c := tb.Cursor()
+			for k, v := c.First(); k != nil && len(victims) < need; k, v = c.Next() {
 				if len(v) != 8 || getU32(v[:4])+getU32(v[4:]) <= limit {
 					victims = append(victims, bytes.Clone(k))
 				}
-				return nil
-			})
+			}
 			for _, k := range victims {
 				if err := tb.Delete(k); err != nil {
 					return err
