@@ -34,7 +34,8 @@
 //     here: every write answers NO [NOPERM]. Upstream's tagged SELECT
 //     answer is always [READ-WRITE]; the copy in third_party/go-imap is
 //     patched so Select can downgrade it, and a read-only SELECT answers
-//     [READ-ONLY] with empty PERMANENTFLAGS (SPEC §5).
+//     [READ-ONLY] with PERMANENTFLAGS listing what STORE accepts: (\Seen)
+//     for a reader, () under EXAMINE (SPEC §5, RFC 4314 §4).
 package imapd
 
 import (

@@ -319,6 +319,11 @@ func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
 // matchHeader answers common header searches from the cached envelope and
 // reads the message header only for other fields.
 func (mc *matchCtx) matchHeader(key, value string) bool {
+	if value == "" {
+		// RFC 9051 §6.4.4: HEADER name "" matches every message that has
+		// the field, whatever its value (and only those).
+		return mc.header().Has(key)
+	}
 	e := mc.m.Envelope
 	if e == nil {
 		e = &store.Envelope{}

@@ -23,7 +23,7 @@ import (
 //	deliver info@example.com INBOX 3   deliver testMessage(1..3) there
 //	folder alice@example.com a/b create a folder in the store (no parents)
 //	A SELECT INBOX               send a command on A (\r\n in it is CRLF,
-//	                             for literals)
+//	                             for literals; <pad N> is N bytes of "a")
 //	* 3 EXISTS                   an untagged line the last command must get
 //	                             (a trailing " ..." matches any rest)
 //	!* 1 FETCH ...               an untagged line it must not get
@@ -114,7 +114,12 @@ func runWireScript(t *testing.T, path string) {
 				t.Fatalf("%s:%d: unknown connection or directive %q", path, i+1, f[0])
 			}
 			cur = &wireStep{line: i + 1, conn: f[0], cmd: strings.TrimSpace(ln[len(f[0]):])}
-			cur.untagged, cur.reply = rc.cmdLit(strings.ReplaceAll(cur.cmd, `\r\n`, "\r\n"))
+			cmd := strings.ReplaceAll(cur.cmd, `\r\n`, "\r\n")
+			cmd = padding.ReplaceAllStringFunc(cmd, func(m string) string {
+				n, _ := strconv.Atoi(padding.FindStringSubmatch(m)[1])
+				return strings.Repeat("a", n)
+			})
+			cur.untagged, cur.reply = rc.cmdLit(cmd)
 		}
 	}
 	finish()
@@ -213,6 +218,9 @@ func splitSyncLiterals(s string) []string {
 	}
 	return append(out, s[start:])
 }
+
+// padding is "<pad N>" in a command: N bytes of "a" (large literals).
+var padding = regexp.MustCompile(`<pad ([0-9]+)>`)
 
 var syncLiteral = regexp.MustCompile(`\{[0-9]+\}\r\n`)
 

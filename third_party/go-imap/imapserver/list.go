@@ -218,7 +218,10 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 	// mailsrv patch: a bad name is a syntax error (BAD), not an internal one.
 	name, err := dec.DecodeMailboxName(mailbox)
 	if err != nil {
-		return "", &imapwire.DecoderExpectError{Message: "mailbox pattern is not valid modified UTF-7 or UTF-8"}
+		// A pattern is not a name: one that is not valid modified UTF-7
+		// (any atom characters, "&" included) is matched as sent, and
+		// matches nothing that needs encoding (RFC 3501 §6.3.8).
+		name = mailbox
 	}
 	if err := imapwire.CheckMailboxName(name); err != nil {
 		return "", err
