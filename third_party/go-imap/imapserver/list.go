@@ -3,6 +3,7 @@ package imapserver
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
@@ -217,11 +218,15 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 	}
 	// mailsrv patch: a bad name is a syntax error (BAD), not an internal one.
 	name, err := dec.DecodeMailboxName(mailbox)
-	if err != nil {
+	if err != nil && utf8.ValidString(mailbox) {
 		// A pattern is not a name: one that is not valid modified UTF-7
 		// (any atom characters, "&" included) is matched as sent, and
-		// matches nothing that needs encoding (RFC 3501 §6.3.8).
-		name = mailbox
+		// matches nothing that needs encoding (RFC 3501 §6.3.8). Bytes
+		// that are not UTF-8 stay a syntax error.
+		name, err = mailbox, nil
+	}
+	if err != nil {
+		return "", &imapwire.DecoderExpectError{Message: "mailbox pattern is not valid modified UTF-7 or UTF-8"}
 	}
 	if err := imapwire.CheckMailboxName(name); err != nil {
 		return "", err
