@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"mime"
 	"strings"
 	"time"
 
@@ -65,16 +66,98 @@ func ParseEnvelope(raw []byte) *Envelope {
 }
 
 func addrList(mh mail.Header, key string) []Address {
+	raw := mh.Get(key)
+	if strings.ContainsRune(raw, ':') {
+		if out, ok := groupAddrList(raw); ok {
+			return out
+		}
+	}
 	list, err := mh.AddressList(key)
 	if err != nil {
 		return nil
 	}
-	out := make([]Address, 0, len(list))
+	return toAddresses(nil, list)
+}
+
+func toAddresses(out []Address, list []*mail.Address) []Address {
 	for _, a := range list {
 		mbox, host, _ := strings.Cut(a.Address, "@")
 		out = append(out, Address{Name: a.Name, Mailbox: mbox, Host: host})
 	}
 	return out
+}
+
+// groupAddrList parses an address list with RFC 5322 groups
+// ("team: a@x, b@y;"). A group becomes what IMAP's ENVELOPE says (RFC 3501
+// §7.4.2): a start marker (Mailbox = the group's name, no Host), its
+// members, and an end marker (all empty). ok is false when the value has
+// no group after all (a ':' inside a quoted name) or does not parse.
+func groupAddrList(raw string) (out []Address, ok bool) {
+	var dec mime.WordDecoder
+	start, quoted, angle, comment, inGroup := 0, false, false, 0, false
+	flush := func(part string) bool {
+		if strings.TrimSpace(part) == "" {
+			return true
+		}
+		list, err := mail.ParseAddressList(part)
+		if err != nil {
+			return false
+		}
+		out = toAddresses(out, list)
+		return true
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case quoted:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quoted = false
+			}
+		case c == '"':
+			quoted = true
+		case c == '(':
+			comment++
+		case c == ')' && comment > 0:
+			comment--
+		case comment > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == ':' && !inGroup:
+			// The group's name is what follows the last top-level comma.
+			pre := raw[start:i]
+			j := strings.LastIndexByte(pre, ',')
+			if !flush(pre[:max(j, 0)]) {
+				return nil, false
+			}
+			name := strings.TrimSpace(pre[j+1:])
+			if d, err := dec.DecodeHeader(name); err == nil {
+				name = d
+			}
+			out = append(out, Address{Mailbox: strings.Trim(name, `"`)})
+			inGroup, ok, start = true, true, i+1
+		case c == ';' && inGroup:
+			if !flush(raw[start:i]) {
+				return nil, false
+			}
+			out = append(out, Address{}) // end of group
+			inGroup, start = false, i+1
+		}
+	}
+	if inGroup {
+		// An unterminated group: end it where the value ends.
+		if !flush(raw[start:]) {
+			return nil, false
+		}
+		out = append(out, Address{})
+	} else if !flush(strings.TrimLeft(raw[start:], " ,")) {
+		return nil, false
+	}
+	return out, ok
 }
 
 // Addr formats an address as local@host.
