@@ -3,10 +3,11 @@ package imapserver
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+	"unicode/utf8" // mailsrv patch: readListMailbox
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
+	"github.com/emersion/go-imap/v2/internal/utf7"
 )
 
 func (c *Conn) handleList(dec *imapwire.Decoder) error {
@@ -218,6 +219,9 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 	}
 	// mailsrv patch: a bad name is a syntax error (BAD), not an internal one.
 	name, err := dec.DecodeMailboxName(mailbox)
+	if dec.UTF8Mailboxes == nil {
+		name, err = utf7.Decode(mailbox) // a decoder without the mode
+	}
 	if err != nil && utf8.ValidString(mailbox) {
 		// A pattern is not a name: one that is not valid modified UTF-7
 		// (any atom characters, "&" included) is matched as sent, and

@@ -2,13 +2,13 @@ package imapwire
 
 import (
 	"bufio"
-	"errors"
+	"errors" // mailsrv patch: DecodeMailboxName
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+	"unicode/utf8" // mailsrv patch: DecodeMailboxName
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapnum"
