@@ -106,7 +106,14 @@ func TestSharedFolderConcurrency(t *testing.T) {
 		go func(c *imapclient.Client, rnd *rand.Rand) {
 			defer wg.Done()
 			for time.Now().Before(stop) {
-				n := c.Mailbox().NumMessages
+				mb := c.Mailbox()
+				if mb == nil {
+					failMu.Lock()
+					failures = append(failures, fmt.Sprintf("session left the selected state (%v)", c.State()))
+					failMu.Unlock()
+					return
+				}
+				n := mb.NumMessages
 				seq := uint32(1)
 				if n > 0 {
 					seq = uint32(rnd.Intn(int(n))) + 1

@@ -503,8 +503,16 @@ func findPendingCmdByType[T command](c *Client) T {
 
 func (c *Client) completeCommand(cmd command, err error) {
 	done := cmd.base().done
-	done <- err
-	close(done)
+	// mailsrv patch: the waiter is woken only after the command's effect on
+	// the client state (state, selected mailbox) below has been applied.
+	// Upstream signals done first, so Select(...).Wait() can return while
+	// Mailbox() is still nil and State() still authenticated; the shared-
+	// folder concurrency test hit this under -race.
+	defer func() {
+		done <- err
+		close(done)
+	}()
+	// mailsrv patch end
 
 	// Ensure the command is not blocked waiting on continuation requests
 	c.mutex.Lock()
