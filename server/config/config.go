@@ -204,7 +204,7 @@ func Default() *Config {
 			IMAP:        "127.0.0.1:2143",
 			IMAPS:       "127.0.0.1:2993",
 			HTTP:        "127.0.0.1:2080",
-			HTTPS:       "",
+			HTTPS:       "127.0.0.1:2443",
 			Metrics:     "127.0.0.1:2090",
 		},
 		TLS: TLS{Mode: "self-signed", MTASTSMode: "testing"},

@@ -41,7 +41,7 @@ func TestDefaultsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("embedded defaults do not validate: %v", err)
 	}
-	if c.DataDir != "./mailsrv-data" || c.Listen.SMTP != "127.0.0.1:2525" || c.TLS.Mode != "self-signed" {
+	if c.DataDir != "./mailsrv-data" || c.Listen.SMTP != "127.0.0.1:2525" || c.Listen.HTTPS != "127.0.0.1:2443" || c.TLS.Mode != "self-signed" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if c.Hostname == "" {
