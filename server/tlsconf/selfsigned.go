@@ -58,7 +58,7 @@ func loadOrCreateSelfSigned(dir, host string, log *slog.Logger) (*tls.Certificat
 		log.Warn("kept self-signed certificate unusable; regenerating", "file", certPath, "err", err)
 	}
 
-	certPEM, keyPEM, err := generateSelfSigned(host, time.Now())
+	certPEM, keyPEM, err := GenerateSelfSigned(host, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -79,9 +79,9 @@ func loadOrCreateSelfSigned(dir, host string, log *slog.Logger) (*tls.Certificat
 	return &c, nil
 }
 
-// generateSelfSigned makes an ECDSA P-256 certificate for host, localhost,
+// GenerateSelfSigned makes an ECDSA P-256 certificate for host, localhost,
 // 127.0.0.1 and ::1, returning PEM cert and PEM PKCS#8 key.
-func generateSelfSigned(host string, now time.Time) (certPEM, keyPEM []byte, err error) {
+func GenerateSelfSigned(host string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tlsconf: generating key: %w", err)

@@ -64,7 +64,7 @@ func peerSerial(t *testing.T, addr, serverName string) string {
 
 func writePair(t *testing.T, certPath, keyPath, host string) string {
 	t.Helper()
-	certPEM, keyPEM, err := generateSelfSigned(host, time.Now())
+	certPEM, keyPEM, err := GenerateSelfSigned(host, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
