@@ -46,6 +46,9 @@ type Delivery struct {
 	Queue        *QueueItem      // remote recipients, or nil
 	Audit        []MailboxAudit  // entries written in the same transaction
 	Check        func(*Tx) error // optional extra check run inside the transaction
+	// Actor is the member adding the message (IMAP APPEND), whose rights
+	// decide whether its team keywords may be set; "" = the system.
+	Actor string
 }
 
 // MailboxAudit is an audit entry for a mailbox.
@@ -96,8 +99,15 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 				prefix = append(append([]byte{}, d.Prefix...), tg.Prefix...)
 			}
 			m := &Message{Blob: d.Blob.id, Prefix: prefix, Size: int64(len(prefix)) + d.Blob.size, InternalDate: internal.UTC(), Envelope: env}
-			uid, err := t.addMessage(f, m, normalizeFlags(tg.Flags))
+			flags := normalizeFlags(canonicalTeamFlags(tg.Flags))
+			uid, err := t.addMessage(f, m, flags)
 			if err != nil {
+				return err
+			}
+			if err := t.teamRulesFor(f, d.Actor, true).check(uid, nil, flags); err != nil {
+				return err
+			}
+			if err := t.answerFromSent(f, head); err != nil {
 				return err
 			}
 			out = append(out, Delivered{MailboxID: f.MailboxID, FolderID: f.ID, Folder: f.Name, UID: uid})
@@ -357,50 +367,66 @@ func (s *Store) StoreFlags(fid uint64, uids []uint32, op FlagOp, flags []string,
 }
 
 // StoreFlagsFrom is StoreFlags with the Origin its change event carries.
+// A change of the team keywords ($Assigned:, $Done) that breaks the rules
+// of SPEC §6 fails the whole call with ErrInvalid and a reason.
 func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
-	flags = normalizeFlags(flags)
+	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var out map[uint32][]string
 	err := s.update(func(t *Tx) error {
-		out = map[uint32][]string{}
-		f, err := getFolderByIDTx(t.tx, fid)
-		if err != nil {
-			return err
-		}
-		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
-		fb := fm.Bucket([]byte("f"))
-		ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin}
-		for _, uid := range uids {
-			cur := fb.Get(u32(uid))
-			if cur == nil {
-				continue
-			}
-			old := splitFlags(cur)
-			next := applyFlags(old, op, flags)
-			out[uid] = next
-			if slices.Equal(old, next) {
-				continue
-			}
-			wasSeen, isSeen := slices.Contains(old, FlagSeen), slices.Contains(next, FlagSeen)
-			if wasSeen && !isSeen {
-				f.Unseen++
-			} else if !wasSeen && isSeen && f.Unseen > 0 {
-				f.Unseen--
-			}
-			if err := fb.Put(u32(uid), []byte(strings.Join(next, " "))); err != nil {
-				return err
-			}
-			ev.UIDs = append(ev.UIDs, uid)
-			ev.Flags = append(ev.Flags, next)
-			ev.Keywords = append(ev.Keywords, f.noteKeywords(next)...)
-			ev.Prev = append(ev.Prev, old)
-			t.auditMessage(f, uid, actor, "flags", strings.Join(next, " "))
-		}
-		if len(ev.UIDs) > 0 {
-			t.Publish(ev)
-		}
-		return t.putFolder(f)
+		var err error
+		out, err = t.changeFlags(origin, fid, uids, op, flags, actor, true)
+		return err
 	})
 	return out, err
+}
+
+// changeFlags applies op with flags (normalised) to uids of folder fid in
+// this transaction, audits, publishes one flags event and saves the
+// folder. checkActor says whether actor's own rights decide team keyword
+// changes (see teamRulesFor).
+func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool) (map[uint32][]string, error) {
+	out := map[uint32][]string{}
+	f, err := getFolderByIDTx(t.tx, fid)
+	if err != nil {
+		return nil, err
+	}
+	team := t.teamRulesFor(f, actor, checkActor)
+	fm := bucket(t.tx, "msgs").Bucket(u64(fid))
+	fb := fm.Bucket([]byte("f"))
+	ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin}
+	for _, uid := range uids {
+		cur := fb.Get(u32(uid))
+		if cur == nil {
+			continue
+		}
+		old := splitFlags(cur)
+		next := applyFlags(old, op, flags)
+		out[uid] = next
+		if slices.Equal(old, next) {
+			continue
+		}
+		if err := team.check(uid, old, next); err != nil {
+			return nil, err
+		}
+		wasSeen, isSeen := slices.Contains(old, FlagSeen), slices.Contains(next, FlagSeen)
+		if wasSeen && !isSeen {
+			f.Unseen++
+		} else if !wasSeen && isSeen && f.Unseen > 0 {
+			f.Unseen--
+		}
+		if err := fb.Put(u32(uid), []byte(strings.Join(next, " "))); err != nil {
+			return nil, err
+		}
+		ev.UIDs = append(ev.UIDs, uid)
+		ev.Flags = append(ev.Flags, next)
+		ev.Keywords = append(ev.Keywords, f.noteKeywords(next)...)
+		ev.Prev = append(ev.Prev, old)
+		t.auditMessage(f, uid, actor, "flags", strings.Join(next, " "))
+	}
+	if len(ev.UIDs) > 0 {
+		t.Publish(ev)
+	}
+	return out, t.putFolder(f)
 }
 
 func applyFlags(old []string, op FlagOp, flags []string) []string {
@@ -542,6 +568,12 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 			newUID, err := t.addMessageFrom(df, &m, flags, src)
 			if err != nil {
 				return err
+			}
+			if df.MailboxID != sf.MailboxID {
+				// Team keywords brought in from another mailbox must hold here.
+				if err := t.teamRulesFor(df, actor, true).check(newUID, nil, flags); err != nil {
+					return err
+				}
 			}
 			res.SrcUIDs = append(res.SrcUIDs, uid)
 			res.DestUIDs = append(res.DestUIDs, newUID)

@@ -460,6 +460,7 @@ func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOption
 		Blob:         w,
 		InternalDate: o.Time,
 		Targets:      []store.Target{{MailboxID: t.mb.ID, Folder: f.Name, Flags: fromIMAPFlags(o.Flags)}},
+		Actor:        s.user,
 	}
 	if t.shared() {
 		e := store.AuditEntry{Actor: s.user, Action: "append", Folder: f.Name}
