@@ -7,24 +7,44 @@ import (
 )
 
 // go-imap flushes its buffered writer after every response, so FETCH 1:*
-// over 100k messages would cost 100k write system calls (and, under TLS,
-// 100k records). batchConn sits under go-imap (and under TLS) and, while a
-// command that writes many responses runs, gathers writes into blocks of
-// batchSize; the command's end flushes. Outside such commands writes pass
-// straight through, so interactive latency is unchanged.
+// over 100k messages would cost 100k write system calls and, under TLS,
+// 100k records. Batching happens at two levels while a command that writes
+// many responses runs (session.batch):
 //
-// It wraps the raw TCP connection rather than the connection go-imap sees
-// so that go-imap's "is this TLS?" checks (STARTTLS, LOGINDISABLED) still
-// see a *tls.Conn or a plain connection as before.
+//   - above TLS, go-imap's Conn.BeginBatch (a mailsrv patch) keeps
+//     responses in its 4 KiB buffered writer, so a TLS record carries tens
+//     of lines instead of one;
+//   - below TLS, batchConn gathers those writes into blocks of batchSize,
+//     so a system call carries many records.
+//
+// The command's end flushes both. Outside such commands writes pass
+// straight through, so interactive latency is unchanged. batchConn wraps
+// the raw TCP connection rather than the connection go-imap sees so that
+// go-imap's "is this TLS?" checks (STARTTLS, LOGINDISABLED) still see a
+// *tls.Conn or a plain connection as before. It also re-arms TCP_QUICKACK
+// after every read (quickack_linux.go).
 const batchSize = 64 << 10
 
 type batchConn struct {
 	net.Conn
+	quickAck func() // re-arms TCP_QUICKACK; nil where unsupported
 
 	mu        sync.Mutex
 	batching  int
 	buf       []byte
 	closeNext bool // close after the next write (closeAfterNextWrite)
+}
+
+// Read re-arms TCP_QUICKACK, so the kernel acknowledges what the client
+// sent at once. A client that writes an APPEND literal and its closing CRLF
+// in two writes without TCP_NODELAY (Python's imaplib) otherwise has the
+// CRLF held back by Nagle until our delayed ACK, ~40 ms per message.
+func (c *batchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.quickAck != nil {
+		c.quickAck()
+	}
+	return n, err
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
@@ -78,14 +98,25 @@ func (c *batchConn) end() {
 	}
 }
 
-type batchListener struct{ net.Listener }
+type batchListener struct {
+	net.Listener
+	quickAck bool
+}
+
+func (s *Server) batchListener(ln net.Listener) batchListener {
+	return batchListener{Listener: ln, quickAck: !s.opts.noQuickAck}
+}
 
 func (l batchListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &batchConn{Conn: c}, nil
+	bc := &batchConn{Conn: c}
+	if l.quickAck {
+		bc.quickAck = quickAcker(c)
+	}
+	return bc, nil
 }
 
 // closeAfterNextWrite ends the session right after its next response (the
@@ -106,14 +137,18 @@ func (s *session) closeAfterNextWrite() {
 // batch starts gathering writes for the current command; call the
 // returned function when the command's responses are written.
 func (s *session) batch() func() {
+	s.conn.BeginBatch()
 	nc := s.conn.NetConn()
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
 	bc, ok := nc.(*batchConn)
 	if !ok {
-		return func() {}
+		return func() { _ = s.conn.EndBatch() }
 	}
 	bc.begin()
-	return bc.end
+	return func() {
+		_ = s.conn.EndBatch() // into TLS and batchConn; an error surfaces on the next write
+		bc.end()
+	}
 }

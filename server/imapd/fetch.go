@@ -66,13 +66,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 //
 // This is the hot path of every client's resync (FETCH 1:* (FLAGS) over the
 // whole folder), and go-imap's per-response encoder sets a write deadline
-// and flushes for each message, which costs more than everything else
-// together. So the chunk's responses are formatted here and written to the
-// connection in one write. That is safe because go-imap flushes its buffer
-// after every response (nothing of its own is pending while a command
-// runs) and nothing else writes during a FETCH (unsolicited updates are
-// written only by Poll/Idle, not concurrently with a command). Messages
-// whose flags are not plain atoms go through go-imap's encoder instead.
+// and takes its locks for each message, which costs more than everything
+// else together. So the chunk's responses are formatted here and handed to
+// go-imap's buffered writer in one WriteRaw, in order with its own
+// responses. Messages whose flags are not plain atoms go through go-imap's
+// encoder instead.
 //
 // missed reports that a message of chunk was expunged meanwhile.
 func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed bool, err error) {
@@ -80,15 +78,12 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed 
 	if err != nil {
 		return false, err
 	}
-	nc := s.conn.NetConn()
 	buf := make([]byte, 0, 48*len(chunk))
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
-		nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := nc.Write(buf)
-		nc.SetWriteDeadline(time.Time{})
+		err := s.writeRaw(buf)
 		buf = buf[:0]
 		return err
 	}
@@ -117,9 +112,6 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed 
 	}
 	return missed, flush()
 }
-
-// writeTimeout bounds one direct write, like go-imap's response timeout.
-const writeTimeout = 30 * time.Second
 
 // appendFlagsResponse formats "* seq FETCH (UID uid FLAGS (...))".
 func appendFlagsResponse(b []byte, seq, uid uint32, flags []string) []byte {

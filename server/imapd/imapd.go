@@ -89,6 +89,8 @@ type Options struct {
 	// HandshakeTimeout bounds the TLS handshake on ServeTLS (0:
 	// tlsconf.DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
+
+	noQuickAck bool // tests: measure the delayed-ACK stall TCP_QUICKACK removes
 }
 
 // Server is an IMAP server over a store.
@@ -161,7 +163,7 @@ func New(opts Options) *Server {
 }
 
 // Serve accepts plain connections (port 143; STARTTLS when TLS is set).
-func (s *Server) Serve(ln net.Listener) error { return s.imap.Serve(batchListener{ln}) }
+func (s *Server) Serve(ln net.Listener) error { return s.imap.Serve(s.batchListener(ln)) }
 
 // ServeTLS accepts implicit-TLS connections (port 993).
 func (s *Server) ServeTLS(ln net.Listener) error {
@@ -170,7 +172,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	}
 	// Handshakes run concurrently under a deadline, so a client that never
 	// sends a ClientHello is closed (issue 12 #8).
-	return s.imap.Serve(tlsconf.HandshakeListener(batchListener{ln}, s.opts.TLS, s.opts.HandshakeTimeout, nil))
+	return s.imap.Serve(tlsconf.HandshakeListener(s.batchListener(ln), s.opts.TLS, s.opts.HandshakeTimeout, nil))
 }
 
 // Close stops the listeners and drops every connection.

@@ -3,7 +3,6 @@ package imapd
 import (
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -111,8 +110,7 @@ func appendFlagList(b []byte, flags []imap.Flag) []byte {
 }
 
 // announce writes the FLAGS lines for any unannounced keyword in flags
-// straight to the connection, between two go-imap responses (safe for the
-// reason fetchFlags gives).
+// between two go-imap responses.
 func (s *session) announce(flags []string) error {
 	if !slices.ContainsFunc(flags, isKeyword) {
 		return nil
@@ -124,11 +122,6 @@ func (s *session) announce(flags []string) error {
 	return s.writeRaw(b)
 }
 
-// writeRaw writes b to the connection under go-imap's write timeout.
-func (s *session) writeRaw(b []byte) error {
-	nc := s.conn.NetConn()
-	nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	_, err := nc.Write(b)
-	nc.SetWriteDeadline(time.Time{})
-	return err
-}
+// writeRaw writes whole response lines through go-imap's buffered writer
+// (in order with its own responses, under its write timeout).
+func (s *session) writeRaw(b []byte) error { return s.conn.WriteRaw(b) }

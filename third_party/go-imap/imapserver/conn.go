@@ -48,6 +48,8 @@ type Conn struct {
 	session Session
 
 	dec *imapwire.Decoder // mailsrv patch: the current command's decoder
+
+	batching int // mailsrv patch: open BeginBatch calls (batch.go), under encMutex
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -548,6 +550,7 @@ func newResponseEncoder(conn *Conn) *responseEncoder {
 	wireEnc.QuotedUTF8 = quotedUTF8
 
 	conn.encMutex.Lock() // released by responseEncoder.end
+	wireEnc.NoFlush = conn.batching > 0 // mailsrv patch: batch.go
 	conn.setWriteTimeout(respWriteTimeout)
 	return &responseEncoder{
 		Encoder: wireEnc,

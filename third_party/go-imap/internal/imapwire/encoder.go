@@ -18,6 +18,11 @@ import (
 // CRLF is called. These methods return the Encoder so that calls can be
 // chained.
 type Encoder struct {
+	// mailsrv patch: NoFlush makes CRLF leave the buffered writer unflushed
+	// (imapserver's batched responses, batch.go); the writer still writes
+	// whenever it fills.
+	NoFlush bool
+	// mailsrv patch end
 	// QuotedUTF8 allows raw UTF-8 in quoted strings. This requires IMAP4rev2
 	// to be available, or UTF8=ACCEPT to be enabled.
 	QuotedUTF8 bool
@@ -69,6 +74,11 @@ func (enc *Encoder) CRLF() error {
 	if enc.err != nil {
 		return enc.err
 	}
+	// mailsrv patch: batched responses leave the flush to EndBatch
+	if enc.NoFlush {
+		return nil
+	}
+	// mailsrv patch end
 	return enc.w.Flush()
 }
 

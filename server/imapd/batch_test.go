@@ -1,0 +1,181 @@
+package imapd
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// recordCounter counts the TLS records a client receives by following the
+// record headers (5 bytes: type, version, length) in the byte stream.
+type recordCounter struct {
+	net.Conn
+	records atomic.Int64
+	hdr     []byte
+	skip    int
+}
+
+func (c *recordCounter) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	b := p[:n]
+	for len(b) > 0 {
+		if c.skip > 0 {
+			k := min(c.skip, len(b))
+			c.skip -= k
+			b = b[k:]
+			continue
+		}
+		need := 5 - len(c.hdr)
+		k := min(need, len(b))
+		c.hdr = append(c.hdr, b[:k]...)
+		b = b[k:]
+		if len(c.hdr) == 5 {
+			c.records.Add(1)
+			c.skip = int(c.hdr[3])<<8 | int(c.hdr[4])
+			c.hdr = c.hdr[:0]
+		}
+	}
+	return n, err
+}
+
+// rawSession is a line-level IMAP client for tests that watch the wire.
+type rawSession struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func (r *rawSession) cmd(tag, line string) []string {
+	r.t.Helper()
+	if _, err := fmt.Fprintf(r.c, "%s %s\r\n", tag, line); err != nil {
+		r.t.Fatal(err)
+	}
+	return r.until(tag)
+}
+
+func (r *rawSession) until(tag string) []string {
+	r.t.Helper()
+	var lines []string
+	for {
+		l, err := r.br.ReadString('\n')
+		if err != nil {
+			r.t.Fatalf("reading response to %s: %v (after %d lines)", tag, err, len(lines))
+		}
+		lines = append(lines, l)
+		if strings.HasPrefix(l, tag+" ") {
+			if !strings.HasPrefix(l, tag+" OK") {
+				r.t.Fatalf("%s: %q", tag, l)
+			}
+			return lines
+		}
+	}
+}
+
+// TestFetchOverTLSBatchesRecords: a FETCH of many messages over TLS is sent
+// in a few large records, not one record per response line (issue 19: a
+// Python client paid two read() calls per line against mailsrv).
+func TestFetchOverTLSBatchesRecords(t *testing.T) {
+	e, _, tlsAddr, _ := tlsEnv(t)
+	const n = 300
+	inbox := e.mailbox("alice@example.com")
+	for i := range n {
+		e.deliver(inbox, "INBOX", testMessage(i))
+	}
+	nc, err := net.Dial("tcp", tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rc := &recordCounter{Conn: nc}
+	tc := tls.Client(rc, &tls.Config{InsecureSkipVerify: true})
+	r := &rawSession{t: t, c: tc, br: bufio.NewReader(tc)}
+	if _, err := r.br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd("a", "LOGIN alice@example.com \""+testPassword+"\"")
+	r.cmd("b", "SELECT INBOX")
+
+	before := rc.records.Load()
+	lines := r.cmd("c", "FETCH 1:* (UID ENVELOPE)")
+	records := rc.records.Load() - before
+	fetches := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "* ") && strings.Contains(l, " FETCH ") {
+			fetches++
+		}
+	}
+	if fetches != n {
+		t.Fatalf("got %d FETCH responses, want %d", fetches, n)
+	}
+	t.Logf("FETCH of %d envelopes: %d TLS records", n, records)
+	if records > n/10 {
+		t.Fatalf("FETCH of %d envelopes took %d TLS records; want at most %d (one record per line is the regression)", n, records, n/10)
+	}
+
+	// FETCH FLAGS takes imapd's pre-formatted path (WriteRaw): the same.
+	before = rc.records.Load()
+	r.cmd("d", "FETCH 1:* (UID FLAGS)")
+	if got := rc.records.Load() - before; got > n/10 {
+		t.Fatalf("FETCH FLAGS of %d took %d TLS records", n, got)
+	}
+}
+
+// TestAppendWithoutNoDelayIsNotStalled: a client that writes an APPEND
+// literal and its closing CRLF in two writes with Nagle on (Python's
+// imaplib) is not held up by the server's delayed ACK (~40 ms a message),
+// because imapd re-arms TCP_QUICKACK after each read.
+func TestAppendWithoutNoDelayIsNotStalled(t *testing.T) {
+	e := newEnv(t)
+	quick := e.addr
+	e.start(Options{noQuickAck: true})
+	control := e.addr
+
+	slow := medianAppend(t, control)
+	fast := medianAppend(t, quick)
+	t.Logf("median APPEND with Nagle on the client: %v without TCP_QUICKACK, %v with", slow, fast)
+	if slow < 30*time.Millisecond {
+		t.Skipf("this kernel did not delay the ACK without TCP_QUICKACK (median %v), so the test cannot tell", slow)
+	}
+	if fast > slow/2 {
+		t.Fatalf("with TCP_QUICKACK the median APPEND took %v, without %v; want less than half", fast, slow)
+	}
+}
+
+func medianAppend(t *testing.T, addr string) time.Duration {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.(*net.TCPConn).SetNoDelay(false); err != nil {
+		t.Fatal(err)
+	}
+	r := &rawSession{t: t, c: nc, br: bufio.NewReader(nc)}
+	if _, err := r.br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd("a", "LOGIN carol@example.com \""+testPassword+"\"")
+	msg := testMessage(1) + strings.Repeat("filler line of a typical message body\r\n", 70)
+	var took []time.Duration
+	for i := range 15 {
+		tag := fmt.Sprintf("p%d", i)
+		start := time.Now()
+		fmt.Fprintf(nc, "%s APPEND INBOX {%d}\r\n", tag, len(msg))
+		if l, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+			t.Fatalf("APPEND continuation: %q %v", l, err)
+		}
+		nc.Write([]byte(msg)) // two writes, as imaplib does
+		nc.Write([]byte("\r\n"))
+		r.until(tag)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	return took[len(took)/2]
+}
