@@ -37,6 +37,7 @@ func newRoot() *cobra.Command {
 		cli.Restore(g),
 		cli.Admin(g),
 		cli.Spam(g),
+		cli.Vacation(g),
 	)
 	return root
 }

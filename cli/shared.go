@@ -166,6 +166,7 @@ func Shared(g *Globals) *cobra.Command {
 	audit.Flags().StringVar(&since, "since", "", "only entries newer than this (e.g. 7d, 12h)")
 	audit.Flags().BoolVar(&auditJSON, "json", false, "print JSON")
 	c.AddCommand(audit)
+	addTeamCommands(g, c)
 	return c
 }
 

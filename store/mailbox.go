@@ -24,6 +24,12 @@ type Mailbox struct {
 	PasswordHash string     `json:"password_hash,omitempty"`
 	Created      time.Time  `json:"created"`
 	Deleted      *time.Time `json:"deleted,omitempty"` // in the recycle bin
+	// AutoReply is the shared mailbox's auto-acknowledgement or the
+	// personal mailbox's vacation notice (team_settings.go); nil = none.
+	AutoReply *AutoReply `json:"auto_reply,omitempty"`
+	// RemindAfter (shared mailboxes): mail waiting longer goes into the
+	// members' daily digest; 0 = no digest.
+	RemindAfter time.Duration `json:"remind_after,omitempty"`
 }
 
 // DefaultFolders are created in every new mailbox, with their SPECIAL-USE.

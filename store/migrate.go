@@ -17,6 +17,8 @@ var allBuckets = []string{
 	"roles",    // admin roles (roles.go), additive like usersubs
 	"subnames", // subscriptions without a folder (subnames.go), additive
 	"spam",     // junk-filter state (spam.go), additive too
+	"replied",  // auto-replies sent, per mailbox and sender (team_settings.go), additive
+	"remind",   // last reminder digest per shared mailbox (team_settings.go), additive
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

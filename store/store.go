@@ -53,6 +53,9 @@
 //	              their changes are audited under mailbox id 0 (ServerAuditID)
 //	spam        mailbox id u64 → nested bucket: junk-filter token counts, trained
 //	              messages and known senders (spam.go)
+//	replied     mailbox id u64 ++ sender address → u64 BE unix time of the last
+//	              auto-reply or vacation notice to that sender (team_settings.go)
+//	remind      mailbox id u64 → u64 BE unix time of the last reminder digest
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.

@@ -15,4 +15,5 @@ type (
 	QueueArgs   = queueArgs   // queue.retry, queue.drop
 	BackupArgs  = backupArgs  // backup
 	SpamArgs    = spamArgs    // spam.show, spam.reset
+	TeamArgs    = teamArgs    // shared.assign, shared.done, shared.queue, shared.set, vacation.*
 )
