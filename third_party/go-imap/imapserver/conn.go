@@ -549,7 +549,8 @@ func newResponseEncoder(conn *Conn) *responseEncoder {
 	wireEnc := imapwire.NewEncoder(conn.bw, imapwire.ConnSideServer)
 	wireEnc.QuotedUTF8 = quotedUTF8
 
-	conn.encMutex.Lock()                // released by responseEncoder.end
+	conn.encMutex.Lock() // released by responseEncoder.end
+
 	wireEnc.NoFlush = conn.batching > 0 // mailsrv patch: batch.go
 	conn.setWriteTimeout(respWriteTimeout)
 	return &responseEncoder{
