@@ -56,6 +56,7 @@ import (
 	"mailsrv/auth"
 	"mailsrv/auth/login"
 	"mailsrv/server/config"
+	"mailsrv/server/mailsearch"
 	"mailsrv/server/metrics"
 	"mailsrv/server/tlsconf"
 	"mailsrv/store"
@@ -103,9 +104,9 @@ type Server struct {
 	reg      *registry
 	unsub    func()
 	maxBytes int64
-	texts    *textCache    // decoded body text for SEARCH (textcache.go)
-	connSeq  atomic.Uint64 // connection ids, as smtpd's
-	acls     *aclWatch     // wakes IDLE on rights changes (revoke.go)
+	search   *mailsearch.Searcher // SEARCH matching, shared with the webmail
+	connSeq  atomic.Uint64        // connection ids, as smtpd's
+	acls     *aclWatch            // wakes IDLE on rights changes (revoke.go)
 	unsubACL func()
 
 	mu      sync.Mutex
@@ -138,7 +139,7 @@ func New(opts Options) *Server {
 	if s.maxBytes > 1<<32-1 {
 		s.maxBytes = 1<<32 - 1 // APPENDLIMIT is a uint32
 	}
-	s.texts = newTextCache(textCacheBytes)
+	s.search = mailsearch.New(s.st)
 	s.acls = newACLWatch()
 	s.unsubACL = s.st.Subscribe(s.acls.handle)
 	s.reg = newRegistry(s.st, s.log)

@@ -1,22 +1,15 @@
 package imapd
 
 import (
-	"bufio"
-	"bytes"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"mailsrv/auth/acl"
+	"mailsrv/server/mailsearch"
 	"mailsrv/store"
 )
-
-// maxSearchBody bounds how much of one message BODY/TEXT search reads.
-const maxSearchBody = 8 << 20
 
 func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
 	defer s.observe("SEARCH", time.Now())
@@ -25,8 +18,8 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	}
 	refs := s.refs(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	c = s.staticCriteria(c, refs)
-	meta := needsMeta(c)
-	words := envelopeWords(c)
+	meta := mailsearch.NeedsMeta(c)
+	words := mailsearch.EnvelopeWords(c)
 	var (
 		d      imap.SearchData
 		seqSet imap.SeqSet
@@ -39,8 +32,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 			return nil, err
 		}
 		eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
-			mc := &matchCtx{s: s, m: m}
-			if !mc.match(c, r.seq) {
+			if !s.srv.search.Match(c, m, r.seq) {
 				return nil
 			}
 			uidSet.AddNum(imap.UID(r.uid))
@@ -89,26 +81,6 @@ func (s *session) searchChunk(chunk []msgRef, meta bool, words []string) ([]stor
 	return msgs, nil
 }
 
-// envelopeWords returns the ASCII letter-and-digit runs of the criteria
-// that every match must satisfy and that are answered from the cached
-// envelope (FROM, TO, CC, BCC, SUBJECT, Message-ID at the top level, not
-// under OR or NOT). matchHeader inserts only non-alphanumeric separators
-// between envelope fields, so each run lies inside one stored field.
-func envelopeWords(c *imap.SearchCriteria) []string {
-	var words []string
-	for _, h := range c.Header {
-		switch strings.ToLower(h.Key) {
-		case "from", "to", "cc", "bcc", "subject", "message-id":
-		default:
-			continue
-		}
-		words = append(words, strings.FieldsFunc(h.Value, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
-		})...)
-	}
-	return words
-}
-
 // staticCriteria resolves "*" and "$" in sequence and UID sets.
 func (s *session) staticCriteria(c *imap.SearchCriteria, refs []msgRef) *imap.SearchCriteria {
 	out := *c
@@ -142,217 +114,4 @@ func (s *session) staticCriteria(c *imap.SearchCriteria, refs []msgRef) *imap.Se
 		out.Or[i][1] = *s.staticCriteria(&c.Or[i][1], refs)
 	}
 	return &out
-}
-
-// needsMeta reports whether c looks at more than flags, UIDs and
-// sequence numbers (then message metadata is loaded).
-func needsMeta(c *imap.SearchCriteria) bool {
-	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
-		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || c.Larger > 0 || c.Smaller > 0 {
-		return true
-	}
-	for i := range c.Not {
-		if needsMeta(&c.Not[i]) {
-			return true
-		}
-	}
-	for i := range c.Or {
-		if needsMeta(&c.Or[i][0]) || needsMeta(&c.Or[i][1]) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchCtx evaluates criteria on one message, reading its body at most
-// once and only if a criterion needs it.
-type matchCtx struct {
-	s      *session
-	m      *store.Message
-	raw    []byte // whole message (up to maxSearchBody), lazily read
-	loaded bool
-	hdr    *textproto.Header
-	// Decoded, lowercased text for BODY and TEXT (see search_text.go),
-	// made on first use and shared by every criterion.
-	text, htext     string
-	textOK, htextOK bool
-}
-
-func (mc *matchCtx) bodyText() string {
-	if !mc.textOK {
-		cache := mc.s.srv.texts
-		if t, ok := cache.get(mc.m.Blob); ok {
-			mc.text, mc.textOK = t, true
-			return t
-		}
-		mc.text, mc.textOK = strings.ToLower(string(decodedBody(mc.body()))), true
-		cache.put(mc.m.Blob, mc.text)
-	}
-	return mc.text
-}
-
-func (mc *matchCtx) headerText() string {
-	if !mc.htextOK {
-		mc.htext, mc.htextOK = strings.ToLower(decodedHeader(mc.body())), true
-	}
-	return mc.htext
-}
-
-func (mc *matchCtx) body() []byte {
-	if !mc.loaded {
-		mc.loaded = true
-		rc, err := mc.s.srv.st.OpenMessage(mc.m)
-		if err == nil {
-			mc.raw, _ = io.ReadAll(io.LimitReader(rc, maxSearchBody))
-			rc.Close()
-		}
-	}
-	return mc.raw
-}
-
-func (mc *matchCtx) header() *textproto.Header {
-	if mc.hdr == nil {
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(mc.body())))
-		if err != nil {
-			h = textproto.Header{}
-		}
-		mc.hdr = &h
-	}
-	return mc.hdr
-}
-
-func dateOnly(t time.Time) time.Time {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}
-
-func addrsText(l []store.Address) string {
-	var b strings.Builder
-	for _, a := range l {
-		b.WriteString(a.Name)
-		b.WriteString(" <")
-		b.WriteString(a.Addr())
-		b.WriteString("> ")
-	}
-	return b.String()
-}
-
-func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
-	m := mc.m
-	for _, set := range c.SeqNum {
-		if !set.Contains(seq) {
-			return false
-		}
-	}
-	for _, set := range c.UID {
-		if !set.Contains(imap.UID(m.UID)) {
-			return false
-		}
-	}
-	if !c.Since.IsZero() && dateOnly(m.InternalDate).Before(dateOnly(c.Since)) {
-		return false
-	}
-	if !c.Before.IsZero() && !dateOnly(m.InternalDate).Before(dateOnly(c.Before)) {
-		return false
-	}
-	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		sent := m.InternalDate
-		if m.Envelope != nil && !m.Envelope.Date.IsZero() {
-			sent = m.Envelope.Date
-		}
-		if !c.SentSince.IsZero() && dateOnly(sent).Before(dateOnly(c.SentSince)) {
-			return false
-		}
-		if !c.SentBefore.IsZero() && !dateOnly(sent).Before(dateOnly(c.SentBefore)) {
-			return false
-		}
-	}
-	for _, f := range c.Flag {
-		if !hasFlag(m.Flags, string(f)) {
-			return false
-		}
-	}
-	for _, f := range c.NotFlag {
-		if hasFlag(m.Flags, string(f)) {
-			return false
-		}
-	}
-	if c.Larger > 0 && m.Size <= c.Larger {
-		return false
-	}
-	if c.Smaller > 0 && m.Size >= c.Smaller {
-		return false
-	}
-	for _, h := range c.Header {
-		if !mc.matchHeader(h.Key, h.Value) {
-			return false
-		}
-	}
-	for _, t := range c.Body {
-		if !strings.Contains(mc.bodyText(), strings.ToLower(t)) {
-			return false
-		}
-	}
-	for _, t := range c.Text {
-		t = strings.ToLower(t)
-		if !strings.Contains(mc.headerText(), t) && !strings.Contains(mc.bodyText(), t) {
-			return false
-		}
-	}
-	for i := range c.Not {
-		if mc.match(&c.Not[i], seq) {
-			return false
-		}
-	}
-	for i := range c.Or {
-		if !mc.match(&c.Or[i][0], seq) && !mc.match(&c.Or[i][1], seq) {
-			return false
-		}
-	}
-	return true
-}
-
-// matchHeader answers common header searches from the cached envelope and
-// reads the message header only for other fields.
-func (mc *matchCtx) matchHeader(key, value string) bool {
-	if value == "" {
-		// RFC 9051 §6.4.4: HEADER name "" matches every message that has
-		// the field, whatever its value (and only those).
-		return mc.header().Has(key)
-	}
-	e := mc.m.Envelope
-	if e == nil {
-		e = &store.Envelope{}
-	}
-	var text string
-	switch strings.ToLower(key) {
-	case "from":
-		text = addrsText(e.From)
-	case "to":
-		text = addrsText(e.To)
-	case "cc":
-		text = addrsText(e.Cc)
-	case "bcc":
-		text = addrsText(e.Bcc)
-	case "subject":
-		text = e.Subject
-	case "message-id":
-		text = e.MessageID
-	default:
-		h := mc.header()
-		if !h.Has(key) {
-			return false
-		}
-		for _, v := range h.Values(key) {
-			if containsFold(v, value) {
-				return true
-			}
-		}
-		return false
-	}
-	return containsFold(text, value)
 }

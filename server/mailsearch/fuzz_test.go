@@ -1,4 +1,4 @@
-package imapd
+package mailsearch
 
 import (
 	"io"
@@ -10,7 +10,7 @@ import (
 	"mailsrv/store"
 )
 
-// The envelope-word prefilter (envelopeWords + store.MessagesWithWords)
+// The envelope-word prefilter (EnvelopeWords + store.MessagesWithWords)
 // must never drop a message the full match would accept. For any subject
 // and any SUBJECT/FROM search text: if matchHeader matches the stored
 // message, the prefilter returns it.
@@ -58,13 +58,13 @@ func FuzzEnvelopePrefilterNeverDropsAMatch(f *testing.F) {
 				continue
 			}
 			c := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{q}}
-			got, err := st.MessagesWithWords(d[0].FolderID, uid, envelopeWords(c))
+			got, err := st.MessagesWithWords(d[0].FolderID, uid, EnvelopeWords(c))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != 1 {
 				t.Fatalf("%s %q matches the message (subject %q, from %q) but the prefilter dropped it (words %q)",
-					q.Key, q.Value, subject, from, envelopeWords(c))
+					q.Key, q.Value, subject, from, EnvelopeWords(c))
 			}
 		}
 	})
