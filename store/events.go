@@ -48,6 +48,10 @@ type Event struct {
 	// IMAP session that already answered a STORE with the new flags must
 	// not get them a second time as an unsolicited update.
 	Origin any
+	// ModSeq (EventNew, EventFlags, EventExpunge) is the folder's
+	// HighestModSeq after this change: each such event raises it by one,
+	// so a gap shows a missed event (modseq.go).
+	ModSeq uint64
 }
 
 // bus fans events out to subscribers. Handlers run on the committer

@@ -31,6 +31,12 @@ type Folder struct {
 	// folder, in first-use order: IMAP's FLAGS response lists them, and
 	// a client must hear of one before a FETCH shows it (RFC 3501 §7.2.6).
 	Keywords []string `json:"keywords,omitempty"`
+	// HighestModSeq is the folder's RFC 7162 mod-sequence (modseq.go);
+	// TombFloor the newest modseq whose expunge tombstones were pruned,
+	// Tombstones how many are kept.
+	HighestModSeq uint64 `json:"modseq,omitempty"`
+	TombFloor     uint64 `json:"tomb_floor,omitempty"`
+	Tombstones    uint32 `json:"tombstones,omitempty"`
 }
 
 // noteKeywords adds the keywords among flags that f does not list yet to
@@ -101,7 +107,7 @@ func (t *Tx) createFolder(mbid uint64, name, specialUse string) (*Folder, error)
 	if err != nil {
 		return nil, err
 	}
-	f := &Folder{ID: id, MailboxID: mbid, Name: name, UIDValidity: t.nextUIDValidity(), UIDNext: 1,
+	f := &Folder{ID: id, MailboxID: mbid, Name: name, UIDValidity: t.nextUIDValidity(), UIDNext: 1, HighestModSeq: 1,
 		SpecialUse: specialUse, Subscribed: true, Created: t.s.now().UTC()}
 	if _, err := t.setSubName(mbid, name, false); err != nil {
 		return nil, err // the folder takes its name's subscription back

@@ -18,7 +18,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb := fm.Bucket([]byte("f"))
+		fb, q := fm.Bucket([]byte("f")), fm.Bucket(bktModSeq)
 		if dense(uids) {
 			// Ascending and dense (the usual FETCH 1:* chunk): one cursor
 			// walk instead of a B-tree descent per UID.
@@ -30,7 +30,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 					i++
 				}
 				if i < len(uids) && uids[i] == uid {
-					out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v)})
+					out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v), ModSeq: modSeqOf(q, uid)})
 					i++
 				}
 			}
@@ -41,7 +41,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 			if v == nil {
 				continue
 			}
-			out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v)})
+			out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v), ModSeq: modSeqOf(q, uid)})
 		}
 		return nil
 	})

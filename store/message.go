@@ -21,6 +21,7 @@ type Message struct {
 	InternalDate time.Time `json:"internal_date"`
 	Envelope     *Envelope `json:"env,omitempty"`
 	Flags        []string  `json:"-"` // filled from the "f" bucket
+	ModSeq       uint64    `json:"-"` // filled from the "q" bucket (modseq.go)
 }
 
 // Flag names with meaning to the store (counts of unseen messages).
@@ -189,11 +190,15 @@ func (t *Tx) addMessageFrom(f *Folder, m *Message, flags []string, source uint64
 	if err := t.refBlob(m.Blob, 1); err != nil {
 		return 0, err
 	}
+	ms := f.nextModSeq()
+	if err := t.setModSeq(fm, m.UID, ms); err != nil {
+		return 0, err
+	}
 	kw := f.noteKeywords(flags)
 	if err := t.putFolder(f); err != nil {
 		return 0, err
 	}
-	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}, Keywords: kw, Source: source})
+	t.Publish(Event{Kind: EventNew, MailboxID: f.MailboxID, FolderID: f.ID, UIDs: []uint32{m.UID}, Keywords: kw, Source: source, ModSeq: ms})
 	return m.UID, nil
 }
 
@@ -242,8 +247,9 @@ func splitFlags(v []byte) []string {
 
 // UIDFlags is one message's UID and flags.
 type UIDFlags struct {
-	UID   uint32
-	Flags []string
+	UID    uint32
+	Flags  []string
+	ModSeq uint64
 }
 
 // FolderFlags returns every message's UID and flags in UID order. It reads
@@ -255,10 +261,10 @@ func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb := fm.Bucket([]byte("f"))
+		fb, q := fm.Bucket([]byte("f")), fm.Bucket(bktModSeq)
 		out = make([]UIDFlags, 0, fb.Stats().KeyN)
 		return fb.ForEach(func(k, v []byte) error {
-			out = append(out, UIDFlags{UID: getU32(k), Flags: splitFlags(v)})
+			out = append(out, UIDFlags{UID: getU32(k), Flags: splitFlags(v), ModSeq: modSeqOf(q, getU32(k))})
 			return nil
 		})
 	})
@@ -343,6 +349,7 @@ func (s *Store) messages(fid uint64, uids []uint32, keep func(raw []byte) bool) 
 				return fmt.Errorf("decode message %d: %w", uid, err)
 			}
 			m.Flags = splitFlags(fb.Get(u32(uid)))
+			m.ModSeq = modSeqOf(fm.Bucket(bktModSeq), uid)
 			out = append(out, m)
 		}
 		return nil
@@ -385,18 +392,31 @@ func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp,
 // folder. checkActor says whether actor's own rights decide team keyword
 // changes (see teamRulesFor).
 func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool) (map[uint32][]string, error) {
-	out := map[uint32][]string{}
+	out, _, err := t.changeFlagsIf(origin, fid, uids, op, flags, actor, checkActor, 0)
+	return out, err
+}
+
+// changeFlagsIf is changeFlags that, with unchangedSince > 0, leaves alone
+// (and returns in modified) the messages whose modseq is above it (RFC
+// 7162 STORE UNCHANGEDSINCE).
+func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince uint64) (out map[uint32][]string, modified []uint32, err error) {
+	out = map[uint32][]string{}
 	f, err := getFolderByIDTx(t.tx, fid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	team := t.teamRulesFor(f, actor, checkActor)
 	fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 	fb := fm.Bucket([]byte("f"))
 	ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin}
+	q := fm.Bucket(bktModSeq)
 	for _, uid := range uids {
 		cur := fb.Get(u32(uid))
 		if cur == nil {
+			continue
+		}
+		if unchangedSince > 0 && modSeqOf(q, uid) > unchangedSince {
+			modified = append(modified, uid)
 			continue
 		}
 		old := splitFlags(cur)
@@ -406,8 +426,15 @@ func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags
 			continue
 		}
 		if err := team.check(uid, old, next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		if ev.ModSeq == 0 {
+			ev.ModSeq = f.nextModSeq()
+		}
+		if err := t.setModSeq(fm, uid, ev.ModSeq); err != nil {
+			return nil, nil, err
+		}
+		q = fm.Bucket(bktModSeq)
 		wasSeen, isSeen := slices.Contains(old, FlagSeen), slices.Contains(next, FlagSeen)
 		if wasSeen && !isSeen {
 			f.Unseen++
@@ -415,7 +442,7 @@ func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags
 			f.Unseen--
 		}
 		if err := fb.Put(u32(uid), []byte(strings.Join(next, " "))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ev.UIDs = append(ev.UIDs, uid)
 		ev.Flags = append(ev.Flags, next)
@@ -426,7 +453,7 @@ func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags
 	if len(ev.UIDs) > 0 {
 		t.Publish(ev)
 	}
-	return out, t.putFolder(f)
+	return out, modified, t.putFolder(f)
 }
 
 func applyFlags(old []string, op FlagOp, flags []string) []string {
@@ -478,7 +505,11 @@ func (s *Store) Expunge(fid uint64, uids []uint32, actor string) ([]uint32, erro
 			}
 		}
 		if len(removed) > 0 {
-			t.Publish(Event{Kind: EventExpunge, MailboxID: f.MailboxID, FolderID: fid, UIDs: slices.Clone(removed)})
+			ms := f.nextModSeq()
+			if err := t.bury(f, removed, ms); err != nil {
+				return err
+			}
+			t.Publish(Event{Kind: EventExpunge, MailboxID: f.MailboxID, FolderID: fid, UIDs: slices.Clone(removed), ModSeq: ms})
 		}
 		return t.putFolder(f)
 	})
@@ -584,7 +615,11 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 					return err
 				}
 			}
-			t.Publish(Event{Kind: EventExpunge, MailboxID: sf.MailboxID, FolderID: src, UIDs: slices.Clone(res.SrcUIDs)})
+			ms := sf.nextModSeq()
+			if err := t.bury(sf, res.SrcUIDs, ms); err != nil {
+				return err
+			}
+			t.Publish(Event{Kind: EventExpunge, MailboxID: sf.MailboxID, FolderID: src, UIDs: slices.Clone(res.SrcUIDs), ModSeq: ms})
 			if err := t.putFolder(sf); err != nil {
 				return err
 			}

@@ -8,7 +8,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var allBuckets = []string{
 	"meta", "domains", "accounts", "aliases", "mailboxes", "mbaddr",
@@ -23,7 +23,9 @@ var allBuckets = []string{
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema
 // version appends a function here; migrate runs them in one transaction.
-var migrations = map[uint32]func(tx *bolt.Tx) error{}
+var migrations = map[uint32]func(tx *bolt.Tx) error{
+	1: migrateModSeq, // RFC 7162 mod-sequences (modseq.go)
+}
 
 func (s *Store) migrate() error {
 	return s.db.Update(func(tx *bolt.Tx) error {

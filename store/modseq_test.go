@@ -1,0 +1,220 @@
+package store
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestModSeqHistory checks that every change raises the folder's modseq
+// by one in the same transaction, that the event carries it, and that
+// ChangesSince returns exactly what changed after a given point.
+func TestModSeqHistory(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	s.AddDomain(Domain{Name: "example.com"})
+	acct, _ := s.AddUser("alice@example.com", "", "h")
+	var (
+		mu     sync.Mutex
+		events []Event
+	)
+	s.Subscribe(func(ev Event) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	})
+	tg := Target{MailboxID: acct.MailboxID}
+	for i := 0; i < 4; i++ {
+		deliver(t, s, testMsg, tg)
+	}
+	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	if inbox.HighestModSeq != 5 {
+		t.Fatalf("modseq after 4 appends: %d", inbox.HighestModSeq)
+	}
+	mark := inbox.HighestModSeq
+	if _, err := s.StoreFlags(inbox.ID, []uint32{2, 3}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A no-op store changes nothing and raises nothing.
+	if _, err := s.StoreFlags(inbox.ID, []uint32{2}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Expunge(inbox.ID, []uint32{1, 3}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.ChangesSince(inbox.ID, mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.HighestModSeq != 7 || !ch.Complete {
+		t.Fatalf("changes: %+v", ch)
+	}
+	if len(ch.Changed) != 1 || ch.Changed[0].UID != 2 || ch.Changed[0].ModSeq != 6 || !slices.Equal(ch.Changed[0].Flags, []string{`\Flagged`}) {
+		t.Fatalf("changed: %+v", ch.Changed)
+	}
+	if !slices.Equal(ch.Vanished, []Tombstone{{1, 7}, {3, 7}}) {
+		t.Fatalf("vanished: %+v", ch.Vanished)
+	}
+	// UNCHANGEDSINCE: message 2 changed at 6, message 4 at 5.
+	res, err := s.StoreFlagsIf(nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Modified, []uint32{2}) || res.ModSeq[4] != 8 || len(res.Flags) != 1 {
+		t.Fatalf("store if: %+v", res)
+	}
+	mu.Lock()
+	var seqs []uint64
+	for _, ev := range events {
+		if ev.FolderID == inbox.ID && ev.Kind != EventFolders {
+			seqs = append(seqs, ev.ModSeq)
+		}
+	}
+	mu.Unlock()
+	if !slices.Equal(seqs, []uint64{2, 3, 4, 5, 6, 7, 8}) {
+		t.Fatalf("event modseqs %v", seqs)
+	}
+	s.Close()
+
+	s = openTest(t, dir)
+	msgs, _ := s.Messages(inbox.ID, []uint32{2, 4})
+	if len(msgs) != 2 || msgs[0].ModSeq != 6 || msgs[1].ModSeq != 8 {
+		t.Fatalf("modseqs after reopen: %+v", msgs)
+	}
+	ch, _ = s.ChangesSince(inbox.ID, 6)
+	if ch.HighestModSeq != 8 || len(ch.Changed) != 1 || ch.Changed[0].UID != 4 || len(ch.Vanished) != 2 {
+		t.Fatalf("changes after reopen: %+v", ch)
+	}
+	// A move leaves tombstones in the source and raises the target.
+	arch, _ := s.GetFolder(acct.MailboxID, "Archive")
+	if _, err := s.Move(inbox.ID, []uint32{4}, arch.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ = s.ChangesSince(inbox.ID, 8)
+	if !slices.Equal(ch.Vanished, []Tombstone{{4, 9}}) {
+		t.Fatalf("after move: %+v", ch)
+	}
+	ca, _ := s.ChangesSince(arch.ID, 1)
+	if ca.HighestModSeq != 2 || len(ca.Changed) != 1 || ca.Changed[0].ModSeq != 2 {
+		t.Fatalf("move target: %+v", ca)
+	}
+}
+
+// TestTombstonesPrunedAfter30Days checks the bound on tombstones and that
+// a client behind the pruned ones is told the answer is incomplete.
+func TestTombstonesPrunedAfter30Days(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, err := Open(t.TempDir(), Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddDomain(Domain{Name: "example.com"})
+	acct, _ := s.AddUser("alice@example.com", "", "h")
+	tg := Target{MailboxID: acct.MailboxID}
+	for i := 0; i < 3; i++ {
+		deliver(t, s, testMsg, tg)
+	}
+	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	s.Expunge(inbox.ID, []uint32{1}, "") // modseq 5
+	mu.Lock()
+	now = now.Add(31 * 24 * time.Hour)
+	mu.Unlock()
+	s.Expunge(inbox.ID, []uint32{2}, "") // modseq 6, prunes uid 1's
+	ch, _ := s.ChangesSince(inbox.ID, 4)
+	if ch.Complete || !slices.Equal(ch.Vanished, []Tombstone{{2, 6}}) {
+		t.Fatalf("behind the floor: %+v", ch)
+	}
+	ch, _ = s.ChangesSince(inbox.ID, 5)
+	if !ch.Complete || len(ch.Vanished) != 1 {
+		t.Fatalf("at the floor: %+v", ch)
+	}
+}
+
+// TestMigrateSchema1ModSeq builds a data directory as schema 1 wrote it
+// (no modseq buckets, no modseq in folder records, schema 1 in meta),
+// reopens it and checks the migration: HIGHESTMODSEQ 1, every old message
+// at modseq 1, new changes above it; a second open changes nothing.
+func TestMigrateSchema1ModSeq(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	s.AddDomain(Domain{Name: "example.com"})
+	acct, _ := s.AddUser("alice@example.com", "", "h")
+	tg := Target{MailboxID: acct.MailboxID}
+	deliver(t, s, testMsg, tg)
+	deliver(t, s, testMsg, tg)
+	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	s.Close()
+	downgradeToSchema1(t, dir)
+
+	s = openTest(t, dir)
+	f, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	if f.HighestModSeq != 1 {
+		t.Fatalf("migrated modseq %d", f.HighestModSeq)
+	}
+	msgs, _ := s.Messages(inbox.ID, []uint32{1, 2})
+	if len(msgs) != 2 || msgs[0].ModSeq != 1 || msgs[1].ModSeq != 1 {
+		t.Fatalf("migrated messages %+v", msgs)
+	}
+	if ch, _ := s.ChangesSince(inbox.ID, 1); len(ch.Changed)+len(ch.Vanished) != 0 || ch.HighestModSeq != 1 {
+		t.Fatalf("changes since 1: %+v", ch)
+	}
+	s.StoreFlags(inbox.ID, []uint32{2}, FlagsAdd, []string{`\Seen`}, "")
+	s.Expunge(inbox.ID, []uint32{1}, "")
+	ch, _ := s.ChangesSince(inbox.ID, 1)
+	if ch.HighestModSeq != 3 || len(ch.Changed) != 1 || ch.Changed[0].ModSeq != 2 || !slices.Equal(ch.Vanished, []Tombstone{{1, 3}}) {
+		t.Fatalf("after migration: %+v", ch)
+	}
+	s.Close()
+	s = openTest(t, dir) // idempotent: the second open keeps everything
+	if f, _ := s.GetFolder(acct.MailboxID, "INBOX"); f.HighestModSeq != 3 {
+		t.Fatalf("reopen modseq %d", f.HighestModSeq)
+	}
+}
+
+// downgradeToSchema1 rewrites dir's database into the form schema 1 had.
+func downgradeToSchema1(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		tx.Bucket([]byte("meta")).Put([]byte("schema"), u32(1))
+		msgs := tx.Bucket([]byte("msgs"))
+		msgs.ForEach(func(k, _ []byte) error {
+			fm := msgs.Bucket(k)
+			for _, b := range [][]byte{bktModSeq, bktModIndex, bktTombs} {
+				fm.DeleteBucket(b)
+			}
+			return nil
+		})
+		folders := tx.Bucket([]byte("folders"))
+		return folders.ForEach(func(k, _ []byte) error {
+			fb := folders.Bucket(k)
+			var names [][]byte
+			fb.ForEach(func(n, _ []byte) error { names = append(names, n); return nil })
+			for _, n := range names {
+				var m map[string]any
+				json.Unmarshal(fb.Get(n), &m)
+				delete(m, "modseq")
+				delete(m, "tomb_floor")
+				delete(m, "tombstones")
+				raw, _ := json.Marshal(m)
+				fb.Put(n, raw)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
