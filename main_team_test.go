@@ -173,3 +173,82 @@ func TestSharedTeamCLI(t *testing.T) {
 		t.Errorf("offline after undo and unassign: %s", got)
 	}
 }
+
+// vacation set|show|off and shared set, offline (the same admin
+// operations the running server answers on its socket).
+func TestVacationAndSharedSetCLI(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	conf := testConfig(t, data)
+	cli := func(args ...string) (string, int) {
+		t.Helper()
+		return run(t, "", append(args, "--config", conf)...)
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, code := cli(args...)
+		if code != 0 {
+			t.Fatalf("mailsrv %s: exit %d: %s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	must("domain", "add", "example.com")
+	must("user", "add", "alice@example.com")
+	must("shared", "create", "info@example.com", "--name", "Info")
+	body := filepath.Join(t.TempDir(), "away.txt")
+	os.WriteFile(body, []byte("I am away until Monday.\n"), 0o600)
+
+	must("vacation", "set", "alice@example.com", "--body-file", body, "--subject", "Away", "--until", "2999-01-02")
+	var info admin.AutoReplyInfo
+	if err := json.Unmarshal([]byte(must("vacation", "show", "alice@example.com", "--json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if !info.Enabled || !info.Active || info.Subject != "Away" || info.Until == nil || info.Body != "I am away until Monday.\n" {
+		t.Errorf("vacation show: %+v", info)
+	}
+	if out := must("vacation", "show", "alice@example.com"); !strings.Contains(out, "auto-reply:    on") {
+		t.Errorf("vacation show text: %s", out)
+	}
+	must("vacation", "off", "alice@example.com")
+	if out := must("vacation", "show", "alice@example.com"); !strings.Contains(out, "auto-reply:    off") {
+		t.Errorf("after off: %s", out)
+	}
+	for _, bad := range [][]string{
+		{"vacation", "set", "alice@example.com", "--body-file", body, "--until", "yesterday"},
+		{"vacation", "set", "alice@example.com", "--body-file", body, "--until", "2001-01-01"},
+		{"vacation", "set", "info@example.com", "--body-file", body},
+	} {
+		if out, code := cli(bad...); code != 1 {
+			t.Errorf("%v: exit %d, want 1: %s", bad, code, out)
+		}
+	}
+	if _, code := cli("vacation", "set", "alice@example.com", "--body-file", filepath.Join(t.TempDir(), "missing")); code != 2 {
+		t.Errorf("missing body file: exit %d, want 2", code)
+	}
+
+	must("shared", "set", "info@example.com", "--auto-reply-file", body, "--remind-after", "4h")
+	info = admin.AutoReplyInfo{}
+	if err := json.Unmarshal([]byte(must("shared", "set", "info@example.com", "--remind-after", "2d", "--json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if !info.Enabled || info.RemindAfter != "48h0m0s" {
+		t.Errorf("shared set: %+v", info)
+	}
+	if _, code := cli("shared", "set", "info@example.com", "--auto-reply-file", body, "--no-auto-reply"); code != 2 {
+		t.Errorf("both auto-reply flags: exit %d, want 2", code)
+	}
+	if _, code := cli("shared", "set", "info@example.com"); code != 2 {
+		t.Errorf("nothing to set: exit %d, want 2", code)
+	}
+	must("shared", "set", "info@example.com", "--no-auto-reply", "--remind-after", "0")
+	info = admin.AutoReplyInfo{}
+	if err := json.Unmarshal([]byte(must("shared", "set", "info@example.com", "--no-auto-reply", "--json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Enabled || info.RemindAfter != "" {
+		t.Errorf("after --no-auto-reply --remind-after 0: %+v", info)
+	}
+	audit := must("shared", "audit", "info@example.com")
+	if !strings.Contains(audit, "auto-reply on") || !strings.Contains(audit, "auto-reply off") {
+		t.Errorf("audit:\n%s", audit)
+	}
+}

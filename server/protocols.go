@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailsrv/auth/msgauth"
+	"mailsrv/server/autoreply"
 	"mailsrv/server/imapd"
 	"mailsrv/server/queue"
 	"mailsrv/server/smtpd"
@@ -33,6 +34,7 @@ func (s *Server) addProtocols() error {
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Spam: filter, Metrics: s.metrics, Log: s.log,
+		AutoReply: &autoreply.Responder{Store: s.store, Hostname: s.cfg.Hostname, Wake: runner.Wake, Log: s.log},
 	})
 	if err := s.addService("smtp", s.cfg.Listen.SMTP, mx.Serve, mx.Shutdown); err != nil {
 		return err

@@ -197,14 +197,25 @@ func (r *teamRules) audit(uid uint32, action, detail string) {
 	r.t.Audit(r.f.MailboxID, e)
 }
 
+// autoSubmitted reports an Auto-Submitted field other than "no" (RFC
+// 3834): an automatic reply answers nothing for the team.
+func autoSubmitted(mh mail.Header) bool {
+	v := strings.ToLower(strings.TrimSpace(mh.Get("Auto-Submitted")))
+	return v != "" && !strings.HasPrefix(v, "no")
+}
+
 // referencedIDs returns the Message-IDs (with brackets) that the header
-// at the start of head names in In-Reply-To and References.
+// at the start of head names in In-Reply-To and References; none for an
+// automatic reply.
 func referencedIDs(head []byte) []string {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil && h.Len() == 0 {
 		return nil
 	}
 	mh := mail.Header{Header: message(h)}
+	if autoSubmitted(mh) {
+		return nil
+	}
 	var out []string
 	for _, key := range []string{"In-Reply-To", "References"} {
 		ids, err := mh.MsgIDList(key)

@@ -1,7 +1,13 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+
 	"encoding/json"
 	"slices"
 	"strings"
@@ -168,8 +174,8 @@ func (s *Store) SetDone(mbid uint64, id string, done bool, actor string) (*TeamM
 // (In-Reply-To naming its Message-ID).
 func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 	var out []TeamMessage
+	replied := map[string][]Message{} // Message-ID → Sent messages naming it
 	err := s.view(func(tx *bolt.Tx) error {
-		replied := map[string]bool{}
 		if fs, err := foldersTx(tx, mbid); err == nil {
 			for _, f := range fs {
 				if f.SpecialUse != `\Sent` {
@@ -180,7 +186,7 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 					var m Message
 					if json.Unmarshal(v, &m) == nil && m.Envelope != nil {
 						for _, id := range m.Envelope.InReplyTo {
-							replied[id] = true
+							replied[id] = append(replied[id], m)
 						}
 					}
 					return nil
@@ -199,11 +205,28 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 				return nil
 			}
 			tm := teamMessage(inbox.Name, getU32(k), &m, splitFlags(fb.Get(k)))
-			tm.Replied = tm.MessageID != "" && replied[tm.MessageID]
 			out = append(out, tm)
 			return nil
 		})
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		tm := &out[i]
+		if tm.MessageID == "" || slices.Contains(tm.Flags, FlagAnswered) {
+			continue
+		}
+		// Rare: a reply the delivery did not mark (stored before replies
+		// were matched, or \Answered cleared since). Read the candidates'
+		// headers, after the transaction, to leave out automatic replies.
+		for j := range replied[tm.MessageID] {
+			if !s.isAutoSubmitted(&replied[tm.MessageID][j]) {
+				tm.Replied = true
+				break
+			}
+		}
+	}
 	slices.SortStableFunc(out, func(a, b TeamMessage) int { return a.Received.Compare(b.Received) })
 	return out, err
 }
@@ -224,4 +247,19 @@ func foldersTx(tx *bolt.Tx, mbid uint64) ([]Folder, error) {
 		return nil
 	})
 	return out, err
+}
+
+// isAutoSubmitted reads message m's header for Auto-Submitted (an
+// unreadable body counts as a real reply).
+func (s *Store) isAutoSubmitted(m *Message) bool {
+	r, err := s.OpenMessage(m)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	h, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(r, 256<<10)))
+	if err != nil && h.Len() == 0 {
+		return false
+	}
+	return autoSubmitted(mail.Header{Header: message(h)})
 }

@@ -45,9 +45,12 @@ type MXOptions struct {
 	Verifier *msgauth.Verifier
 	// Spam decides refusal, INBOX or Junk and the X-Spam fields (DMARC
 	// policy, DNSBL, rspamd, junk filter); nil = policy results only.
-	Spam    *spam.Filter
-	Metrics *metrics.Metrics
-	Log     *slog.Logger
+	Spam *spam.Filter
+	// AutoReply sends automatic replies (vacation, auto-acknowledgement)
+	// for delivered messages; nil = none.
+	AutoReply AutoResponder
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
 	// ReadTimeout and WriteTimeout default to 5 minutes; ShutdownGrace to
 	// 5 seconds; UnknownRcptDelay to DefaultUnknownRcptDelay. Tests
 	// shorten them.
@@ -326,11 +329,14 @@ func (s *mxSession) Data(r io.Reader) error {
 	}
 	targets := make([]store.Target, len(mailboxes))
 	var junked int
+	var inboxed []uint64 // mailboxes that may answer automatically (not Junk)
 	for i, id := range mailboxes {
 		p := dec.Placements[id]
 		targets[i] = store.Target{MailboxID: id, Folder: p.Folder(), Prefix: p.Header}
 		if p.Junk {
 			junked++
+		} else {
+			inboxed = append(inboxed, id)
 		}
 	}
 	if _, err := o.Store.Deliver(store.Delivery{
@@ -341,6 +347,7 @@ func (s *mxSession) Data(r io.Reader) error {
 		return s.reject("store_error", storeError(err))
 	}
 	o.Metrics.SMTPAccepted(MXListener)
+	s.autoReply(from, blob.ID(), auth, inboxed, log)
 	log.Info("delivered", "id", blob.ID(), "from", from, "rcpts", rcpts, "size", blob.Size(),
 		"junked", junked, "spam", dec.Placements[mailboxes[0]].Status, "spf", res.SPF.Result, "dmarc", res.DMARC.Result,
 		"took", time.Since(start).Round(time.Microsecond))
