@@ -37,7 +37,7 @@ type catchSess struct {
 }
 
 func (s *catchSess) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *catchSess) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = to; return nil }
+func (s *catchSess) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
 func (s *catchSess) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
