@@ -98,7 +98,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := s.addHTTP(); err != nil {
 		return nil, err
 	}
-	s.jobs = append(s.jobs, s.housekeeping)
+	s.jobs = append(s.jobs, s.housekeeping, s.memTrim)
 	return s, nil
 }
 
