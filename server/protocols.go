@@ -31,10 +31,15 @@ func (s *Server) addProtocols() error {
 		s.jobs = append(s.jobs, trainer.Run)
 		s.onStop = append(s.onStop, trainer.Close)
 	}
+	// Automatic replies and the teams' reminder digests (server/autoreply).
+	responder := &autoreply.Responder{Store: s.store, Hostname: s.cfg.Hostname, Wake: runner.Wake, Log: s.log}
+	s.jobs = append(s.jobs, func(ctx context.Context) {
+		responder.RunDigests(ctx, autoreply.DigestCheckInterval, s.store.Now)
+	})
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Spam: filter, Metrics: s.metrics, Log: s.log,
-		AutoReply: &autoreply.Responder{Store: s.store, Hostname: s.cfg.Hostname, Wake: runner.Wake, Log: s.log},
+		AutoReply: responder,
 	})
 	if err := s.addService("smtp", s.cfg.Listen.SMTP, mx.Serve, mx.Shutdown); err != nil {
 		return err

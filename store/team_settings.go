@@ -80,19 +80,18 @@ func (s *Store) SetRemindAfter(mbid uint64, d time.Duration, actor string) (*Mai
 // period however often they write (RFC 3834 §2).
 func (s *Store) ClaimAutoReply(mbid uint64, sender string, every time.Duration) (bool, error) {
 	sender = strings.ToLower(strings.TrimSpace(sender))
-	return s.claim("replied", append(u64(mbid), sender...), every)
+	return s.claim("replied", append(u64(mbid), sender...), s.now(), every)
 }
 
 // ClaimDigest is ClaimAutoReply for the reminder digest of shared
-// mailbox mbid: at most one per every.
-func (s *Store) ClaimDigest(mbid uint64, every time.Duration) (bool, error) {
-	return s.claim("remind", u64(mbid), every)
+// mailbox mbid at now: at most one per every.
+func (s *Store) ClaimDigest(mbid uint64, now time.Time, every time.Duration) (bool, error) {
+	return s.claim("remind", u64(mbid), now, every)
 }
 
-func (s *Store) claim(bucketName string, key []byte, every time.Duration) (bool, error) {
+func (s *Store) claim(bucketName string, key []byte, now time.Time, every time.Duration) (bool, error) {
 	var ok bool
 	err := s.update(func(t *Tx) error {
-		now := t.s.now()
 		b := bucket(t.tx, bucketName)
 		ok = false
 		if v := b.Get(key); len(v) == 8 && now.Before(time.Unix(int64(getU64(v)), 0).Add(every)) {

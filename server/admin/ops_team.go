@@ -76,7 +76,7 @@ func (h *Handler) autoReplyInfo(mb *store.Mailbox) AutoReplyInfo {
 }
 
 // QueueEntries turns a shared mailbox's INBOX into queue entries at now,
-// filtered as a asks (also used by the reminder digest).
+// with the filters of `shared queue`.
 func QueueEntries(msgs []store.TeamMessage, now time.Time, unassigned, unanswered bool, assignedTo string) []QueueEntry {
 	out := []QueueEntry{}
 	for i := range msgs {

@@ -173,7 +173,7 @@ func (r *Responder) answer(ctx context.Context, mb *store.Mailbox, sender string
 		return err
 	}
 	msg := r.compose(mb, to, h)
-	if err := r.Send(ctx, mb, to, msg); err != nil {
+	if err := r.Send(ctx, mb, to, msg, true); err != nil {
 		return err
 	}
 	log.Info("sent automatic reply", "mailbox", mb.Address, "to", to)
@@ -218,13 +218,17 @@ func (r *Responder) compose(mb *store.Mailbox, to string, h *mail.Header) []byte
 
 // Send signs msg with the DKIM keys of mb's domain and delivers it to
 // to from the null sender (RFC 3834 §3.3: nobody answers it in turn),
-// locally or through the outbound queue, keeping a copy in mb's Sent.
-func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg []byte) error {
+// locally or through the outbound queue, with keepSent a copy in mb's
+// Sent.
+func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg []byte, keepSent bool) error {
 	sigs, err := r.sign(store.DomainOf(mb.Address), msg)
 	if err != nil {
 		return fmt.Errorf("DKIM signing: %w", err)
 	}
-	d := store.Delivery{Prefix: []byte(sigs), Targets: []store.Target{{MailboxID: mb.ID, Folder: "Sent", Flags: []string{store.FlagSeen}}}}
+	d := store.Delivery{Prefix: []byte(sigs)}
+	if keepSent {
+		d.Targets = append(d.Targets, store.Target{MailboxID: mb.ID, Folder: "Sent", Flags: []string{store.FlagSeen}})
+	}
 	ids, err := r.Store.Resolve(to)
 	switch {
 	case err == nil:
