@@ -31,6 +31,7 @@ import (
 	"mailsrv/server/tlsconf"
 	"mailsrv/server/web"
 	"mailsrv/server/web/console"
+	"mailsrv/server/web/mail"
 	"mailsrv/store"
 )
 
@@ -62,6 +63,7 @@ type Server struct {
 	services []*service
 	jobs     []func(ctx context.Context)
 	onStop   []func()
+	webmail  *mail.Mail // nil when [web] is disabled
 }
 
 // New opens the data directory, binds every listener and prepares the
@@ -144,6 +146,13 @@ func (s *Server) addHTTP() error {
 		if err != nil {
 			return err
 		}
+		wm, err := mail.New(mail.Options{Store: s.store, Sessions: c, Hostname: s.cfg.Hostname, Logger: s.log})
+		if err != nil {
+			return err
+		}
+		s.webmail = wm
+		s.onStop = append(s.onStop, wm.Close)
+		c.MountMail(wm.Handler())
 		con = c.Handler()
 		s.jobs = append(s.jobs, func(ctx context.Context) { sweepEvery(ctx, 5*time.Minute, c.Sweep) })
 	}
@@ -169,6 +178,10 @@ func (s *Server) addHTTP() error {
 		{"metrics", s.cfg.Listen.Metrics, w.MetricsHandler(s.metrics), false},
 	} {
 		hs := newHTTPServer(l.handler, s.log)
+		if s.webmail != nil {
+			// Open event streams end at shutdown; Shutdown waits for them.
+			hs.RegisterOnShutdown(s.webmail.EndStreams)
+		}
 		serve := hs.Serve
 		if l.tls {
 			hs.TLSConfig = s.tls.TLSConfig()

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"mailsrv/server/admin"
@@ -93,6 +94,7 @@ type Console struct {
 	sessions *sessions
 	policy   *policy
 	pages    *pages
+	mail     http.Handler // the webmail (server/web/mail), or nil
 }
 
 // New returns a Console.
@@ -115,6 +117,12 @@ func New(opts Options) (*Console, error) {
 // Session returns the logged-in session of r, or nil (for /mail/ later).
 func (c *Console) Session(r *http.Request) *Session { return c.sessions.fromRequest(r) }
 
+// MountMail makes h (server/web/mail) serve /mail/ and /api/mail/ under
+// the console's guard, instead of the placeholder page. Call it before
+// Handler. h limits its own request bodies (a message with attachments
+// is larger than the console's 1 MiB).
+func (c *Console) MountMail(h http.Handler) { c.mail = h }
+
 // Sweep drops expired sessions; the server calls it periodically.
 func (c *Console) Sweep() { c.sessions.sweep() }
 
@@ -130,6 +138,10 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /api/logout", c.apiLogout)
 	mux.HandleFunc("POST /api/admin/{op}", c.apiAdmin)
 	mux.HandleFunc("GET /api/password", c.apiPassword)
+	if c.mail != nil {
+		mux.Handle("/mail/", c.mail)
+		mux.Handle("/api/mail/", c.mail)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: the admin API is POST /api/admin/{op}")
 	})
@@ -154,11 +166,14 @@ func (c *Console) guard(next http.Handler) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		if r.ContentLength > maxBody {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large: the limit is 1 MiB")
-			return
+		// The webmail bounds its own bodies (a message with attachments).
+		if c.mail == nil || !strings.HasPrefix(r.URL.Path, "/api/mail/") {
+			if r.ContentLength > maxBody {
+				writeError(w, http.StatusRequestEntityTooLarge, "request body too large: the limit is 1 MiB")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
 			writeError(w, http.StatusForbidden, "cross-origin request refused")
 			return

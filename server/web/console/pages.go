@@ -162,7 +162,9 @@ func (c *Console) get(ctx context.Context, cl caller, op string, args any, out a
 
 func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", c.loginPage)
-	mux.HandleFunc("GET /mail/", c.mailPage)
+	if c.mail == nil {
+		mux.HandleFunc("GET /mail/", c.mailPage)
+	}
 	mux.HandleFunc("GET /admin/{$}", func(w http.ResponseWriter, r *http.Request) {
 		sess := c.sessions.fromRequest(r)
 		if sess == nil {

@@ -51,7 +51,7 @@ func TestPagesRenderRealData(t *testing.T) {
 		"/admin/trash":                         {"old@example.com", "shared", "Restore", "Purge"},
 		"/admin/queue":                         {"far@remote.example", "Retry", "Drop"},
 		"/admin/admins":                        {"pm@example.com", "sm@example.com", "shared-mailboxes", "Grant a role"},
-		"/mail/":                               {"Webmail is coming", "pm@example.com"},
+		"/mail/":                               {`id="accounts"`, "pm@example.com"},
 	} {
 		st, body := pm.get(path)
 		if st != 200 {
