@@ -22,6 +22,7 @@ import (
 	"mailsrv/auth/login"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/submit"
 	"mailsrv/store"
 )
 
@@ -52,6 +53,9 @@ type SubmissionOptions struct {
 	// SaveSent stores a copy of each personal submission in the sender's
 	// Sent folder ([submission] save_sent).
 	SaveSent bool
+	// Submit is the sending pipeline (shared with the webmail); nil makes
+	// one from Store, Hostname, SaveSent, Wake and Log.
+	Submit *submit.Submitter
 	// Zero values mean the package defaults.
 	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout, UnknownRcptDelay time.Duration
 }
@@ -68,7 +72,10 @@ func NewSubmission(opts SubmissionOptions) *Server {
 	if opts.Wake == nil {
 		opts.Wake = func() {}
 	}
-	be := &subBackend{opts: opts, name: name, login: opts.Login}
+	if opts.Submit == nil {
+		opts.Submit = submit.New(submit.Options{Store: opts.Store, Hostname: opts.Hostname, SaveSent: opts.SaveSent, Wake: opts.Wake, Log: opts.Log})
+	}
+	be := &subBackend{opts: opts, name: name, login: opts.Login, sub: opts.Submit}
 	s := newServer(serverConfig{
 		Name:          name,
 		Hostname:      opts.Hostname,
@@ -98,6 +105,7 @@ type subBackend struct {
 	name  string
 	srv   *Server
 	login *login.Authenticator
+	sub   *submit.Submitter
 }
 
 func (b *subBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -126,11 +134,8 @@ type subSession struct {
 	mu        sync.Mutex
 	id        *identity
 	authFails int
-	unknown   int // unknown local recipients this session (tarpit)
-	from      string
-	local     []uint64 // deduplicated local target mailboxes
-	remote    []string // remote recipients
-	rcpts     []string // every recipient, for logs and the audit detail
+	unknown   int             // unknown local recipients this session (tarpit)
+	env       submit.Envelope // this transaction's sender and recipients
 }
 
 var (
@@ -219,7 +224,7 @@ func (s *subSession) Mail(from string, _ *smtp.MailOptions) error {
 		return smtpError(550, smtp.EnhancedCode{5, 7, 1}, "The null sender is not accepted from authenticated users")
 	}
 	s.mu.Lock()
-	nested := s.from != ""
+	nested := s.env.From != ""
 	s.mu.Unlock()
 	if nested {
 		return errNestedMail
@@ -235,7 +240,7 @@ func (s *subSession) Mail(from string, _ *smtp.MailOptions) error {
 	}
 	s.mu.Lock()
 	s.resetLocked()
-	s.from = addr
+	s.env.From = addr
 	s.mu.Unlock()
 	setBusy(s.conn, true)
 	return nil
@@ -253,17 +258,19 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return smtpError(553, smtp.EnhancedCode{5, 1, 3}, "Malformed recipient address")
 	}
 	s.mu.Lock()
-	n := len(s.rcpts)
+	n := len(s.env.Rcpts)
 	s.mu.Unlock()
 	if max := s.b.opts.Limits.MaxRecipients; max > 0 && n >= max {
 		s.b.opts.Metrics.SMTPRejected(s.b.name, "too_many_recipients")
 		return smtpError(452, smtp.EnhancedCode{4, 5, 3}, "Too many recipients")
 	}
-	ids, err := s.st.Resolve(addr)
+	s.mu.Lock()
+	err = s.b.sub.AddRecipient(&s.env, addr)
+	s.mu.Unlock()
 	switch {
 	case err == nil:
-	case errors.Is(err, store.ErrUnknownDomain):
-	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case errors.Is(err, submit.ErrNoSuchRecipient):
 		s.b.opts.Metrics.SMTPRejected(s.b.name, "unknown_recipient")
 		s.mu.Lock()
 		s.unknown++
@@ -277,28 +284,10 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.ci.Log.Error("resolving recipient", "to", addr, "err", err)
 		return smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure resolving the recipient")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.rcpts {
-		if r == addr { // the same recipient twice (in any case): one delivery
-			return nil
-		}
-	}
-	s.rcpts = append(s.rcpts, addr)
-	if ids == nil {
-		s.remote = append(s.remote, addr)
-		return nil
-	}
-	for _, id := range ids {
-		if !containsID(s.local, id) {
-			s.local = append(s.local, id)
-		}
-	}
-	return nil
 }
 
 func (s *subSession) resetLocked() {
-	s.from, s.local, s.remote, s.rcpts = "", nil, nil, nil
+	s.env = submit.Envelope{}
 }
 
 func (s *subSession) Reset() {

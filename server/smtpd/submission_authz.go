@@ -1,217 +1,39 @@
 package smtpd
 
-// Sender authorisation for submission (SPEC §5, §6): who may put which
-// address in MAIL FROM, From: and Sender:. Rights are read from the store
-// on every call, never cached in the session, so a revoke applies to the
-// next message of an open session.
+// Sender authorisation and the header check are the shared sending
+// pipeline's (server/submit, also behind the webmail's compose); this
+// file maps its answers to SMTP replies.
 
 import (
 	"errors"
-	"fmt"
-	"net/mail"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 
-	"mailsrv/auth/acl"
-	"mailsrv/store"
+	"mailsrv/server/submit"
 )
 
-// sendKind is how a user may use an address.
-type sendKind int
-
-const (
-	sendOwn      sendKind = iota // the user's own address or an alias of it
-	sendAs                       // a shared mailbox with the send right
-	sendOnBehalf                 // a shared mailbox with only send-on-behalf
-)
-
-// grant is the permission to use one address.
-type grant struct {
-	kind    sendKind
-	addr    string
-	mailbox *store.Mailbox // the shared mailbox, for sendAs / sendOnBehalf
+func (id *identity) submitter() submit.Identity {
+	return submit.Identity{User: id.User, MailboxID: id.MailboxID}
 }
-
-func (g *grant) action() string {
-	if g.kind == sendOnBehalf {
-		return "send-on-behalf"
-	}
-	return "send-as"
-}
-
-// refuse is the 550 5.7.1 answer that names the address and what is missing.
-func refuse(format string, a ...any) *smtp.SMTPError {
-	return smtpError(550, smtp.EnhancedCode{5, 7, 1}, fmt.Sprintf(format, a...))
-}
-
-var errAuthzTemp = smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure checking sender rights, try again later")
 
 // authorize says whether id may send as addr (normalised).
-func (s *subSession) authorize(id *identity, addr string) (*grant, error) {
-	mb, err := s.st.MailboxByAddress(addr)
-	switch {
-	case err == nil && mb.Deleted == nil:
-		return s.authorizeMailbox(id, addr, mb)
-	case err == nil, errors.Is(err, store.ErrNotFound):
-	default:
-		s.ci.Log.Error("sender check", "err", err)
-		return nil, errAuthzTemp
-	}
-	// Not a mailbox address: an alias of the user's own mailbox is the
-	// user's own; an alias of exactly one shared mailbox counts as that
-	// mailbox (e.g. the old address after `shared rename`). Catch-all
-	// entries are deliberately not followed: they would let a user send
-	// as any address of the domain.
-	isAlias, err := s.isExplicitAlias(addr)
-	if err != nil {
-		s.ci.Log.Error("sender check", "err", err)
-		return nil, errAuthzTemp
-	}
-	if !isAlias {
-		return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
-	}
-	ids, err := s.st.Resolve(addr)
-	if err != nil {
-		return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
-	}
-	if containsID(ids, id.MailboxID) {
-		return &grant{kind: sendOwn, addr: addr}, nil
-	}
-	if len(ids) == 1 {
-		if mb, err := s.st.Mailbox(ids[0]); err == nil && mb.Kind == store.MailboxShared && mb.Deleted == nil {
-			return s.authorizeMailbox(id, addr, mb)
-		}
-	}
-	return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
-}
-
-func (s *subSession) authorizeMailbox(id *identity, addr string, mb *store.Mailbox) (*grant, error) {
-	if mb.ID == id.MailboxID {
-		return &grant{kind: sendOwn, addr: addr}, nil
-	}
-	if mb.Kind != store.MailboxShared {
-		return nil, refuse("You may not send as %s: it belongs to another user", addr)
-	}
-	r, err := s.st.RightsOf(mb.ID, id.User)
-	if err != nil {
-		s.ci.Log.Error("sender check", "err", err)
-		return nil, errAuthzTemp
-	}
-	switch {
-	case acl.Allows(r, acl.OpSendAs):
-		return &grant{kind: sendAs, addr: addr, mailbox: mb}, nil
-	case acl.Allows(r, acl.OpSendOnBehalf):
-		return &grant{kind: sendOnBehalf, addr: addr, mailbox: mb}, nil
-	}
-	return nil, refuse("You may not send as %s: you lack the send (or send-on-behalf) right on %s", addr, mb.Address)
-}
-
-func (s *subSession) isExplicitAlias(addr string) (bool, error) {
-	als, err := s.st.Aliases()
-	if err != nil {
-		return false, err
-	}
-	for _, a := range als {
-		if a.Address == addr {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// headerCheck is the outcome of checking a message's From:/Sender:.
-type headerCheck struct {
-	shared       []*grant // shared mailboxes sent as (for Sent copy + audit)
-	addSender    string   // Sender: to add (send-on-behalf without one)
-	signDomain   string   // DKIM d=: the domain of the (first) From address
-	messageID    string
-	hasDate      bool
-	hasMessageID bool
+func (s *subSession) authorize(id *identity, addr string) (*submit.Grant, error) {
+	g, err := s.b.sub.Authorize(id.submitter(), addr)
+	return g, smtpErr(err)
 }
 
 // checkHeader authorises the From: and Sender: fields of hdr (the raw
-// header block) for id. The block is parsed once, by go-message, with the
-// rules the DKIM signer and mail clients apply (a field name is compared
-// case-insensitively, with blanks before the colon ignored), and a header
-// those parsers could read differently is refused (see headerFields).
-func (s *subSession) checkHeader(id *identity, hdr []byte) (*headerCheck, error) {
-	h, err := headerFields(hdr)
-	if err != nil {
-		return nil, err
-	}
-	fromVals, senderVals := fieldValues(h, "From"), fieldValues(h, "Sender")
-	if len(fromVals) > 1 {
-		return nil, refuse("The message has %d From: header fields; send it with exactly one", len(fromVals))
-	}
-	if len(senderVals) > 1 {
-		return nil, refuse("The message has %d Sender: header fields; send it with at most one", len(senderVals))
-	}
-	var froms []*mail.Address
-	if len(fromVals) == 1 {
-		froms, err = mail.ParseAddressList(fromVals[0])
-	}
-	if err != nil || len(froms) == 0 {
-		return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "The message needs a valid From: header")
-	}
-	res := &headerCheck{
-		hasDate:      h.Get("Date") != "",
-		hasMessageID: h.Get("Message-Id") != "",
-		messageID:    strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"),
-	}
-	onBehalf := false
-	for i, f := range froms {
-		addr, err := store.NormalizeAddress(f.Address)
-		if err != nil {
-			return nil, refuse("You may not send as %q: not a valid address", f.Address)
-		}
-		if i == 0 {
-			res.signDomain = store.DomainOf(addr)
-		}
-		g, err := s.authorize(id, addr)
-		if err != nil {
-			return nil, err
-		}
-		if g.kind == sendOnBehalf {
-			onBehalf = true
-		}
-		if g.mailbox != nil && !hasMailbox(res.shared, g.mailbox.ID) {
-			res.shared = append(res.shared, g)
-		}
-	}
-	if len(senderVals) == 1 {
-		sa, err := mail.ParseAddress(senderVals[0])
-		if err != nil {
-			return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "Malformed Sender: header")
-		}
-		addr, err := store.NormalizeAddress(sa.Address)
-		if err != nil {
-			return nil, refuse("You may not use Sender: %q: not a valid address", sa.Address)
-		}
-		g, err := s.authorize(id, addr)
-		if err != nil {
-			if se, ok := err.(*smtp.SMTPError); ok && se.Code == 550 {
-				return nil, refuse("Sender: %s is not an address you may use (%s)", addr, se.Message)
-			}
-			return nil, err
-		}
-		if onBehalf && g.kind != sendOwn {
-			return nil, refuse("Sending on behalf of %s requires Sender: to be your own address, not %s", froms[0].Address, addr)
-		}
-		if g.kind == sendOnBehalf {
-			return nil, refuse("You may not use Sender: %s: you lack the send right on it", addr)
-		}
-	} else if onBehalf {
-		res.addSender = id.User
-	}
-	return res, nil
+// header block) for id (submit.Submitter.CheckHeader).
+func (s *subSession) checkHeader(id *identity, hdr []byte) (*submit.HeaderCheck, error) {
+	hc, err := s.b.sub.CheckHeader(id.submitter(), hdr)
+	return hc, smtpErr(err)
 }
 
-func hasMailbox(gs []*grant, id uint64) bool {
-	for _, g := range gs {
-		if g.mailbox.ID == id {
-			return true
-		}
+// smtpErr turns a submit.Error into the SMTP reply it describes.
+func smtpErr(err error) error {
+	var se *submit.Error
+	if errors.As(err, &se) {
+		return smtpError(se.Code, smtp.EnhancedCode(se.Enhanced), se.Message)
 	}
-	return false
+	return err
 }

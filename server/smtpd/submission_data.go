@@ -2,31 +2,24 @@ package smtpd
 
 // Message handling of submission: the body is streamed once into a blob
 // while the header block is captured for the From:/Sender: check; after the
-// blob is fsynced it is re-read (page cache) for DKIM signing, because the
-// signature needs the final header, which includes fields we may add. The
-// DKIM-Signature, Received and any added Sender:/Message-ID:/Date: go into
-// Delivery.Prefix, so the body is written exactly once.
+// blob is fsynced, the sending pipeline (server/submit) re-reads it (page
+// cache) for DKIM signing, because the signature needs the final header,
+// which includes fields it may add. The DKIM-Signature, Received and any
+// added Sender:/Message-ID:/Date: go into Delivery.Prefix, so the body is
+// written exactly once.
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
-	"strings"
-	"time"
+	"slices"
 
 	"github.com/emersion/go-smtp"
 
-	"mailsrv/auth/acl"
 	"mailsrv/auth/msgauth"
+	"mailsrv/server/submit"
 	"mailsrv/store"
 )
-
-// errRightsChanged is returned by the in-transaction check when a right was
-// revoked between the header check and the commit.
-var errRightsChanged = errors.New("send right revoked during delivery")
 
 func (s *subSession) Data(r io.Reader) error {
 	id := s.identity()
@@ -34,12 +27,10 @@ func (s *subSession) Data(r io.Reader) error {
 		return errNeedAuth
 	}
 	s.mu.Lock()
-	from := s.from
-	local := append([]uint64(nil), s.local...)
-	remote := append([]string(nil), s.remote...)
-	rcpts := append([]string(nil), s.rcpts...)
+	env := submit.Envelope{From: s.env.From, Local: slices.Clone(s.env.Local),
+		Remote: slices.Clone(s.env.Remote), Rcpts: slices.Clone(s.env.Rcpts)}
 	s.mu.Unlock()
-	log := s.ci.Log.With("user", id.User, "from", from)
+	log := s.ci.Log.With("user", id.User, "from", env.From)
 	opts := s.b.opts
 
 	w, err := s.st.NewBlob(opts.Limits.MaxMessageBytes)
@@ -84,125 +75,22 @@ func (s *subSession) Data(r io.Reader) error {
 		return storeError(err)
 	}
 
-	// Header fields we add, signed together with the message.
-	var extra strings.Builder
-	msgID := hc.messageID
-	if !hc.hasMessageID {
-		msgID = newMessageID(opts.Hostname)
-		extra.WriteString("Message-ID: <" + msgID + ">\r\n")
-	}
-	now := s.st.Now()
-	if !hc.hasDate {
-		extra.WriteString("Date: " + now.Format(time.RFC1123Z) + "\r\n")
-	}
-	if hc.addSender != "" {
-		extra.WriteString("Sender: <" + hc.addSender + ">\r\n")
-	}
-	sigs, err := s.sign(hc.signDomain, extra.String(), w.ID())
+	_, isTLS := s.conn.TLSConnectionState()
+	msgID, err := s.b.sub.Deliver(id.submitter(), env, hc, w,
+		submit.Trace{Helo: s.conn.Hostname(), IP: s.ci.RemoteIP, TLS: isTLS, ConnID: s.ci.ID})
 	if err != nil {
 		w.Abort()
-		log.Error("DKIM signing", "domain", hc.signDomain, "err", err)
-		return errStore
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	forRcpt := ""
-	if len(rcpts) == 1 {
-		forRcpt = rcpts[0]
-	}
-	received := msgauth.HeaderField("Received", msgauth.ReceivedHeader(msgauth.ReceivedInfo{
-		Helo: s.conn.Hostname(), IP: s.ci.RemoteIP, Hostname: opts.Hostname,
-		TLS: isTLS, Authenticated: true, ID: s.ci.ID, For: forRcpt, Date: now,
-	}))
-
-	d := store.Delivery{
-		Blob:         w,
-		Prefix:       []byte(received + sigs + extra.String()),
-		InternalDate: now,
-	}
-	for _, mbid := range local {
-		d.Targets = append(d.Targets, store.Target{MailboxID: mbid})
-	}
-	for _, g := range hc.shared {
-		// SPEC §6: mail sent as a shared address is also kept in its Sent
-		// folder so every member sees it, and the send is audited.
-		d.Targets = append(d.Targets, store.Target{MailboxID: g.mailbox.ID, Folder: "Sent", Flags: []string{store.FlagSeen}})
-		d.Audit = append(d.Audit, store.MailboxAudit{MailboxID: g.mailbox.ID, Entry: store.AuditEntry{
-			Actor: id.User, Action: g.action(), Folder: "Sent", MessageID: msgID,
-			Detail: "to " + strings.Join(rcpts, ", "),
-		}})
-	}
-	if opts.SaveSent && len(hc.shared) == 0 {
-		// [submission] save_sent: the sender's own Sent copy. It carries
-		// the trace prefix, so the client's own APPEND of it is recognised
-		// (store.RecentSubmittedCopy) and not stored twice.
-		d.Targets = append(d.Targets, store.Target{MailboxID: id.MailboxID, Folder: "Sent", Flags: []string{store.FlagSeen}})
-	}
-	if len(remote) > 0 {
-		d.Queue = &store.QueueItem{From: from, To: remote}
-	}
-	shared := hc.shared
-	d.Check = func(tx *store.Tx) error {
-		for _, g := range shared {
-			r, err := tx.RightsOf(g.mailbox.ID, id.User)
-			if err != nil {
-				return err
-			}
-			op := acl.OpSendOnBehalf
-			if g.kind == sendAs {
-				op = acl.OpSendAs
-			}
-			if !acl.Allows(r, op) {
-				return fmt.Errorf("%w: %s on %s", errRightsChanged, g.action(), g.mailbox.Address)
-			}
-		}
-		return nil
-	}
-	if _, err := s.st.Deliver(d); err != nil {
-		w.Abort()
-		if errors.Is(err, errRightsChanged) {
+		var se *submit.Error
+		if errors.As(err, &se) {
 			log.Warn("message refused", "err", err)
-			return refuse("You may not send as %s: the right was revoked", shared[0].addr)
+			return smtpErr(err)
 		}
 		log.Error("storing message", "err", err)
 		return storeError(err)
 	}
-	if d.Queue != nil {
-		opts.Wake()
-	}
 	opts.Metrics.SMTPAccepted(s.b.name)
-	log.Info("message submitted", "message_id", msgID, "rcpts", len(rcpts), "local", len(local), "remote", len(remote), "size", w.Size())
+	log.Info("message submitted", "message_id", msgID, "rcpts", len(env.Rcpts), "local", len(env.Local), "remote", len(env.Remote), "size", w.Size())
 	return nil
-}
-
-// sign returns the DKIM-Signature fields for the message extra + blob,
-// one per key of domain (ed25519 and RSA after `domain add`). A domain
-// without keys gives no signature.
-func (s *subSession) sign(domain, extra, blobID string) (string, error) {
-	dom, err := s.st.GetDomain(domain)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var out strings.Builder
-	for _, k := range dom.DKIM {
-		signer, err := msgauth.NewSigner(dom.Name, k.Selector, []byte(k.PrivateKeyPEM))
-		if err != nil {
-			return "", fmt.Errorf("key %s: %w", k.Selector, err)
-		}
-		f, err := s.st.OpenBlob(blobID)
-		if err != nil {
-			return "", err
-		}
-		sig, err := signer.Sign(io.MultiReader(strings.NewReader(extra), f))
-		f.Close()
-		if err != nil {
-			return "", err
-		}
-		out.WriteString(sig)
-	}
-	return out.String(), nil
 }
 
 // readHeader reads the header block (through the blank line) from r,
@@ -236,10 +124,4 @@ func readHeader(r io.Reader) ([]byte, error) {
 		}
 		lineStart = true
 	}
-}
-
-func newMessageID(host string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:]) + "@" + host
 }

@@ -9,6 +9,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
+	"mailsrv/server/submit"
 	"mailsrv/store"
 )
 
@@ -36,7 +37,7 @@ func FuzzSubmissionHeaderCheck(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	e := newSubEnv(f)
-	sess := &subSession{st: e.st, ci: &connInfo{ID: "fuzz", Log: subQuietLog()}, b: &subBackend{name: SubmissionListener}}
+	sess := &subSession{st: e.st, ci: &connInfo{ID: "fuzz", Log: subQuietLog()}, b: &subBackend{name: SubmissionListener, sub: submit.New(submit.Options{Store: e.st})}}
 	bobBox := e.mailboxOf(f, "bob@example.com")
 	id := &identity{User: "bob@example.com", MailboxID: bobBox}
 	f.Fuzz(func(t *testing.T, data []byte) {

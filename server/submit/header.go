@@ -1,4 +1,4 @@
-package smtpd
+package submit
 
 // Parsing of a submitted message's header block for the sender check. The
 // check must see exactly the fields that the DKIM signer signs and that the
@@ -18,15 +18,14 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
-	"github.com/emersion/go-smtp"
 )
 
-var errMalformedHeader = smtpError(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header: every line must be a \"Name: value\" field or its continuation")
+var errMalformedHeader = &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "Malformed message header: every line must be a \"Name: value\" field or its continuation"}
 
 // headerFields parses hdr (the header block through its blank line).
 func headerFields(hdr []byte) (*textproto.Header, error) {
 	if hasBareCR(hdr) {
-		return nil, smtpError(550, smtp.EnhancedCode{5, 6, 0}, "Malformed message header: it contains a CR that does not end a line")
+		return nil, &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "Malformed message header: it contains a CR that does not end a line"}
 	}
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hdr)))
 	if err != nil {
