@@ -42,12 +42,21 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 
 	refs, gone := s.refsGone(numSet)
 	defer s.batch()()
+	if o.Vanished {
+		if err := s.writeFetchVanished(w, numSet, o.ChangedSince); err != nil {
+			return err
+		}
+	}
+	refs, err := s.changedSince(refs, o.ChangedSince)
+	if err != nil {
+		return err
+	}
 	for start := 0; start < len(refs); start += fetchChunk {
 		chunk := refs[start:min(start+fetchChunk, len(refs))]
 		var missed bool
 		var err error
 		if flagsOnly {
-			missed, err = s.fetchFlags(w, chunk)
+			missed, err = s.fetchFlags(w, chunk, o.ModSeq)
 		} else {
 			missed, err = s.fetchFull(w, chunk, o, markSeen)
 		}
@@ -73,7 +82,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 // encoder instead.
 //
 // missed reports that a message of chunk was expunged meanwhile.
-func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed bool, err error) {
+func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq bool) (missed bool, err error) {
 	flags, err := s.srv.st.FlagsOf(s.sel.fid, refUIDs(chunk))
 	if err != nil {
 		return false, err
@@ -93,11 +102,14 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed 
 			missed = true // expunged meanwhile
 			continue
 		}
-		fl := flags[j].Flags
+		fl, ms := flags[j].Flags, flags[j].ModSeq
 		j++
+		if !modSeq {
+			ms = 0
+		}
 		buf = s.sel.kw.appendAnnounce(buf, fl)
 		if atomFlags(fl) {
-			buf = appendFlagsResponse(buf, r.seq, r.uid, fl)
+			buf = appendFlagsResponse(buf, r.seq, r.uid, fl, ms)
 			continue
 		}
 		if err := flush(); err != nil {
@@ -106,6 +118,9 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed 
 		mw := w.CreateMessage(r.seq)
 		mw.WriteUID(imap.UID(r.uid))
 		mw.WriteFlags(toIMAPFlags(fl))
+		if ms != 0 {
+			mw.WriteModSeq(ms)
+		}
 		if err := mw.Close(); err != nil {
 			return missed, err
 		}
@@ -113,8 +128,9 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef) (missed 
 	return missed, flush()
 }
 
-// appendFlagsResponse formats "* seq FETCH (UID uid FLAGS (...))".
-func appendFlagsResponse(b []byte, seq, uid uint32, flags []string) []byte {
+// appendFlagsResponse formats "* seq FETCH (UID uid FLAGS (...))", with
+// " MODSEQ (ms)" when ms is not 0.
+func appendFlagsResponse(b []byte, seq, uid uint32, flags []string, ms uint64) []byte {
 	b = append(b, "* "...)
 	b = strconv.AppendUint(b, uint64(seq), 10)
 	b = append(b, " FETCH (UID "...)
@@ -125,6 +141,10 @@ func appendFlagsResponse(b []byte, seq, uid uint32, flags []string) []byte {
 			b = append(b, ' ')
 		}
 		b = append(b, f...)
+	}
+	if ms != 0 {
+		b = append(b, ") MODSEQ ("...)
+		b = strconv.AppendUint(b, ms, 10)
 	}
 	return append(b, "))\r\n"...)
 }
@@ -163,13 +183,13 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := st.StoreFlagsFrom(s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user)
+			res, err := st.StoreFlagsIf(s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user, 0)
 			if err != nil {
 				return missed, err
 			}
 			for i := range msgs {
-				if fl, ok := res[msgs[i].UID]; ok {
-					msgs[i].Flags = fl
+				if fl, ok := res.Flags[msgs[i].UID]; ok {
+					msgs[i].Flags, msgs[i].ModSeq = fl, res.ModSeq[msgs[i].UID]
 				}
 			}
 			writeFlags = true // RFC 3501: the \Seen change is reported
@@ -284,6 +304,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Messa
 	}
 	if o.RFC822Size {
 		mw.WriteRFC822Size(m.Size)
+	}
+	// With CONDSTORE on, a FETCH that reports flags (the \Seen it set)
+	// carries the MODSEQ too (RFC 7162 §3.1).
+	if o.ModSeq || writeFlags && w.CondStoreEnabled() {
+		mw.WriteModSeq(m.ModSeq)
 	}
 	if o.Envelope {
 		mw.WriteEnvelope(toIMAPEnvelope(m.Envelope))

@@ -149,7 +149,8 @@ func New(opts Options) *Server {
 		imap.CapIMAP4rev1, imap.CapIMAP4rev2, imap.CapNamespace, imap.CapUIDPlus,
 		imap.CapESearch, imap.CapListExtended, imap.CapListStatus, imap.CapMove,
 		imap.CapStatusSize, imap.CapBinary, imap.CapSpecialUse, imap.CapChildren,
-		imap.CapLiteralPlus, // RFC 7888; go-imap's reader honours it
+		imap.CapLiteralPlus,                // RFC 7888; go-imap's reader honours it
+		imap.CapCondStore, imap.CapQResync, // RFC 7162, condstore.go
 	} {
 		caps[c] = struct{}{}
 	}

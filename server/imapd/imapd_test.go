@@ -296,11 +296,11 @@ func TestAppendLimit(t *testing.T) {
 }
 
 func TestDirectFlagsResponseFormat(t *testing.T) {
-	got := string(appendFlagsResponse(nil, 3, 42, []string{`\Seen`, "$Label1"}))
+	got := string(appendFlagsResponse(nil, 3, 42, []string{`\Seen`, "$Label1"}, 0))
 	if got != "* 3 FETCH (UID 42 FLAGS (\\Seen $Label1))\r\n" {
 		t.Fatalf("got %q", got)
 	}
-	if got := string(appendFlagsResponse(nil, 1, 1, nil)); got != "* 1 FETCH (UID 1 FLAGS ())\r\n" {
+	if got := string(appendFlagsResponse(nil, 1, 1, nil, 0)); got != "* 1 FETCH (UID 1 FLAGS ())\r\n" {
 		t.Fatalf("got %q", got)
 	}
 	for flags, ok := range map[string]bool{`\Seen $Junk`: true, `a"b`: false, `x]`: false, `ü`: false, `\`: false} {

@@ -35,6 +35,9 @@ type folderState struct {
 	loaded  bool
 	pending []store.Event // events that arrived while loading
 	uids    []uint32
+	// modseq is the folder's HIGHESTMODSEQ as of the last applied event:
+	// what uids and the tracker are current at.
+	modseq uint64
 	// keywords are the folder's keywords in commit order (keywords.go).
 	keywords []string
 	tracker  *imapserver.MailboxTracker
@@ -80,7 +83,7 @@ func (r *registry) open(fid uint64) (*folderState, error) {
 	r.mu.Unlock()
 
 	if loader {
-		uids, err := r.st.FolderUIDs(fid)
+		uids, ms, err := r.st.FolderUIDsAt(fid)
 		var kws []string
 		if err == nil {
 			kws, err = r.st.FolderKeywords(fid)
@@ -90,6 +93,7 @@ func (r *registry) open(fid uint64) (*folderState, error) {
 			fs.err = err
 		} else {
 			fs.uids = uids
+			fs.modseq = ms
 			fs.keywords = kws
 			for _, ev := range fs.pending {
 				fs.applyLoading(ev)
@@ -172,6 +176,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 		}
 		return nil, ""
 	}
+	fs.modseq = max(fs.modseq, ev.ModSeq)
 	if fs.addKeywords(ev.Keywords) {
 		// Before the updates that use them (RFC 3501 §7.2.6).
 		fl := systemFlags()
@@ -196,7 +201,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 				continue
 			}
 			fs.uids = slices.Delete(fs.uids, i, i+1)
-			fs.tracker.QueueExpunge(uint32(i + 1))
+			fs.tracker.QueueExpungeUID(uint32(i+1), imap.UID(uid))
 		}
 	case store.EventFlags:
 		for k, uid := range ev.UIDs {
@@ -206,7 +211,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 			}
 			// The session that made the change reports it itself.
 			origin, _ := ev.Origin.(*imapserver.SessionTracker)
-			fs.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), origin)
+			fs.tracker.QueueMessageFlagsModSeq(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), ev.ModSeq, origin)
 		}
 	}
 	return nil, ""
@@ -215,6 +220,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 // applyLoading applies an event that raced with the initial load to the
 // UID list (no sessions exist yet, so there is nothing to queue).
 func (fs *folderState) applyLoading(ev store.Event) {
+	fs.modseq = max(fs.modseq, ev.ModSeq)
 	fs.addKeywords(ev.Keywords)
 	switch ev.Kind {
 	case store.EventNew:

@@ -20,6 +20,9 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	c = s.staticCriteria(c, refs)
 	meta := mailsearch.NeedsMeta(c)
 	words := mailsearch.EnvelopeWords(c)
+	// With MODSEQ in the criteria the answer carries the highest modseq
+	// of the matches (RFC 7162 §3.1.5).
+	modSeq := usesModSeq(c)
 	var (
 		d      imap.SearchData
 		seqSet imap.SeqSet
@@ -47,6 +50,9 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 			}
 			d.Max = max(d.Max, num)
 			d.Count++
+			if modSeq {
+				d.ModSeq = max(d.ModSeq, m.ModSeq)
+			}
 			return nil
 		})
 	}
@@ -76,7 +82,7 @@ func (s *session) searchChunk(chunk []msgRef, meta bool, words []string) ([]stor
 	}
 	msgs := make([]store.Message, len(flags))
 	for i, f := range flags {
-		msgs[i] = store.Message{UID: f.UID, Flags: f.Flags}
+		msgs[i] = store.Message{UID: f.UID, Flags: f.Flags, ModSeq: f.ModSeq}
 	}
 	return msgs, nil
 }

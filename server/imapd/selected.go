@@ -24,6 +24,10 @@ type selection struct {
 	// searchRes is the SEARCHRES "$" set (UIDs), from SEARCH RETURN (SAVE).
 	searchRes imap.UIDSet
 	kw        *keywordView // keywords this session was told of
+	// uidValidity is the folder's; qresync holds, between SELECT (QRESYNC …)
+	// and its QResyncSelect, the view the client was given (condstore.go).
+	uidValidity uint32
+	qresync     *qresyncView
 }
 
 // msgRef is one message addressed by a command: its sequence number in the
@@ -79,6 +83,11 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	if n > 0 && fs.uids[n-1] >= uidNext {
 		uidNext = fs.uids[n-1] + 1
 	}
+	modseq := fs.modseq
+	var qr *qresyncView
+	if o.QResync != nil {
+		qr = &qresyncView{uids: slices.Clone(fs.uids), modseq: modseq, uidNext: uidNext}
+	}
 	fs.mu.Unlock()
 
 	// Without the manage right a SELECT becomes read-only: the tagged OK
@@ -102,6 +111,9 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 		examine:  o.ReadOnly,
 		checkACL: !(t.mb.ID == s.root.ID && s.rootAll),
 		kw:       kw,
+
+		uidValidity: f.UIDValidity,
+		qresync:     qr,
 	}
 	if !acl.Allows(t.rights, acl.OpWrite) {
 		o.ReadOnly = true
@@ -112,6 +124,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 		NumMessages:    n,
 		UIDNext:        imap.UID(uidNext),
 		UIDValidity:    f.UIDValidity,
+		HighestModSeq:  modseq,
 	}
 	return d, nil
 }
@@ -345,7 +358,7 @@ func refUIDs(refs []msgRef) []uint32 {
 	return out
 }
 
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.StoreFlags, so *imap.StoreOptions) error {
 	defer s.observe("STORE", time.Now())
 	if err := checkFlags(sf.Flags); err != nil {
 		return err
@@ -377,28 +390,43 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	// The session is the origin: it reports the new flags below (or was
 	// asked not to, with .SILENT), so the registry must not queue them
 	// for it again.
-	res, err := s.srv.st.StoreFlagsFrom(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user)
+	// With UNCHANGEDSINCE (RFC 7162 §3.1.3) the store leaves alone, in
+	// the same transaction, the messages changed after that modseq.
+	res, err := s.srv.st.StoreFlagsIf(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, so.UnchangedSince)
 	if err != nil {
 		return mapStoreErr(err)
 	}
-	if sf.Silent {
-		return nil
+	// Once CONDSTORE is on, each response carries the MODSEQ, and a
+	// .SILENT store still reports it (without the flags).
+	withModSeq := w.CondStoreEnabled()
+	if !sf.Silent || withModSeq {
+		defer s.batch()()
 	}
-	defer s.batch()()
 	for _, r := range refs {
-		fl, ok := res[r.uid]
-		if !ok {
+		fl, ok := res.Flags[r.uid]
+		if !ok || sf.Silent && !withModSeq {
 			continue
 		}
-		if err := s.announce(fl); err != nil {
-			return err
+		if !sf.Silent {
+			if err := s.announce(fl); err != nil {
+				return err
+			}
 		}
 		mw := w.CreateMessage(r.seq)
 		mw.WriteUID(imap.UID(r.uid))
-		mw.WriteFlags(toIMAPFlags(fl))
+		if !sf.Silent {
+			mw.WriteFlags(toIMAPFlags(fl))
+		}
+		if withModSeq {
+			mw.WriteModSeq(res.ModSeq[r.uid])
+		}
 		if err := mw.Close(); err != nil {
 			return err
 		}
+	}
+	if len(res.Modified) > 0 {
+		_, uidForm := numSet.(imap.UIDSet)
+		return modifiedError(refs, res.Modified, uidForm)
 	}
 	return nil
 }

@@ -387,6 +387,9 @@ func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions
 	if o.DeletedStorage {
 		d.DeletedStorage = i64(0)
 	}
+	if o.HighestModSeq {
+		d.HighestModSeq = max(f.HighestModSeq, 1)
+	}
 	if o.NumDeleted {
 		flags, err := s.srv.st.FolderFlags(f.ID)
 		if err != nil {

@@ -210,6 +210,9 @@ func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
 			return false
 		}
 	}
+	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
+		return false // RFC 7162 §3.1.5: MODSEQ n matches modseq >= n
+	}
 	if c.Larger > 0 && m.Size <= c.Larger {
 		return false
 	}

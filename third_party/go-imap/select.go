@@ -4,6 +4,8 @@ package imap
 type SelectOptions struct {
 	ReadOnly  bool
 	CondStore bool // requires CONDSTORE
+
+	QResync *SelectQResync // mailsrv patch: requires QRESYNC (condstore.go)
 }
 
 // SelectData is the data returned by a SELECT command.

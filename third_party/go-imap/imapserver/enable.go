@@ -28,6 +28,11 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		switch req {
 		case imap.CapIMAP4rev2, imap.CapUTF8Accept:
 			enabled = append(enabled, req)
+		default: // mailsrv patch: CONDSTORE, QRESYNC (condstore.go)
+			if c.enableExtension(req) {
+				enabled = append(enabled, req)
+			}
+			// mailsrv patch end
 		}
 	}
 

@@ -75,6 +75,11 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
+	// mailsrv patch: FETCH modifiers CHANGEDSINCE, VANISHED (condstore.go)
+	if err := c.readFetchModifiers(dec, &options, numKind); err != nil {
+		return err
+	}
+	// mailsrv patch end
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
@@ -108,6 +113,10 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.RFC822Size = true
 	case "UID":
 		options.UID = true
+	// mailsrv patch: the MODSEQ item (RFC 7162)
+	case "MODSEQ":
+		options.ModSeq = true
+	// mailsrv patch end
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName

@@ -74,6 +74,11 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
 	}
+	// mailsrv patch: SEARCH MODSEQ enables CONDSTORE (condstore.go)
+	if err := c.checkSearchModSeq(&criteria); err != nil {
+		return err
+	}
+	// mailsrv patch end
 
 	// If no return option is specified, ALL is assumed
 	if !options.ReturnMin && !options.ReturnMax && !options.ReturnAll && !options.ReturnCount {
@@ -88,7 +93,7 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 	if c.enabled.Has(imap.CapIMAP4rev2) || extended {
 		return c.writeESearch(tag, data, &options, numKind)
 	} else {
-		return c.writeSearch(data.All)
+		return c.writeSearch(data.All, data.ModSeq) // mailsrv patch: and MODSEQ
 	}
 }
 
@@ -117,6 +122,11 @@ func (c *Conn) writeESearch(tag string, data *imap.SearchData, options *imap.Sea
 	if options.ReturnCount {
 		enc.SP().Atom("COUNT").SP().Number(data.Count)
 	}
+	// mailsrv patch: MODSEQ in ESEARCH (RFC 7162 §3.1.5, RFC 4731)
+	if data.ModSeq != 0 {
+		enc.SP().Atom("MODSEQ").SP().ModSeq(data.ModSeq)
+	}
+	// mailsrv patch end
 	return enc.CRLF()
 }
 
@@ -131,7 +141,7 @@ func isNumSetEmpty(numSet imap.NumSet) bool {
 	}
 }
 
-func (c *Conn) writeSearch(numSet imap.NumSet) error {
+func (c *Conn) writeSearch(numSet imap.NumSet, modSeq uint64) error { // mailsrv patch: and MODSEQ
 	enc := newResponseEncoder(c)
 	defer enc.end()
 
@@ -154,6 +164,11 @@ func (c *Conn) writeSearch(numSet imap.NumSet) error {
 	if !ok {
 		return fmt.Errorf("imapserver: failed to enumerate message numbers in SEARCH response")
 	}
+	// mailsrv patch: the highest modseq of the matches (RFC 7162 §3.1.5)
+	if modSeq != 0 {
+		enc.SP().Special('(').Atom("MODSEQ").SP().ModSeq(modSeq).Special(')')
+	}
+	// mailsrv patch end
 	return enc.CRLF()
 }
 
@@ -291,6 +306,12 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 			return dec.Err()
 		}
 		criteria.Text = append(criteria.Text, text)
+	// mailsrv patch: MODSEQ [entry-name entry-type-req] n (condstore.go)
+	case "MODSEQ":
+		if err := readSearchModSeq(criteria, dec); err != nil {
+			return err
+		}
+	// mailsrv patch end
 	case "LARGER", "SMALLER":
 		var n int64
 		if !dec.ExpectSP() || !dec.ExpectNumber64(&n) {

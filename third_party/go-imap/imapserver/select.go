@@ -9,9 +9,15 @@ import (
 
 func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) error {
 	var mailbox string
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectCRLF() {
+	options := imap.SelectOptions{ReadOnly: readOnly}    // mailsrv patch: read with the parameters
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) { // mailsrv patch: parameters follow
 		return dec.Err()
 	}
+	// mailsrv patch: SELECT parameters CONDSTORE, QRESYNC (condstore.go)
+	if err := c.readSelectParams(dec, &options); err != nil {
+		return err
+	}
+	// mailsrv patch end
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
@@ -32,8 +38,7 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	options := imap.SelectOptions{ReadOnly: readOnly}
-	data, err := c.session.Select(mailbox, &options)
+	data, err := c.session.Select(mailbox, &options) // mailsrv patch: options read above
 	if err != nil {
 		return err
 	}
@@ -74,9 +79,16 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 			return err
 		}
 	}
+	// mailsrv patch: HIGHESTMODSEQ and QRESYNC changes (condstore.go)
+	if err := c.writeSelectModSeq(data, &options); err != nil {
+		return err
+	}
+	// mailsrv patch end
 
 	c.state = imap.ConnStateSelected
 	// TODO: forbid write commands in read-only mode
+	// mailsrv patch: the read-only downgrade above, continued: the
+	// tagged OK names the command sent and the mode the backend chose.
 
 	var (
 		cmdName string

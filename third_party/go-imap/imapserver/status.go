@@ -39,6 +39,14 @@ func (c *Conn) handleStatus(dec *imapwire.Decoder) error {
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
 	}
+	// mailsrv patch: STATUS HIGHESTMODSEQ enables CONDSTORE
+	if options.HighestModSeq {
+		if !c.hasCap(imap.CapCondStore) {
+			return badCondStore("CONDSTORE is not supported")
+		}
+		c.enableCondStore()
+	}
+	// mailsrv patch end
 
 	data, err := c.session.Status(mailbox, &options)
 	if err != nil {
@@ -86,6 +94,11 @@ func (c *Conn) writeStatus(data *imap.StatusData, options *imap.StatusOptions) e
 	if options.NumRecent {
 		listEnc.Item().Atom("RECENT").SP().Number(*data.NumRecent)
 	}
+	// mailsrv patch: HIGHESTMODSEQ
+	if options.HighestModSeq {
+		listEnc.Item().Atom("HIGHESTMODSEQ").SP().ModSeq(data.HighestModSeq)
+	}
+	// mailsrv patch end
 	listEnc.End()
 
 	return enc.CRLF()
@@ -115,6 +128,10 @@ func readStatusItem(dec *imapwire.Decoder, options *imap.StatusOptions) error {
 		options.DeletedStorage = true
 	case "RECENT":
 		options.NumRecent = true
+	// mailsrv patch: HIGHESTMODSEQ (RFC 7162)
+	case "HIGHESTMODSEQ":
+		options.HighestModSeq = true
+	// mailsrv patch end
 	default:
 		return &imap.Error{
 			Type: imap.StatusResponseTypeBad,

@@ -13,9 +13,18 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 		numSet imap.NumSet
 		item   string
 	)
-	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() || !dec.ExpectAtom(&item) || !dec.ExpectSP() {
+	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() { // mailsrv patch: modifiers next
 		return dec.Err()
 	}
+	// mailsrv patch: STORE (UNCHANGEDSINCE n) (condstore.go)
+	options := imap.StoreOptions{}
+	if err := c.readStoreModifiers(dec, &options); err != nil {
+		return err
+	}
+	if !dec.ExpectAtom(&item) || !dec.ExpectSP() {
+		return dec.Err()
+	}
+	// mailsrv patch end
 	var flags []imap.Flag
 	isList, err := dec.List(func() error {
 		flag, err := internal.ExpectFlag(dec)
@@ -68,8 +77,7 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 		return err
 	}
 
-	w := &FetchWriter{conn: c}
-	options := imap.StoreOptions{}
+	w := &FetchWriter{conn: c} // mailsrv patch: options were read with the modifiers
 	return c.session.Store(w, numSet, &imap.StoreFlags{
 		Op:     op,
 		Silent: silent,

@@ -99,6 +99,7 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	expungeUID   imap.UID // mailsrv patch: for VANISHED (condstore.go)
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
@@ -108,6 +109,7 @@ type trackerUpdateFetch struct {
 	seqNum uint32
 	uid    imap.UID
 	flags  []imap.Flag
+	modSeq uint64 // mailsrv patch: MODSEQ of the change (condstore.go)
 }
 
 // SessionTracker tracks the state of a mailbox for an IMAP client.
@@ -191,7 +193,7 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 		var err error
 		switch {
 		case update.expunge != 0:
-			err = w.WriteExpunge(update.expunge)
+			err = w.writeExpungeUpdate(update.expunge, update.expungeUID) // mailsrv patch: VANISHED with QRESYNC
 		case update.numMessages != 0:
 			err = w.WriteNumMessages(update.numMessages)
 		case update.mailboxFlags != nil:
@@ -206,7 +208,7 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 			// mailsrv patch end
 			err = w.WriteMailboxFlags(flags) // mailsrv patch: flags as rewritten
 		case update.fetch != nil:
-			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
+			err = w.writeFlagsUpdate(update.fetch) // mailsrv patch: MODSEQ with CONDSTORE
 		default:
 			panic(fmt.Errorf("imapserver: unknown tracker update %#v", update))
 		}
