@@ -1,9 +1,14 @@
 package store
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,5 +221,105 @@ func downgradeToSchema1(t *testing.T, dir string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateSchema1Fixture opens a data directory written by the schema-1
+// code itself (main at 2165323, before mod-sequences: alice@example.com,
+// four deliveries to INBOX, \Seen on 1 and 2, 3 expunged; packed in
+// testdata/schema1-datadir.tar.gz) and checks the migration: schema 2,
+// HIGHESTMODSEQ 1, the old messages readable at modseq 1, and new changes
+// above it that QRESYNC's ChangesSince sees.
+func TestMigrateSchema1Fixture(t *testing.T) {
+	dir := t.TempDir()
+	untarFixture(t, "testdata/schema1-datadir.tar.gz", dir)
+	s := openTest(t, dir)
+	acct, err := s.User("alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.GetFolder(acct.MailboxID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.HighestModSeq != 1 || in.Messages != 3 || in.UIDNext != 5 {
+		t.Fatalf("migrated INBOX %+v", in)
+	}
+	msgs, err := s.Messages(in.ID, []uint32{1, 2, 3, 4})
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("messages %+v %v", msgs, err)
+	}
+	for _, m := range msgs {
+		if m.ModSeq != 1 || m.Envelope == nil || !strings.HasPrefix(m.Envelope.Subject, "old ") {
+			t.Fatalf("migrated message %+v", m)
+		}
+		rc, err := s.OpenMessage(&m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	}
+	if !slices.Equal(msgs[0].Flags, []string{`\Seen`}) || len(msgs[2].Flags) != 0 {
+		t.Fatalf("flags %v %v", msgs[0].Flags, msgs[2].Flags)
+	}
+	s.StoreFlags(in.ID, []uint32{4}, FlagsAdd, []string{`\Flagged`}, "")
+	s.Expunge(in.ID, []uint32{1}, "")
+	deliver(t, s, testMsg, Target{MailboxID: acct.MailboxID})
+	ch, err := s.ChangesSince(in.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.HighestModSeq != 4 || !ch.Complete || len(ch.Changed) != 2 || ch.Changed[0].UID != 4 || ch.Changed[1].UID != 5 ||
+		!slices.Equal(ch.Vanished, []Tombstone{{1, 3}}) {
+		t.Fatalf("changes after migration: %+v", ch)
+	}
+	var schema uint32
+	s.view(func(tx *bolt.Tx) error {
+		schema = getU32(tx.Bucket([]byte("meta")).Get([]byte("schema")))
+		return nil
+	})
+	if schema != SchemaVersion {
+		t.Fatalf("schema %d after migration", schema)
+	}
+}
+
+func untarFixture(t *testing.T, path, dir string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(p, filepath.Clean(dir)) {
+			t.Fatalf("fixture entry %q escapes", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

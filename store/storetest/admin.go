@@ -279,6 +279,50 @@ func testEventsOrder(t *testing.T, f *fixture) {
 	}
 }
 
+// testEventsModSeq: message events carry their folder's sequence (the
+// RFC 7162 HIGHESTMODSEQ after the change), one more for each event of
+// the folder, so a subscriber that sees a jump knows it missed one; the
+// folder's HighestModSeq is the last event's.
+func testEventsModSeq(t *testing.T, f *fixture) {
+	var rec recorder
+	cancel := f.s.Subscribe(rec.add)
+	defer cancel()
+	in := f.folder(f.info.ID, "INBOX")
+	sent := f.folder(f.info.ID, "Sent")
+	u1 := f.deliver(msg(1), store.Target{MailboxID: f.info.ID})[0].UID
+	u2 := f.deliver(msg(2), store.Target{MailboxID: f.info.ID})[0].UID
+	f.deliver(msg(3), store.Target{MailboxID: f.info.ID, Folder: "Sent"})
+	_, err := f.s.StoreFlags(in.ID, []uint32{u1, u2}, store.FlagsAdd, []string{`\Flagged`}, "")
+	f.must(err)
+	_, err = f.s.Move(in.ID, []uint32{u2}, sent.ID, "")
+	f.must(err)
+	_, err = f.s.Expunge(in.ID, []uint32{u1}, "")
+	f.must(err)
+	evs := rec.wait(t, 7)
+	last := map[uint64]uint64{in.ID: in.HighestModSeq, sent.ID: sent.HighestModSeq}
+	n := 0
+	for _, ev := range evs {
+		switch ev.Kind {
+		case store.EventNew, store.EventFlags, store.EventExpunge:
+		default:
+			continue
+		}
+		n++
+		if prev, ok := last[ev.FolderID]; ok && ev.ModSeq != prev+1 {
+			t.Errorf("event %+v: modseq %d after %d", ev, ev.ModSeq, prev)
+		}
+		last[ev.FolderID] = ev.ModSeq
+	}
+	if n != 7 {
+		t.Fatalf("%d message events, want 7: %+v", n, evs)
+	}
+	for _, fo := range []*store.Folder{in, sent} {
+		if got := f.folder(f.info.ID, fo.Name).HighestModSeq; got != last[fo.ID] {
+			t.Errorf("%s: HighestModSeq %d, last event %d", fo.Name, got, last[fo.ID])
+		}
+	}
+}
+
 func testSnapshot(t *testing.T, f *fixture) {
 	for i := range 3 {
 		f.deliver(msg(i), store.Target{MailboxID: f.alice.MailboxID})

@@ -100,6 +100,7 @@ func Run(t *testing.T, open Open) {
 		{"RecycleBin", testRecycleBin},
 		{"OutboundQueue", testQueue},
 		{"EventsInCommitOrder", testEventsOrder},
+		{"EventsCarryFolderModSeq", testEventsModSeq},
 		{"Snapshot", testSnapshot},
 	}
 	for _, c := range cases {
