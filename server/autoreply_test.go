@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/auth/msgauth"
@@ -265,5 +266,56 @@ func TestAutoReplyLoopStopsAfterOneEach(t *testing.T) {
 	}
 	if n, m := count(a.Store(), alice.MailboxID, "Sent"), count(b.Store(), info.ID, "Sent"); n != 1 || m != 1 {
 		t.Errorf("Sent counts alice %d, info %d: want the one automatic reply each", n, m)
+	}
+}
+
+// A colleague's mail through submission gets the vacation notice too,
+// once, delivered locally.
+func TestVacationAnswersLocalSubmission(t *testing.T) {
+	s, _ := testServer(t)
+	st := s.Store()
+	adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
+	alice := addUser(t, st, "alice@example.com", "alice-password")
+	bob := addUser(t, st, "bob@example.com", "bob-password")
+	carol := addUser(t, st, "carol@example.com", "carol-password")
+	adminDo(t, s, "vacation.set", map[string]string{"address": "alice@example.com", "body": "Back on Monday.", "until": "2999-01-01"})
+	send := func(user, pw string) {
+		t.Helper()
+		c, err := smtp.DialStartTLS(s.Addr("submission").String(), insecureTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Auth(sasl.NewPlainClient("", user, pw)); err != nil {
+			t.Fatal(err)
+		}
+		msg := "From: " + user + "\r\nTo: alice@example.com\r\nSubject: lunch?\r\nMessage-ID: <" + user + ".1@example.com>\r\n\r\n?\r\n"
+		if err := c.SendMail(user, []string{"alice@example.com"}, strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+		c.Quit()
+	}
+	inboxCount := func(a *store.Account) uint32 {
+		f, err := st.GetFolder(a.MailboxID, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Messages
+	}
+	send("bob@example.com", "bob-password")
+	waitFor(t, "bob's vacation notice", func() bool { return inboxCount(bob) == 1 })
+	send("bob@example.com", "bob-password")
+	send("carol@example.com", "carol-password")
+	waitFor(t, "carol's vacation notice", func() bool { return inboxCount(carol) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	if n := inboxCount(bob); n != 1 {
+		t.Errorf("bob has %d notices after writing twice, want 1", n)
+	}
+	if n := inboxCount(alice); n != 3 {
+		t.Errorf("alice's INBOX has %d messages, want the 3 sent", n)
+	}
+	sent, _ := st.GetFolder(alice.MailboxID, "Sent")
+	if sent.Messages != 2 {
+		t.Errorf("alice's Sent has %d notices, want 2", sent.Messages)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Server) addProtocols() error {
 		srv := smtpd.NewSubmission(smtpd.SubmissionOptions{
 			Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 			ImplicitTLS: sub.implicit, Login: s.login, Metrics: s.metrics, Log: s.log, Wake: runner.Wake,
-			SaveSent: s.cfg.Submission.SaveSent,
+			SaveSent: s.cfg.Submission.SaveSent, AutoReply: responder,
 		})
 		if err := s.addService(sub.name, sub.addr, srv.Serve, srv.Shutdown); err != nil {
 			return err

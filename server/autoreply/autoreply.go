@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -302,4 +303,40 @@ func ReadHeader(r io.Reader) ([]byte, error) {
 			return buf, nil
 		}
 	}
+}
+
+// autoReplyTimeout bounds the work of one message's automatic replies.
+const autoReplyTimeout = time.Minute
+
+// DeliveredBlob is Delivered for the message stored as blobID, in its own
+// goroutine: the sender has its answer without waiting for the replies,
+// and a panic there is logged instead of taking the server down. auth is
+// the MX verdict, nil for an authenticated submission.
+func (r *Responder) DeliveredBlob(from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger) {
+	if from == "" || len(mailboxes) == 0 {
+		return
+	}
+	if log == nil {
+		log = r.Log
+	}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("automatic reply panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		f, err := r.Store.OpenBlob(blobID)
+		if err != nil {
+			log.Warn("automatic reply: reading the message", "err", err)
+			return
+		}
+		hdr, err := ReadHeader(f)
+		f.Close()
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), autoReplyTimeout)
+		defer cancel()
+		r.Delivered(ctx, Incoming{MailFrom: from, Header: hdr, Auth: auth, Mailboxes: mailboxes, Log: log})
+	}()
 }

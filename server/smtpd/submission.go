@@ -56,6 +56,9 @@ type SubmissionOptions struct {
 	// Submit is the sending pipeline (shared with the webmail); nil makes
 	// one from Store, Hostname, SaveSent, Wake and Log.
 	Submit *submit.Submitter
+	// AutoReply answers local recipients on vacation or with an
+	// auto-acknowledgement (server/autoreply), when Submit is nil; nil = none.
+	AutoReply submit.AutoResponder
 	// Zero values mean the package defaults.
 	ReadTimeout, WriteTimeout, ShutdownGrace, HandshakeTimeout, UnknownRcptDelay time.Duration
 }
@@ -73,7 +76,7 @@ func NewSubmission(opts SubmissionOptions) *Server {
 		opts.Wake = func() {}
 	}
 	if opts.Submit == nil {
-		opts.Submit = submit.New(submit.Options{Store: opts.Store, Hostname: opts.Hostname, SaveSent: opts.SaveSent, Wake: opts.Wake, Log: opts.Log})
+		opts.Submit = submit.New(submit.Options{Store: opts.Store, Hostname: opts.Hostname, SaveSent: opts.SaveSent, Wake: opts.Wake, Log: opts.Log, AutoReply: opts.AutoReply})
 	}
 	be := &subBackend{opts: opts, name: name, login: opts.Login, sub: opts.Submit}
 	s := newServer(serverConfig{

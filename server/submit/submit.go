@@ -67,6 +67,15 @@ type Options struct {
 	// Wake tells the queue runner a message was queued; nil = no-op.
 	Wake func()
 	Log  *slog.Logger
+	// AutoReply hears of every delivered message, after the commit, for
+	// the local recipients' automatic replies (server/autoreply); nil = none.
+	AutoReply AutoResponder
+}
+
+// AutoResponder starts the automatic replies due for a delivered message
+// and returns at once.
+type AutoResponder interface {
+	DeliveredBlob(from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger)
 }
 
 // Submitter runs the pipeline. It holds no per-message state.
@@ -228,6 +237,10 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 	}
 	if d.Queue != nil {
 		s.opts.Wake()
+	}
+	if s.opts.AutoReply != nil && len(env.Local) > 0 {
+		// A colleague's mail gets the vacation notice too.
+		s.opts.AutoReply.DeliveredBlob(env.From, blob.ID(), nil, env.Local, s.log)
 	}
 	return msgID, nil
 }
