@@ -371,3 +371,43 @@ func waitLine(t *testing.T, rc *rawConn, want string) []string {
 	t.Fatalf("no %q in %q", want, all)
 	return nil
 }
+
+// TestQResyncIdleVanished: during IDLE, another session's expunge reaches
+// a QRESYNC client as VANISHED and a flag change as FETCH with MODSEQ.
+func TestQResyncIdleVanished(t *testing.T) {
+	e := newEnv(t)
+	alice := e.mailbox("alice@example.com")
+	for i := 0; i < 3; i++ {
+		e.deliver(alice, "INBOX", testMessage(i))
+	}
+	a := rawLogin(t, e.addr, "alice@example.com")
+	a.ok("ENABLE QRESYNC")
+	a.ok("SELECT INBOX")
+	fmt.Fprintf(a.c, "i1 IDLE\r\n")
+	if l, err := a.r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+		t.Fatalf("IDLE: %q %v", l, err)
+	}
+	b := rawLogin(t, e.addr, "alice@example.com")
+	b.ok("SELECT INBOX")
+	b.ok(`UID STORE 1 +FLAGS.SILENT (\Flagged)`)
+	b.ok(`UID STORE 2 +FLAGS.SILENT (\Deleted)`)
+	b.ok("UID EXPUNGE 2")
+	var got []string
+	for !hasLine(got, "* VANISHED 2") {
+		l, err := a.r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("IDLE updates %q: %v", got, err)
+		}
+		got = append(got, strings.TrimRight(l, "\r\n"))
+	}
+	fmt.Fprintf(a.c, "DONE\r\n")
+	if l, _ := a.r.ReadString('\n'); !strings.HasPrefix(l, "i1 OK") {
+		t.Fatalf("after DONE: %q", l)
+	}
+	if !hasLine(got, `* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (5))`) || hasLine(got, "EXPUNGE") {
+		t.Fatalf("IDLE updates: %q", got)
+	}
+	if l := a.ok("NOOP"); hasLine(l, "VANISHED") {
+		t.Fatalf("VANISHED twice: %q", l)
+	}
+}
