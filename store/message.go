@@ -392,14 +392,14 @@ func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp,
 // folder. checkActor says whether actor's own rights decide team keyword
 // changes (see teamRulesFor).
 func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool) (map[uint32][]string, error) {
-	out, _, err := t.changeFlagsIf(origin, fid, uids, op, flags, actor, checkActor, 0)
+	out, _, err := t.changeFlagsIf(origin, fid, uids, op, flags, actor, checkActor, nil)
 	return out, err
 }
 
-// changeFlagsIf is changeFlags that, with unchangedSince > 0, leaves alone
-// (and returns in modified) the messages whose modseq is above it (RFC
-// 7162 STORE UNCHANGEDSINCE).
-func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince uint64) (out map[uint32][]string, modified []uint32, err error) {
+// changeFlagsIf is changeFlags that, with unchangedSince not nil, leaves
+// alone (and returns in modified) the messages whose modseq is above it
+// (RFC 7162 STORE UNCHANGEDSINCE; 0 fails for every message).
+func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince *uint64) (out map[uint32][]string, modified []uint32, err error) {
 	out = map[uint32][]string{}
 	f, err := getFolderByIDTx(t.tx, fid)
 	if err != nil {
@@ -415,7 +415,7 @@ func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, fla
 		if cur == nil {
 			continue
 		}
-		if unchangedSince > 0 && modSeqOf(q, uid) > unchangedSince {
+		if unchangedSince != nil && modSeqOf(q, uid) > *unchangedSince {
 			modified = append(modified, uid)
 			continue
 		}

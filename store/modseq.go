@@ -313,9 +313,10 @@ type StoreResult struct {
 }
 
 // StoreFlagsIf is StoreFlagsFrom with RFC 7162's UNCHANGEDSINCE: with
-// unchangedSince > 0 a message whose modseq is above it is not changed
-// but listed in Modified; the check and the change are one transaction.
-func (s *Store) StoreFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince uint64) (*StoreResult, error) {
+// unchangedSince not nil a message whose modseq is above it is not
+// changed but listed in Modified (with 0, every message: modseqs start at
+// 1); the check and the change are one transaction.
+func (s *Store) StoreFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince *uint64) (*StoreResult, error) {
 	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var res *StoreResult
 	err := s.update(func(t *Tx) error {

@@ -69,7 +69,8 @@ func TestModSeqHistory(t *testing.T) {
 		t.Fatalf("vanished: %+v", ch.Vanished)
 	}
 	// UNCHANGEDSINCE: message 2 changed at 6, message 4 at 5.
-	res, err := s.StoreFlagsIf(nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", 5)
+	five := uint64(5)
+	res, err := s.StoreFlagsIf(nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", &five)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,10 @@ func TestCondStoreWire(t *testing.T) {
 	if !strings.HasPrefix(tagged, " OK [MODIFIED 1]") || !hasLine(l, `* 2 FETCH (UID 2 FLAGS (\Flagged) MODSEQ (6))`) || hasLine(l, "* 1 FETCH") {
 		t.Fatalf("UNCHANGEDSINCE: %q %s", l, tagged)
 	}
+	// UNCHANGEDSINCE 0 fails for every message (RFC 7162 §3.1.3).
+	if l, tagged := a.cmd(`STORE 3 (UNCHANGEDSINCE 0) +FLAGS (\Seen)`); !strings.HasPrefix(tagged, " OK [MODIFIED 3]") || len(l) != 0 {
+		t.Fatalf("UNCHANGEDSINCE 0: %q %s", l, tagged)
+	}
 	l = a.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE 4)")
 	if len(l) != 2 || !strings.Contains(l[0], "UID 1 ") || !strings.Contains(l[0], "MODSEQ (5)") || !strings.Contains(l[1], "MODSEQ (6)") {
 		t.Fatalf("CHANGEDSINCE: %q", l)

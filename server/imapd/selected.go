@@ -392,7 +392,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	// for it again.
 	// With UNCHANGEDSINCE (RFC 7162 §3.1.3) the store leaves alone, in
 	// the same transaction, the messages changed after that modseq.
-	res, err := s.srv.st.StoreFlagsIf(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, so.UnchangedSince)
+	var cond *uint64
+	if so.HasUnchangedSince {
+		cond = &so.UnchangedSince
+	}
+	res, err := s.srv.st.StoreFlagsIf(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, cond)
 	if err != nil {
 		return mapStoreErr(err)
 	}

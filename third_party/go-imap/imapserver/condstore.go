@@ -264,6 +264,7 @@ func (c *Conn) readStoreModifiers(dec *imapwire.Decoder, options *imap.StoreOpti
 	if !isList {
 		return nil
 	}
+	options.HasUnchangedSince = true
 	if !c.hasCap(imap.CapCondStore) {
 		return badCondStore("CONDSTORE is not supported")
 	}
