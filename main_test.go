@@ -34,6 +34,7 @@ submissions = "127.0.0.1:0"
 imap = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
 http = "127.0.0.1:0"
+https = "127.0.0.1:0"
 metrics = "127.0.0.1:0"
 [dns]
 resolver = "127.0.0.1:9" # nothing answers: no test touches real DNS

@@ -76,15 +76,18 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
+	srv := &Server{cfg: cfg, log: log, store: st, metrics: metrics.New(),
 		login: login.New(st, auth.NewVerifier(auth.DefaultVerifyCacheTTL, nil),
 			auth.NewThrottle(cfg.Limits.AuthFailuresPerMinute, nil, nil)),
 		// SPF/DKIM/DMARC answers are kept a minute: a burst from one
 		// domain asks the same questions for every message.
 		resolver: msgauth.NewCachingResolver(msgauth.NewResolver(cfg.DNS.Resolver), dnsCacheTTL, nil)}
+	s = srv
+	// On failure s is nil (every error return below says "return nil,
+	// err"), so the cleanup closes through srv.
 	defer func() {
 		if err != nil {
-			s.closeAll()
+			srv.closeAll()
 		}
 	}()
 	if s.tls, err = tlsconf.New(cfg, st.DomainNames, log); err != nil {
