@@ -166,10 +166,9 @@ func (s *session) writeFetchVanished(w *imapserver.FetchWriter, numSet imap.NumS
 		uidNext = present[n-1] + 1
 	}
 	fs.mu.Unlock()
-	if ch.HighestModSeq > 0 {
-		if f, err := s.srv.st.FolderByID(s.sel.fid); err == nil {
-			uidNext = max(uidNext, f.UIDNext)
-		}
+	// UIDs at and above the folder's UIDNEXT never existed.
+	if f, err := s.srv.st.FolderByID(s.sel.fid); err == nil {
+		uidNext = max(uidNext, f.UIDNext)
 	}
 	// Messages still in the client's view learn of their expunge from
 	// the queued VANISHED, not from this one: they count as present.

@@ -7,10 +7,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"mailsrv/auth"
+	"mailsrv/store"
 )
 
 func hasLine(lines []string, sub string) bool {
@@ -413,5 +417,54 @@ func TestQResyncIdleVanished(t *testing.T) {
 	}
 	if l := a.ok("NOOP"); hasLine(l, "VANISHED") {
 		t.Fatalf("VANISHED twice: %q", l)
+	}
+}
+
+// TestQResyncBehindPrunedTombstones: a client whose modseq is older than
+// the pruned tombstones (30 days) still learns every expunge: VANISHED
+// (EARLIER) then lists all known UIDs that are gone.
+func TestQResyncBehindPrunedTombstones(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		now = time.Now()
+	)
+	st, err := store.Open(t.TempDir(), store.Options{NoSync: true, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	st.AddDomain(store.Domain{Name: "example.com"})
+	hash, _ := auth.HashPassword(testPassword)
+	if _, err := st.AddUser("alice@example.com", "alice", hash); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st}
+	e.start(Options{})
+	alice := e.mailbox("alice@example.com")
+	for i := 0; i < 5; i++ {
+		e.deliver(alice, "INBOX", testMessage(i))
+	}
+	c := rawLogin(t, e.addr, "alice@example.com")
+	c.ok("ENABLE QRESYNC")
+	l := c.ok("SELECT INBOX")
+	uv, ms := matchAll(t, l, reUIDVal), matchAll(t, l, reModSeq)
+	c.ok(`UID STORE 2 +FLAGS.SILENT (\Deleted)`)
+	c.ok("UID EXPUNGE 2")
+	c.ok("LOGOUT")
+	mu.Lock()
+	now = now.Add(31 * 24 * time.Hour)
+	mu.Unlock()
+	f, _ := st.GetFolder(alice, "INBOX")
+	if _, err := st.Expunge(f.ID, []uint32{4}, ""); err != nil { // prunes 2's tombstone
+		t.Fatal(err)
+	}
+	for _, q := range []string{fmt.Sprintf("(%d %d 1:5)", uv, ms), fmt.Sprintf("(%d %d)", uv, ms)} {
+		c = rawLogin(t, e.addr, "alice@example.com")
+		c.ok("ENABLE QRESYNC")
+		l = c.ok("SELECT INBOX (QRESYNC " + q + ")")
+		if !slices.Contains(l, "* VANISHED (EARLIER) 2,4") {
+			t.Fatalf("QRESYNC %s behind the pruned tombstones: %q", q, l)
+		}
+		c.ok("LOGOUT")
 	}
 }
