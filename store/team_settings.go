@@ -102,3 +102,29 @@ func (s *Store) claim(bucketName string, key []byte, now time.Time, every time.D
 	})
 	return ok, err
 }
+
+// PruneAutoReplies forgets the automatic replies sent before cutoff (one
+// record per mailbox and sender would otherwise accumulate forever); a
+// sender forgotten this way is answered again, as the period has passed.
+func (s *Store) PruneAutoReplies(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.update(func(t *Tx) error {
+		n = 0
+		b := bucket(t.tx, "replied")
+		var old [][]byte
+		b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 && time.Unix(int64(getU64(v)), 0).Before(cutoff) {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	return n, err
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"mailsrv/auth/acl"
 )
@@ -156,5 +157,46 @@ func TestReplyInSharedSentMarksAnswered(t *testing.T) {
 	ai, _ := s.GetFolder(alice.ID, "INBOX")
 	if fl, _ := s.FlagsOf(ai.ID, []uint32{1}); slices.Contains(fl[0].Flags, FlagAnswered) {
 		t.Error("personal Sent marked a personal INBOX message answered")
+	}
+}
+
+// One automatic reply per sender per period, kept across a reopen, and
+// pruned once the period is over.
+func TestClaimAutoReply(t *testing.T) {
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s, err := Open(dir, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	week := 7 * 24 * time.Hour
+	if ok, err := s.ClaimAutoReply(1, "C@Remote.example", week); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); ok {
+		t.Fatal("second claim within the week succeeded")
+	}
+	if ok, _ := s.ClaimAutoReply(2, "c@remote.example", week); !ok {
+		t.Fatal("another mailbox's claim refused")
+	}
+	s.Close()
+	s, err = Open(dir, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clk.Add(6 * 24 * time.Hour)
+	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); ok {
+		t.Fatal("claim after reopen within the week succeeded")
+	}
+	if n, err := s.PruneAutoReplies(clk.Now().Add(-week)); n != 0 || err != nil {
+		t.Fatalf("prune within the week: %d %v", n, err)
+	}
+	clk.Add(2 * 24 * time.Hour)
+	if n, err := s.PruneAutoReplies(clk.Now().Add(-week)); n != 2 || err != nil {
+		t.Fatalf("prune after the week: %d %v, want 2", n, err)
+	}
+	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); !ok {
+		t.Fatal("claim after the week refused")
 	}
 }

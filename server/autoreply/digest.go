@@ -19,13 +19,17 @@ const DigestEvery = 24 * time.Hour
 const DigestCheckInterval = time.Hour
 
 // RunDigests sends the reminder digests due, at start and then every
-// interval, until ctx ends; now is the clock (tests inject one).
+// interval, until ctx ends, and forgets automatic replies older than
+// Every; now is the clock (tests inject one).
 func (r *Responder) RunDigests(ctx context.Context, interval time.Duration, now func() time.Time) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if err := r.Digests(ctx, now()); err != nil {
 			r.Log.Error("reminder digests", "err", err)
+		}
+		if _, err := r.Store.PruneAutoReplies(now().Add(-Every)); err != nil {
+			r.Log.Error("pruning the automatic reply log", "err", err)
 		}
 		select {
 		case <-ctx.Done():
