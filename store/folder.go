@@ -37,6 +37,8 @@ type Folder struct {
 	HighestModSeq uint64 `json:"modseq,omitempty"`
 	TombFloor     uint64 `json:"tomb_floor,omitempty"`
 	Tombstones    uint32 `json:"tombstones,omitempty"`
+	// RecentUID is the folder's \Recent boundary (recent.go).
+	RecentUID uint32 `json:"recent_uid,omitempty"`
 }
 
 // noteKeywords adds the keywords among flags that f does not list yet to

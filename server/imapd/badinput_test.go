@@ -113,7 +113,13 @@ func TestBadInputTable(t *testing.T) {
 	}
 	// Nothing a refused command did was kept: no \Seen from
 	// BODY[4294967296], no \NotAFlag, no appended message.
-	untagged, tagged := c.cmd("FETCH 1:* (FLAGS)")
+	// A second session looks: the first claimed \Recent for both messages,
+	// so a \Recent here would be one that STORE kept.
+	c2 := rawLogin(t, e.addr, "alice@example.com")
+	if _, tagged := c2.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+		t.Fatalf("SELECT: %s", tagged)
+	}
+	untagged, tagged := c2.cmd("FETCH 1:* (FLAGS)")
 	if !strings.HasPrefix(tagged, " OK") || len(untagged) != 2 {
 		t.Fatalf("FETCH FLAGS: %q %s", untagged, tagged)
 	}

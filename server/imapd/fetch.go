@@ -102,7 +102,7 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq b
 			missed = true // expunged meanwhile
 			continue
 		}
-		fl, ms := flags[j].Flags, flags[j].ModSeq
+		fl, ms := s.sel.recent.flags(r.uid, flags[j].Flags), flags[j].ModSeq
 		j++
 		if !modSeq {
 			ms = 0
@@ -297,7 +297,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Messa
 	mw := w.CreateMessage(seq)
 	mw.WriteUID(imap.UID(m.UID))
 	if writeFlags {
-		mw.WriteFlags(toIMAPFlags(m.Flags))
+		mw.WriteFlags(toIMAPFlags(s.sel.recent.flags(m.UID, m.Flags)))
 	}
 	if o.InternalDate {
 		mw.WriteInternalDate(m.InternalDate)

@@ -79,7 +79,7 @@ func TestLoginListSelectFetchStoreExpungeMoveAppend(t *testing.T) {
 	if m.BodyStructure == nil || m.BodyStructure.MediaType() != "text/plain" {
 		t.Fatalf("BODYSTRUCTURE %+v", m.BodyStructure)
 	}
-	if len(m.Flags) != 0 {
+	if len(m.Flags) != 1 || m.Flags[0] != `\Recent` { // the first SELECT after delivery
 		t.Fatalf("peek set flags: %v", m.Flags)
 	}
 	// A non-peek fetch marks \Seen.

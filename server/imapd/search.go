@@ -35,6 +35,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 			return nil, err
 		}
 		eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
+			m.Flags = s.sel.recent.flags(r.uid, m.Flags)
 			if !s.srv.search.Match(c, m, r.seq) {
 				return nil
 			}

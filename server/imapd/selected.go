@@ -28,6 +28,7 @@ type selection struct {
 	// and its QResyncSelect, the view the client was given (condstore.go).
 	uidValidity uint32
 	qresync     *qresyncView
+	recent      *recentView // \Recent messages (recent.go), nil for IMAP4rev2
 }
 
 // msgRef is one message addressed by a command: its sequence number in the
@@ -115,16 +116,22 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 		uidValidity: f.UIDValidity,
 		qresync:     qr,
 	}
+	if s.sel.recent, err = s.newRecentView(fs, f.RecentUID, o.ReadOnly); err != nil {
+		s.unselect()
+		return nil, mapStoreErr(err)
+	}
 	if !acl.Allows(t.rights, acl.OpWrite) {
 		o.ReadOnly = true
 	}
 	d := &imap.SelectData{
-		Flags:          kw.flags(),
-		PermanentFlags: kw.permanent(),
-		NumMessages:    n,
-		UIDNext:        imap.UID(uidNext),
-		UIDValidity:    f.UIDValidity,
-		HighestModSeq:  modseq,
+		Flags:             kw.flags(),
+		PermanentFlags:    kw.permanent(),
+		NumMessages:       n,
+		UIDNext:           imap.UID(uidNext),
+		UIDValidity:       f.UIDValidity,
+		HighestModSeq:     modseq,
+		NumRecent:         s.sel.recent.count(fs),
+		FirstUnseenSeqNum: s.firstUnseen(f),
 	}
 	return d, nil
 }
@@ -419,7 +426,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 		mw := w.CreateMessage(r.seq)
 		mw.WriteUID(imap.UID(r.uid))
 		if !sf.Silent {
-			mw.WriteFlags(toIMAPFlags(fl))
+			mw.WriteFlags(toIMAPFlags(s.sel.recent.flags(r.uid, fl)))
 		}
 		if withModSeq {
 			mw.WriteModSeq(res.ModSeq[r.uid])

@@ -373,7 +373,11 @@ func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions
 		d.NumMessages = u32(f.Messages)
 	}
 	if o.NumRecent {
-		d.NumRecent = u32(0)
+		n, err := s.statusRecent(f.ID, f.RecentUID, f.UIDNext)
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		d.NumRecent = u32(n)
 	}
 	if o.NumUnseen {
 		d.NumUnseen = u32(f.Unseen)
@@ -517,7 +521,10 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return err
 	}
 	defer s.batch()()
-	return s.sel.t.Poll(w, allowExpunge)
+	if err := s.sel.t.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	return mapStoreErr(s.pollRecent(w))
 }
 
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
