@@ -180,7 +180,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 			t.Fatalf("FETCH line %q", line)
 		}
 		uid, _ := strconv.Atoi(m[1])
-		cache[uint32(uid)] = strings.Fields(m[2])
+		cache[uint32(uid)] = storedFlags(m[2])
 	}
 	c.cmd("LOGOUT")
 
@@ -237,7 +237,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 				if ms, _ := strconv.ParseUint(m[3], 10, 64); ms <= modseq || ms > newModSeq {
 					t.Fatalf("round %d: FETCH modseq %d outside (%d, %d]: %q", round, ms, modseq, newModSeq, line)
 				}
-				cache[uint32(uid)] = strings.Fields(m[2])
+				cache[uint32(uid)] = storedFlags(m[2])
 			}
 		}
 		modseq = newModSeq
@@ -250,7 +250,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 			if m := reFetch.FindStringSubmatch(line); m != nil {
 				uid, _ := strconv.Atoi(m[1])
 				if uint32(uid) > top {
-					cache[uint32(uid)] = strings.Fields(m[2])
+					cache[uint32(uid)] = storedFlags(m[2])
 				}
 			}
 		}
@@ -467,4 +467,10 @@ func TestQResyncBehindPrunedTombstones(t *testing.T) {
 		}
 		c.ok("LOGOUT")
 	}
+}
+
+// storedFlags is a FETCH FLAGS list without \Recent, which is the
+// session's (RFC 3501 §2.3.2), not part of the stored state.
+func storedFlags(list string) []string {
+	return slices.DeleteFunc(strings.Fields(list), func(f string) bool { return f == `\Recent` })
 }
