@@ -31,6 +31,12 @@ type Envelope struct {
 	Bcc       []Address `json:"bcc,omitempty"`
 	InReplyTo []string  `json:"in_reply_to,omitempty"`
 	MessageID string    `json:"message_id,omitempty"`
+	// References is the References field's message ids, oldest first
+	// (THREAD=REFERENCES). Version says which fields were parsed: records
+	// written before References was cached have 0 and are filled lazily
+	// (envelope_refs.go).
+	References []string `json:"refs,omitempty"`
+	Version    uint8    `json:"v,omitempty"`
 }
 
 // ParseEnvelope parses the header at the start of raw (the body may be cut
@@ -38,10 +44,10 @@ type Envelope struct {
 func ParseEnvelope(raw []byte) *Envelope {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil && h.Len() == 0 {
-		return &Envelope{}
+		return &Envelope{Version: EnvelopeVersion}
 	}
 	mh := mail.Header{Header: message(h)}
-	env := &Envelope{}
+	env := &Envelope{Version: EnvelopeVersion}
 	env.Date, _ = mh.Date()
 	if s, err := mh.Subject(); err == nil {
 		env.Subject = s
@@ -59,6 +65,7 @@ func ParseEnvelope(raw []byte) *Envelope {
 			env.InReplyTo = append(env.InReplyTo, "<"+id+">")
 		}
 	}
+	env.References = msgIDs(mh, "References")
 	if id, err := mh.MessageID(); err == nil && id != "" {
 		env.MessageID = "<" + id + ">"
 	}

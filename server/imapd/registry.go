@@ -47,6 +47,8 @@ type folderState struct {
 	changed chan struct{}
 	// broken is set when an event could not be applied (see handle).
 	broken bool
+	// sortKeys caches SORT/THREAD keys (sortcache.go); own lock.
+	sortKeys sortCache
 }
 
 // isBroken reports whether the state lost track of the folder.

@@ -96,6 +96,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapCondStore, imap.CapQResync, // mailsrv patch: condstore.go
 		})
 
+		caps = append(caps, c.sortCaps()...) // mailsrv patch: sort.go
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()
 			caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", limit)))

@@ -1,0 +1,95 @@
+package imapd
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"testing"
+
+	"mailsrv/store"
+)
+
+// downgradeEnvelopes rewrites the records of folder fid as a store from
+// before References was cached wrote them (no "refs", no "v"), inside a
+// real store transaction (a delivery's Check, the only way in from here).
+func (e *env) downgradeEnvelopes(fid uint64) {
+	e.t.Helper()
+	w, err := e.st.NewBlob(0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	io.WriteString(w, testMessage(0))
+	if err := w.Sync(); err != nil {
+		e.t.Fatal(err)
+	}
+	key := make([]byte, 8)
+	binary.BigEndian.PutUint64(key, fid)
+	n := 0
+	_, err = e.st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: e.mailbox("dave@example.com")}},
+		Check: func(t *store.Tx) error {
+			mb := t.Bolt().Bucket([]byte("msgs")).Bucket(key).Bucket([]byte("m"))
+			return mb.ForEach(func(k, v []byte) error {
+				var rec map[string]json.RawMessage
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return err
+				}
+				var env map[string]json.RawMessage
+				if err := json.Unmarshal(rec["env"], &env); err != nil {
+					return err
+				}
+				delete(env, "refs")
+				delete(env, "v")
+				rec["env"], _ = json.Marshal(env)
+				raw, _ := json.Marshal(rec)
+				n++
+				return mb.Put(k, raw)
+			})
+		}})
+	if err != nil || n == 0 {
+		e.t.Fatalf("downgrade: %v (%d records)", err, n)
+	}
+}
+
+// Records cached before References existed (envelope version 0) are
+// threaded by the References read from their header, which is then
+// stored, so the next THREAD needs no body read.
+func TestThreadReferencesOldRecords(t *testing.T) {
+	e := newEnv(t)
+	alice := e.mailbox("alice@example.com")
+	day := func(d int) string { return fmt.Sprintf("Mon, %02d Jan 2024 10:00:00 +0000", d) }
+	// Subjects differ, so only References can join 3 to 1.
+	e.deliver(alice, "INBOX", sortMsg("<1@x>", "one", "a@x", "b@x", day(1), "", "", "b"))
+	e.deliver(alice, "INBOX", sortMsg("<2@x>", "two", "a@x", "b@x", day(2), "", "", "b"))
+	e.deliver(alice, "INBOX", sortMsg("<3@x>", "three", "a@x", "b@x", day(3), "<0@x> <1@x>", "<2@x>", "b"))
+	f, err := e.st.GetFolder(alice, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.downgradeEnvelopes(f.ID)
+	msgs, err := e.st.Messages(f.ID, []uint32{3})
+	if err != nil || len(msgs) != 1 || msgs[0].Envelope.Version != 0 || len(msgs[0].Envelope.References) != 0 {
+		t.Fatalf("downgraded record: %+v %v", msgs, err)
+	}
+	rc := rawLogin(t, e.addr, "alice@example.com")
+	rc.cmd("SELECT INBOX")
+	u, tagged := rc.cmd("THREAD REFERENCES UTF-8 ALL")
+	// Without References, In-Reply-To would make 3 a child of 2.
+	wantLine(t, "THREAD on old records", u, tagged, "* THREAD (1 3)(2)")
+	msgs, err = e.st.Messages(f.ID, []uint32{1, 3})
+	if err != nil || len(msgs) != 2 {
+		t.Fatal(msgs, err)
+	}
+	if v := msgs[0].Envelope.Version; v != store.EnvelopeVersion {
+		t.Errorf("record 1 version %d after THREAD", v)
+	}
+	if r := msgs[1].Envelope.References; len(r) != 2 || r[1] != "<1@x>" || msgs[1].Envelope.Version != store.EnvelopeVersion {
+		t.Errorf("record 3 after THREAD: %+v", msgs[1].Envelope)
+	}
+	// A new session (fresh folder cache) threads from the stored field.
+	rc.cmd("CLOSE")
+	rc2 := rawLogin(t, e.addr, "alice@example.com")
+	rc2.cmd("SELECT INBOX")
+	u, tagged = rc2.cmd("THREAD REFERENCES UTF-8 ALL")
+	wantLine(t, "THREAD after fill", u, tagged, "* THREAD (1 3)(2)")
+}
