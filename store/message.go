@@ -70,6 +70,30 @@ type Delivered struct {
 // delivery path used by MX intake, submission, queue bounces, APPEND and
 // backups. On error nothing is kept and the caller should Abort the blob.
 func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
+	p, err := s.prepareDelivery(&d)
+	if err != nil {
+		return nil, err
+	}
+	var out []Delivered
+	err = s.update(func(t *Tx) error {
+		var err error
+		out, err = t.deliver(&d, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// preparedDelivery is what Deliver works out before its transaction.
+type preparedDelivery struct {
+	internal time.Time
+	head     []byte
+	env      *Envelope
+}
+
+func (s *Store) prepareDelivery(d *Delivery) (*preparedDelivery, error) {
 	if d.Blob == nil || d.Blob.f != nil {
 		return nil, errors.New("store: Deliver needs a synced blob")
 	}
@@ -81,10 +105,13 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 		internal = s.now()
 	}
 	head := append(append([]byte{}, d.Prefix...), d.Blob.headBytes()...)
-	env := ParseEnvelope(head)
-	var out []Delivered
-	err := s.update(func(t *Tx) error {
-		out = out[:0]
+	return &preparedDelivery{internal: internal, head: head, env: ParseEnvelope(head)}, nil
+}
+
+// deliver is the transaction of Deliver (and of each of DeliverAll's).
+func (t *Tx) deliver(d *Delivery, p *preparedDelivery) (out []Delivered, err error) {
+	internal, head, env := p.internal, p.head, p.env
+	err = func() error {
 		if d.Check != nil {
 			if err := d.Check(t); err != nil {
 				return err
@@ -135,11 +162,8 @@ func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
 			t.Audit(a.MailboxID, a.Entry)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}()
+	return out, err
 }
 
 // targetFolder finds the target's folder, falling back to INBOX.

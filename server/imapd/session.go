@@ -3,7 +3,6 @@ package imapd
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -422,70 +421,6 @@ func hasFlag(flags []string, f string) bool {
 // AppendLimit advertises APPENDLIMIT=limits.max_message_bytes; go-imap
 // refuses larger literals before reading them.
 func (s *session) AppendLimit() uint32 { return uint32(s.srv.maxBytes) }
-
-func (s *session) Append(name string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
-	defer s.observe("APPEND", time.Now())
-	if err := checkFlags(o.Flags); err != nil {
-		return nil, err
-	}
-	t, err := s.resolve(name)
-	if err != nil {
-		if err == errNoSuchMailbox {
-			return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-		}
-		return nil, err
-	}
-	if err := need(t, acl.OpAppend); err != nil {
-		return nil, err
-	}
-	st := s.srv.st
-	f, err := st.GetFolder(t.mb.ID, t.folder)
-	if err != nil {
-		// Deliver would fall back to INBOX; APPEND must not.
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-	}
-	w, err := st.NewBlob(s.srv.maxBytes)
-	if err != nil {
-		return nil, mapStoreErr(err)
-	}
-	// Keep the start of the message for the audit entry's Message-ID.
-	var head headBuffer
-	if _, err := io.Copy(w, io.TeeReader(r, &head)); err != nil {
-		w.Abort()
-		return nil, mapStoreErr(err)
-	}
-	if err := w.Sync(); err != nil {
-		w.Abort()
-		return nil, mapStoreErr(err)
-	}
-	env := store.ParseEnvelope(head.b)
-	if uid, dup := s.submittedCopy(f, env); dup {
-		w.Abort()
-		return &imap.AppendData{UID: imap.UID(uid), UIDValidity: f.UIDValidity}, nil
-	}
-	d := store.Delivery{
-		Blob:         w,
-		InternalDate: o.Time,
-		Targets:      []store.Target{{MailboxID: t.mb.ID, Folder: f.Name, Flags: fromIMAPFlags(o.Flags)}},
-		Actor:        s.user,
-	}
-	if t.shared() {
-		e := store.AuditEntry{Actor: s.user, Action: "append", Folder: f.Name}
-		if env != nil {
-			e.MessageID = env.MessageID
-		}
-		d.Audit = []store.MailboxAudit{{MailboxID: t.mb.ID, Entry: e}}
-	}
-	out, err := st.Deliver(d)
-	if err != nil {
-		w.Abort()
-		return nil, mapStoreErr(err)
-	}
-	if len(out) != 1 || out[0].FolderID != f.ID {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "Mailbox was removed"}
-	}
-	return &imap.AppendData{UID: imap.UID(out[0].UID), UIDValidity: f.UIDValidity}, nil
-}
 
 // sentCopyWindow is how far back an APPEND to a Sent folder looks for the
 // copy submission already stored.

@@ -96,7 +96,8 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapCondStore, imap.CapQResync, // mailsrv patch: condstore.go
 		})
 
-		caps = append(caps, c.sortCaps()...) // mailsrv patch: sort.go
+		caps = append(caps, c.sortCaps()...)        // mailsrv patch: sort.go
+		caps = append(caps, c.multiAppendCaps()...) // mailsrv patch: multiappend.go
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()
 			caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", limit)))
