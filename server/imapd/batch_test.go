@@ -136,18 +136,21 @@ func TestAppendWithoutNoDelayIsNotStalled(t *testing.T) {
 	e.start(Options{noQuickAck: true})
 	control := e.addr
 
-	slow := medianAppend(t, control)
-	fast := medianAppend(t, quick)
-	t.Logf("median APPEND with Nagle on the client: %v without TCP_QUICKACK, %v with", slow, fast)
+	// The fastest of 15: the stall (~40 ms) is in every APPEND without
+	// TCP_QUICKACK, while load only ever adds time, so minimums compare
+	// well on a busy machine too.
+	slow := fastestAppend(t, control)
+	fast := fastestAppend(t, quick)
+	t.Logf("fastest APPEND with Nagle on the client: %v without TCP_QUICKACK, %v with", slow, fast)
 	if slow < 30*time.Millisecond {
-		t.Skipf("this kernel did not delay the ACK without TCP_QUICKACK (median %v), so the test cannot tell", slow)
+		t.Skipf("this kernel did not delay the ACK without TCP_QUICKACK (fastest %v), so the test cannot tell", slow)
 	}
 	if fast > slow/2 {
-		t.Fatalf("with TCP_QUICKACK the median APPEND took %v, without %v; want less than half", fast, slow)
+		t.Fatalf("with TCP_QUICKACK the fastest APPEND took %v, without %v; want less than half", fast, slow)
 	}
 }
 
-func medianAppend(t *testing.T, addr string) time.Duration {
+func fastestAppend(t *testing.T, addr string) time.Duration {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -176,6 +179,5 @@ func medianAppend(t *testing.T, addr string) time.Duration {
 		r.until(tag)
 		took = append(took, time.Since(start))
 	}
-	slices.Sort(took)
-	return took[len(took)/2]
+	return slices.Min(took)
 }

@@ -331,9 +331,11 @@ func TestLoginThrottleSharedWithIMAP(t *testing.T) {
 		err = ic.Login("carol@example.com", pw).Wait()
 		return time.Since(start), err
 	}
-	if d, err := imapLogin("password-carol"); err != nil || d > 800*time.Millisecond {
-		t.Fatalf("control: IMAP login took %v, err %v", d, err)
+	d0, err := imapLogin("password-carol")
+	if err != nil {
+		t.Fatalf("control: IMAP login: %v", err)
 	}
+	t.Logf("control: an unthrottled IMAP login took %v", d0)
 	// The throttle waits 1 s from the failure, which the server records
 	// before it answers; so the wait is measured from the start of the
 	// failed attempt (a lower bound that holds on a loaded machine too).
