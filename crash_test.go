@@ -78,7 +78,7 @@ func startServe(t *testing.T, conf string) *child {
 	}()
 	select {
 	case <-ready:
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("mailsrv serve did not come up")
 	}
 	return c
