@@ -140,6 +140,14 @@ class Imaplib:
         data = self.check(*self.m.uid("SEARCH", key, '"%s"' % value), what="SEARCH")
         return len(data[0].split())
 
+    def sort_thread(self, cmd, args):
+        """SORT or THREAD over the whole folder: the message numbers listed."""
+        if cmd == "SORT":
+            data = self.check(*self.m.sort(args, "UTF-8", "ALL"), what="SORT")
+        else:
+            data = self.check(*self.m.thread(args, "UTF-8", "ALL"), what="THREAD")
+        return len(re.findall(rb"\d+", data[0] or b""))
+
     def logout(self):
         self.m.logout()
 
@@ -231,6 +239,14 @@ class Raw:
                 return len(line.split()) - 2
         raise Failure("no SEARCH response")
 
+    def sort_thread(self, cmd, args):
+        text = (b"SORT (%s)" if cmd == "SORT" else b"THREAD %s") % args.encode()
+        _, lines = self.cmd(text + b" UTF-8 ALL")
+        for line in lines:
+            if line.startswith(b"* " + cmd.encode()):
+                return len(re.findall(rb"\d+", line[len(cmd) + 2:]))
+        raise Failure("no %s response" % cmd)
+
     def logout(self):
         self.cmd(b"LOGOUT")
 
@@ -258,6 +274,12 @@ def read_workloads(c, folder, n):
         ("search_from", lambda: expect(c.uid_search("FROM", "sender7@"), from_matches(n), "SEARCH FROM hits")),
         ("search_body", lambda: expect(c.uid_search("BODY", body_term(n)), 1, "SEARCH BODY hits")),
         ("fetch_1000_bodies", lambda: expect(c.fetch(True, uids, "(BODY.PEEK[])"), len(spread(n)), "FETCH responses")),
+        # RFC 5256 (issue 16): every message listed once.
+        ("sort_arrival", lambda: expect(c.sort_thread("SORT", "ARRIVAL"), n, "SORT numbers")),
+        ("sort_date", lambda: expect(c.sort_thread("SORT", "DATE"), n, "SORT numbers")),
+        ("sort_subject", lambda: expect(c.sort_thread("SORT", "SUBJECT"), n, "SORT numbers")),
+        ("sort_from", lambda: expect(c.sort_thread("SORT", "FROM"), n, "SORT numbers")),
+        ("thread_references", lambda: expect(c.sort_thread("THREAD", "REFERENCES"), n, "THREAD numbers")),
     ]
 
 

@@ -33,13 +33,19 @@ TABLE = [
     ("UID SEARCH FROM", "imaplib", "search_from", "N", "<= 0.5", lambda r: r <= 0.5),
     ("UID SEARCH BODY (no FTS either side)", "imaplib", "search_body", "N", "<= 0.5", lambda r: r <= 0.5),
     ("1,000 bodies in one FETCH", "imaplib", "fetch_1000_bodies", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("SORT (ARRIVAL)", "imaplib", "sort_arrival", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("SORT (DATE)", "imaplib", "sort_date", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("SORT (SUBJECT)", "imaplib", "sort_subject", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("SORT (FROM)", "imaplib", "sort_from", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("THREAD REFERENCES", "imaplib", "thread_references", "N", "<= 0.5", lambda r: r <= 0.5),
     ("SELECT (first on the connection)", "imaplib", "select_first", "N", "keep", lambda r: r <= 1),
     ("SELECT (again)", "imaplib", "select", "N", "keep", lambda r: r <= 1),
     ("UID FETCH 1:* (FLAGS)", "imaplib", "fetch_flags", "N", "", None),
     ("PSS per idle logged-in TLS connection (KiB)", "imaplib", "pss_idle_conn", "C", "<= 50 KiB", None),
 ]
 IMAP_WORKLOADS = ["append", "select_first", "select", "fetch_flags", "fetch_envelope",
-                  "search_from", "search_body", "fetch_1000_bodies"]
+                  "search_from", "search_body", "fetch_1000_bodies",
+                  "sort_arrival", "sort_date", "sort_subject", "sort_from", "thread_references"]
 
 
 def fmt(v, unit):
