@@ -9,6 +9,7 @@ import (
 	"mailsrv/server/queue"
 	"mailsrv/server/smtpd"
 	"mailsrv/server/spam"
+	"mailsrv/server/submit"
 )
 
 // addProtocols wires the mail services: MX intake, submission on both
@@ -44,6 +45,9 @@ func (s *Server) addProtocols() error {
 	if err := s.addService("smtp", s.cfg.Listen.SMTP, mx.Serve, mx.Shutdown); err != nil {
 		return err
 	}
+	// One sending pipeline for both submission ports and the webmail.
+	s.submit = submit.New(submit.Options{Store: s.store, Hostname: s.cfg.Hostname, SaveSent: s.cfg.Submission.SaveSent,
+		Wake: runner.Wake, Log: s.log, AutoReply: responder})
 	for _, sub := range []struct {
 		name, addr string
 		implicit   bool
@@ -51,7 +55,7 @@ func (s *Server) addProtocols() error {
 		srv := smtpd.NewSubmission(smtpd.SubmissionOptions{
 			Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 			ImplicitTLS: sub.implicit, Login: s.login, Metrics: s.metrics, Log: s.log, Wake: runner.Wake,
-			SaveSent: s.cfg.Submission.SaveSent, AutoReply: responder,
+			SaveSent: s.cfg.Submission.SaveSent, AutoReply: responder, Submit: s.submit,
 		})
 		if err := s.addService(sub.name, sub.addr, srv.Serve, srv.Shutdown); err != nil {
 			return err

@@ -28,6 +28,7 @@ import (
 	"mailsrv/server/admin"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/submit"
 	"mailsrv/server/tlsconf"
 	"mailsrv/server/web"
 	"mailsrv/server/web/console"
@@ -63,7 +64,8 @@ type Server struct {
 	services []*service
 	jobs     []func(ctx context.Context)
 	onStop   []func()
-	webmail  *mail.Mail // nil when [web] is disabled
+	webmail  *mail.Mail        // nil when [web] is disabled
+	submit   *submit.Submitter // the sending pipeline of submission and webmail
 }
 
 // New opens the data directory, binds every listener and prepares the
@@ -149,7 +151,8 @@ func (s *Server) addHTTP() error {
 		if err != nil {
 			return err
 		}
-		wm, err := mail.New(mail.Options{Store: s.store, Sessions: c, Hostname: s.cfg.Hostname, Logger: s.log})
+		wm, err := mail.New(mail.Options{Store: s.store, Sessions: c, Submit: s.submit, MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
+			Hostname: s.cfg.Hostname, Logger: s.log})
 		if err != nil {
 			return err
 		}

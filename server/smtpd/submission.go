@@ -54,7 +54,7 @@ type SubmissionOptions struct {
 	// Sent folder ([submission] save_sent).
 	SaveSent bool
 	// Submit is the sending pipeline (shared with the webmail); nil makes
-	// one from Store, Hostname, SaveSent, Wake and Log.
+	// one from Store, Hostname, SaveSent, Wake, AutoReply and Log.
 	Submit *submit.Submitter
 	// AutoReply answers local recipients on vacation or with an
 	// auto-acknowledgement (server/autoreply), when Submit is nil; nil = none.

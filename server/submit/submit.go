@@ -110,6 +110,9 @@ type Envelope struct {
 	Local  []uint64 // deduplicated local target mailboxes
 	Remote []string // remote recipients, queued
 	Rcpts  []string // every recipient, deduplicated, for logs and the audit
+	// KeepSent stores the sender's own Sent copy even without [submission]
+	// save_sent: the webmail has no client that would APPEND one.
+	KeepSent bool
 }
 
 // AddRecipient resolves a normalised address into env: local mailboxes
@@ -203,7 +206,7 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 			Detail: "to " + strings.Join(env.Rcpts, ", "),
 		}})
 	}
-	if s.opts.SaveSent && len(hc.shared) == 0 {
+	if (s.opts.SaveSent || env.KeepSent) && len(hc.shared) == 0 {
 		// [submission] save_sent: the sender's own Sent copy. It carries
 		// the trace prefix, so the client's own APPEND of it is recognised
 		// (store.RecentSubmittedCopy) and not stored twice.

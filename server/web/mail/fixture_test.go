@@ -20,6 +20,7 @@ import (
 
 	"mailsrv/auth"
 	"mailsrv/auth/acl"
+	"mailsrv/auth/msgauth"
 	"mailsrv/server"
 	"mailsrv/server/config"
 	"mailsrv/store"
@@ -68,7 +69,7 @@ func newFixture(t *testing.T, tweak ...func(*config.Config)) *fixture {
 		}
 	})
 	f := &fixture{srv: s, cfg: cfg, st: s.Store(), httpURL: "http://" + s.Addr("http").String()}
-	if err := f.st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := f.st.AddDomain(store.Domain{Name: "example.com", DKIM: testDKIM().keys}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range users {
@@ -88,6 +89,28 @@ func newFixture(t *testing.T, tweak ...func(*config.Config)) *fixture {
 	}
 	return f
 }
+
+// testDKIM are example.com's signing keys (ed25519 and RSA, as `domain
+// add` makes them) and their DNS TXT records by selector, made once.
+var testDKIM = sync.OnceValue(func() struct {
+	keys    []store.DKIMKey
+	records map[string]string
+} {
+	out := struct {
+		keys    []store.DKIMKey
+		records map[string]string
+	}{records: map[string]string{}}
+	for _, algo := range []string{msgauth.AlgEd25519, msgauth.AlgRSA} {
+		kp, err := msgauth.GenerateKey(algo)
+		if err != nil {
+			panic(err)
+		}
+		sel := "s-" + algo
+		out.keys = append(out.keys, store.DKIMKey{Selector: sel, Algorithm: algo, PrivateKeyPEM: string(kp.PrivateKeyPEM), PublicKey: kp.PublicKey})
+		out.records[sel] = msgauth.DNSRecord(kp.PublicKey, algo)
+	}
+	return out
+})
 
 var testHashes = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}

@@ -55,6 +55,10 @@
 //	POST /api/mail/{account}/delete  {"folder","uids":[]}  (manage): moves
 //	     to Trash, or removes for good when already in Trash.
 //	POST /api/mail/{account}/empty-trash  {}  (manage)
+//	POST /api/mail/{account}/send  multipart/form-data (see compose.go):
+//	     sends through server/submit, or with draft=1 saves to Drafts.
+//	     {"ok","message_id","as","draft"}; 403 + the reason when the
+//	     member may not send as From, 413 over max_message_bytes.
 //	GET  /api/mail/events   text/event-stream of changes to the user's
 //	     accounts: events "new", "flags", "expunge", "folders", "rights",
 //	     data {"account","folder","uids"}; ids are sequence numbers and a
@@ -78,6 +82,7 @@ import (
 	"sync"
 
 	"mailsrv/server/mailsearch"
+	"mailsrv/server/submit"
 	"mailsrv/server/web/console"
 	"mailsrv/store"
 )
@@ -103,6 +108,9 @@ type Sessions interface {
 type Options struct {
 	Store    *store.Store
 	Sessions Sessions
+	// Submit is the sending pipeline SMTP submission uses; nil disables
+	// compose (its buttons are not shown, /send answers 501).
+	Submit *submit.Submitter
 	// Search is the matcher IMAP uses; nil makes one.
 	Search *mailsearch.Searcher
 	// MaxMessageBytes is limits.max_message_bytes: the largest message
@@ -145,9 +153,6 @@ func New(opts Options) (*Mail, error) {
 	return m, nil
 }
 
-// canSend reports whether compose is available.
-func (m *Mail) canSend() bool { return false }
-
 // Close stops following store events and ends the event streams.
 func (m *Mail) Close() {
 	m.EndStreams()
@@ -178,6 +183,7 @@ func (m *Mail) Handler() http.Handler {
 	mux.HandleFunc("POST /api/mail/{account}/move", m.api(m.apiMove))
 	mux.HandleFunc("POST /api/mail/{account}/delete", m.api(m.apiDelete))
 	mux.HandleFunc("POST /api/mail/{account}/empty-trash", m.api(m.apiEmptyTrash))
+	mux.HandleFunc("POST /api/mail/{account}/send", m.api(m.apiSend))
 	mux.HandleFunc("/api/mail/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such webmail API endpoint: see the server/web/mail package documentation")
 	})

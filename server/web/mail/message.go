@@ -195,6 +195,9 @@ func view(l *loaded) *View {
 				ContentType: p.mediaType, Size: len(p.body)})
 		}
 	}
+	if v.Text == "" && v.HTML != "" {
+		v.Text = htmlToText(v.HTML) // for quoting in a reply
+	}
 	return v
 }
 

@@ -3,6 +3,7 @@ package mail
 import (
 	"html"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -33,5 +34,18 @@ var remoteImg = regexp.MustCompile(`(?i)<img[^>]+src="https?:`)
 // hasRemoteImages reports whether sanitized html loads images from the
 // network (the reader then offers to show them).
 func hasRemoteImages(s string) bool { return remoteImg.MatchString(s) }
+
+var textOnly = sync.OnceValue(bluemonday.StrictPolicy)
+
+var (
+	blankLines = regexp.MustCompile(`\n{3,}`)
+	blockEnds  = regexp.MustCompile(`(?i)<(br|/p|/div|/tr|/li|/h[1-6])[^>]*>`)
+)
+
+// htmlToText is the text of (sanitized) HTML, for quoting in replies.
+func htmlToText(s string) string {
+	s = blockEnds.ReplaceAllString(s, "$0\n")
+	return strings.TrimSpace(blankLines.ReplaceAllString(html.UnescapeString(textOnly().Sanitize(s)), "\n\n"))
+}
 
 func htmlEscape(s string) string { return html.EscapeString(s) }

@@ -39,7 +39,8 @@ async function post(path, args, form) {
   return body;
 }
 
-const enc = encodeURIComponent;
+// enc encodes a path or query part; "@" stays readable in bookmarks.
+const enc = (s) => encodeURIComponent(s).replace(/%40/g, '@');
 const acctAPI = (p) => '/api/mail/' + enc(S.account.address) + '/' + p;
 const qs = (o) => Object.entries(o).map(([k, v]) => enc(k) + '=' + enc(v)).join('&');
 
@@ -174,9 +175,9 @@ async function openMessage() {
   $('reader').hidden = false;
   setPane('reader');
   const head = $('head');
-  head.replaceChildren(el('h2', {textContent: v.subject || '(no subject)'}),
+  head.replaceChildren(...[el('h2', {textContent: v.subject || '(no subject)'}),
     el('div', {textContent: 'From: ' + v.from}), el('div', {textContent: 'To: ' + v.to}),
-    v.cc ? el('div', {textContent: 'Cc: ' + v.cc}) : null, el('div', {textContent: new Date(v.date).toLocaleString()}));
+    v.cc ? el('div', {textContent: 'Cc: ' + v.cc}) : null, el('div', {textContent: new Date(v.date).toLocaleString()})].filter(Boolean));
   $('parseerror').hidden = !v.parse_error;
   $('parseerror').textContent = v.parse_error || '';
   const src = acctAPI('html') + '?' + qs({folder: S.folder, uid: v.uid});
@@ -263,8 +264,13 @@ function openCompose(mode) {
   $('reader').hidden = true;
   $('composer').hidden = false;
   setPane('compose');
-  (mode && mode !== 'new' && mode !== 'forward' ? $('body') : $('to')).focus();
-  if ($('body') === document.activeElement) $('body').setSelectionRange(0, 0);
+  // Focus after the key event that opened the form has been handled, so
+  // its character does not land in the field.
+  setTimeout(() => {
+    const field = mode && mode !== 'new' && mode !== 'forward' ? $('body') : $('to');
+    field.focus();
+    if (field === $('body')) field.setSelectionRange(0, 0);
+  }, 0);
 }
 
 function composeData(draft) {
