@@ -165,6 +165,15 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {}\n\n", cur)
 			last = cur
 		}
+		// A logout (or an expired session) ends the stream: nothing more
+		// reaches a browser that is no longer logged in. Checked after
+		// the events are read, so a change made after the logout is
+		// never sent.
+		if len(evs) > 0 && m.opts.Sessions.Session(r) == nil {
+			fmt.Fprintf(w, "event: logout\ndata: {}\n\n")
+			flusher.Flush()
+			return
+		}
 		reread := false
 		for _, he := range evs {
 			last = he.id
@@ -201,6 +210,7 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 			fmt.Fprintf(w, ": keep-alive\n\n")
 		}
+
 	}
 }
 

@@ -91,6 +91,14 @@ func TestEventsLiveAndResumeAfterDrop(t *testing.T) {
 	if ev := s3.next(t); ev.name != "reset" {
 		t.Errorf("unknown Last-Event-ID gave %+v", ev)
 	}
+	// Logging out ends the stream at the next change.
+	if st, b := bob.post("/api/logout", map[string]string{}); st != 200 {
+		t.Fatalf("logout: %d %s", st, b)
+	}
+	f.deliver(t, "info@example.com", "INBOX", msg("x@remote.example", "info@example.com", "after logout", "x"))
+	if ev := s3.next(t); ev.name != "logout" {
+		t.Errorf("after logout the stream sent %+v", ev)
+	}
 }
 
 func TestHTMLFrameIsSandboxed(t *testing.T) {

@@ -44,6 +44,33 @@ var users = []string{"alice", "bob", "carol"}
 
 func newFixture(t *testing.T, tweak ...func(*config.Config)) *fixture {
 	t.Helper()
+	f := startServer(t, tweak...)
+	if err := f.st.AddDomain(store.Domain{Name: "example.com", DKIM: testDKIM().keys}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if _, err := f.st.AddUser(u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := f.st.CreateShared("info@example.com", "Info", "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testDKIM are example.com's signing keys (ed25519 and RSA, as `domain
+// add` makes them) and their DNS TXT records by selector, made once.
+// startServer runs mailsrv on loopback over cfg's data directory.
+func startServer(t *testing.T, tweak ...func(*config.Config)) *fixture {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mail.example.com"
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -68,30 +95,9 @@ func newFixture(t *testing.T, tweak ...func(*config.Config)) *fixture {
 			t.Error("server did not shut down")
 		}
 	})
-	f := &fixture{srv: s, cfg: cfg, st: s.Store(), httpURL: "http://" + s.Addr("http").String()}
-	if err := f.st.AddDomain(store.Domain{Name: "example.com", DKIM: testDKIM().keys}); err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range users {
-		if _, err := f.st.AddUser(u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	info, err := f.st.CreateShared("info@example.com", "Info", "", "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.st.Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return &fixture{srv: s, cfg: cfg, st: s.Store(), httpURL: "http://" + s.Addr("http").String()}
 }
 
-// testDKIM are example.com's signing keys (ed25519 and RSA, as `domain
-// add` makes them) and their DNS TXT records by selector, made once.
 var testDKIM = sync.OnceValue(func() struct {
 	keys    []store.DKIMKey
 	records map[string]string

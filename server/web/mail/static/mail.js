@@ -321,6 +321,7 @@ function listen() {
   };
   for (const kind of ['new', 'flags', 'expunge', 'folders']) es.addEventListener(kind, (ev) => act(() => refresh(ev)));
   es.addEventListener('rights', () => act(async () => { await loadAccounts(); if (S.account) { await loadFolders(); await loadList(true); } }));
+  es.addEventListener('logout', () => { es.close(); location.href = '/'; });
   es.addEventListener('reset', () => act(async () => { await loadAccounts(); if (S.account) { await loadFolders(); await loadList(true); } }));
 }
 
