@@ -81,7 +81,9 @@ func addrList(mh mail.Header, key string) []Address {
 	}
 	list, err := mh.AddressList(key)
 	if err != nil {
-		return nil
+		if list, err = mail.ParseAddressList(withoutComments(raw)); err != nil {
+			return nil
+		}
 	}
 	return toAddresses(nil, list)
 }
