@@ -145,6 +145,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		return err
 	}
 	lsub := w.IsLSub()
+	var rightsCache map[uint64]imap.RightSet
 	for _, e := range entries {
 		if !matchAny(e.name, ref, patterns) {
 			continue
@@ -158,6 +159,12 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			if err != nil {
 				return err
 			}
+		}
+		if o.ReturnMyRights && !e.gone {
+			if rightsCache == nil {
+				rightsCache = map[uint64]imap.RightSet{}
+			}
+			d.MyRights = s.listMyRights(e.name, rightsCache) // RFC 8440 (ext_acl.go)
 		}
 		if err := w.WriteList(d); err != nil {
 			return err

@@ -11,6 +11,7 @@ type ListOptions struct {
 	ReturnChildren   bool
 	ReturnStatus     *StatusOptions // requires IMAP4rev2 or LIST-STATUS
 	ReturnSpecialUse bool           // requires SPECIAL-USE
+	ReturnMyRights   bool           // mailsrv patch: RFC 8440 LIST RETURN (MYRIGHTS)
 }
 
 // ListData is the mailbox data returned by a LIST command.
@@ -23,6 +24,7 @@ type ListData struct {
 	ChildInfo *ListDataChildInfo
 	OldName   string
 	Status    *StatusData
+	MyRights  RightSet // mailsrv patch: LIST RETURN (MYRIGHTS); nil: not sent
 }
 
 type ListDataChildInfo struct {

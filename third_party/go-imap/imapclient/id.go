@@ -97,9 +97,16 @@ func (c *Client) readID(dec *imapwire.Decoder) (*imap.IDData, error) {
 		return nil, dec.Err()
 	}
 
-	if dec.ExpectNIL() {
+	// mailsrv patch: ExpectNIL fails the decoder on "(", so upstream could
+	// not read any answer but NIL (found by server/imapd TestIDCommand).
+	var nilAtom string
+	if dec.Atom(&nilAtom) {
+		if !dec.Expect(nilAtom == "NIL", "NIL") {
+			return nil, dec.Err()
+		}
 		return &data, nil
 	}
+	// mailsrv patch end
 
 	currKey := ""
 	err := dec.ExpectList(func() error {

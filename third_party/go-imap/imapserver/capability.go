@@ -45,6 +45,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralMinus,
 		}...)
 	}
+	caps = append(caps, c.extensionCaps()...) // mailsrv patch: ID, ACL, QUOTA (mailsrv_id.go)
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}

@@ -308,6 +308,14 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleSort(tag, dec, numKind)
 	case "THREAD", "UID THREAD": // mailsrv patch: sort.go
 		err = c.handleThread(dec, numKind)
+	// mailsrv patch: ID, ACL, QUOTA (mailsrv_id.go, mailsrv_acl.go, mailsrv_quota.go)
+	case "ID":
+		err = c.handleID(dec)
+	case "MYRIGHTS", "GETACL", "LISTRIGHTS", "SETACL", "DELETEACL":
+		err = c.handleACL(name, dec)
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		err = c.handleQuota(name, dec)
+	// mailsrv patch end
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
 			// Don't allow a single unknown command before authentication to

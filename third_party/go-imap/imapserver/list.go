@@ -263,6 +263,8 @@ func readReturnOption(dec *imapwire.Decoder, options *imap.ListOptions) error {
 		options.ReturnChildren = true
 	case "SPECIAL-USE":
 		options.ReturnSpecialUse = true
+	case "MYRIGHTS": // mailsrv patch: RFC 8440 (mailsrv_acl.go)
+		options.ReturnMyRights = true // mailsrv patch
 	case "STATUS":
 		if !dec.ExpectSP() {
 			return dec.Err()
@@ -307,7 +309,7 @@ func (w *ListWriter) WriteList(data *imap.ListData) error {
 			return err
 		}
 	}
-	return nil
+	return w.writeMyRights(data) // mailsrv patch: RFC 8440 (mailsrv_acl.go)
 }
 
 // MatchList checks whether a reference and a pattern matches a mailbox.
