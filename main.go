@@ -38,6 +38,7 @@ func newRoot() *cobra.Command {
 		cli.Admin(g),
 		cli.Spam(g),
 		cli.Vacation(g),
+		cli.Quota(g),
 	)
 	return root
 }

@@ -147,7 +147,7 @@ func (g *Globals) callProgress(cmd *cobra.Command, opName string, args, out any,
 
 // runOffline opens the data directory and runs req in-process.
 func runOffline(ctx context.Context, cfg *config.Config, req admin.Request) (admin.Response, error) {
-	st, err := store.Open(cfg.DataDir, store.Options{})
+	st, err := store.Open(cfg.DataDir, store.Options{QuotaBytes: cfg.Limits.QuotaBytes})
 	if errors.Is(err, store.ErrLocked) {
 		return admin.Response{}, fmt.Errorf("%s is locked by a running mailsrv whose admin socket does not answer; wait for it to finish starting or stop it", cfg.DataDir)
 	}

@@ -74,7 +74,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{Logger: log})
+	st, err := store.Open(cfg.DataDir, store.Options{Logger: log, QuotaBytes: cfg.Limits.QuotaBytes})
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ type Delivery struct {
 	// Actor is the member adding the message (IMAP APPEND), whose rights
 	// decide whether its team keywords may be set; "" = the system.
 	Actor string
+	// EnforceQuota fails the delivery with ErrOverQuota when a target
+	// mailbox would go over its quota (APPEND; quota.go).
+	EnforceQuota bool
 }
 
 // MailboxAudit is an audit entry for a mailbox.
@@ -137,6 +140,11 @@ func (t *Tx) deliver(d *Delivery, p *preparedDelivery) (out []Delivered, err err
 			}
 			if err := t.answerFromSent(f, head); err != nil {
 				return err
+			}
+			if d.EnforceQuota {
+				if err := t.checkQuota(f.MailboxID); err != nil {
+					return err
+				}
 			}
 			out = append(out, Delivered{MailboxID: f.MailboxID, FolderID: f.ID, Folder: f.Name, UID: uid})
 		}
@@ -632,6 +640,11 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 			}
 			res.SrcUIDs = append(res.SrcUIDs, uid)
 			res.DestUIDs = append(res.DestUIDs, newUID)
+		}
+		if df.MailboxID != sf.MailboxID && len(res.DestUIDs) > 0 {
+			if err := t.checkQuota(df.MailboxID); err != nil { // quota.go
+				return err
+			}
 		}
 		if move && len(res.SrcUIDs) > 0 {
 			for _, uid := range res.SrcUIDs {

@@ -68,6 +68,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -95,6 +96,9 @@ type Options struct {
 	Logger *slog.Logger
 	// NoSync disables fsync (benchmark baselines only, never in serve).
 	NoSync bool
+	// QuotaBytes is the default storage quota ([limits] quota_bytes;
+	// quota.go); 0 = unlimited.
+	QuotaBytes int64
 }
 
 // Store is an open data directory.
@@ -113,6 +117,8 @@ type Store struct {
 
 	bus  bus
 	snap snapshotGuard
+
+	quotaDefault atomic.Int64 // bytes; quota.go
 }
 
 // DBFile is the database file name inside the data directory.
@@ -158,6 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.quotaDefault.Store(opts.QuotaBytes)
 	s.loopWG.Add(1)
 	go s.commitLoop()
 	return s, nil

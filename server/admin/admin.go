@@ -67,7 +67,7 @@ func (h *Handler) now() time.Time {
 // ops builds the operation table.
 func (h *Handler) ops() map[string]OpFunc {
 	m := map[string]OpFunc{}
-	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps(), h.roleOps(), h.spamOps(), h.teamOps()} {
+	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps(), h.roleOps(), h.spamOps(), h.teamOps(), h.quotaOps()} {
 		for k, v := range group {
 			m[k] = v
 		}

@@ -108,6 +108,9 @@ type Limits struct {
 	// role (MX, submission, IMAP) from everyone together; over it a
 	// client gets SMTP 421 4.7.0 or IMAP BYE. 0 = unlimited.
 	MaxConnections int `toml:"max_connections"`
+	// QuotaBytes is the storage quota of every account and shared mailbox
+	// without its own (`mailsrv quota set`); 0 = unlimited.
+	QuotaBytes int64 `toml:"quota_bytes"`
 }
 
 // Retention configures how long deleted things are kept.

@@ -126,6 +126,7 @@ func (c *Config) Validate() error {
 	positive("limits.max_recipients", int64(l.MaxRecipients))
 	positive("limits.shared_mailbox_members", int64(l.SharedMailboxMembers))
 	nonNeg("limits.shared_mailboxes_per_domain", int64(l.SharedMailboxesPerDomain))
+	nonNeg("limits.quota_bytes", l.QuotaBytes)
 	positive("limits.auth_failures_per_minute", int64(l.AuthFailuresPerMinute))
 	positive("limits.max_connections_per_ip", int64(l.MaxConnectionsPerIP))
 	positive("limits.max_imap_connections_per_user", int64(l.MaxIMAPConnectionsPerUser))

@@ -85,6 +85,7 @@ func (a *appendTx) Add(r imap.LiteralReader, o *imap.AppendOptions) error {
 		InternalDate: o.Time,
 		Targets:      []store.Target{{MailboxID: a.t.mb.ID, Folder: a.f.Name, Flags: fromIMAPFlags(o.Flags)}},
 		Actor:        s.user,
+		EnforceQuota: true, // NO [OVERQUOTA], nothing stored (ext_quota.go)
 	}
 	if a.t.shared() {
 		e := store.AuditEntry{Actor: s.user, Action: "append", Folder: a.f.Name}

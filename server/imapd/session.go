@@ -224,6 +224,8 @@ func mapStoreErr(err error) error {
 		return errNoSuchMailbox
 	case errors.Is(err, store.ErrExists):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
+	case errors.Is(err, store.ErrOverQuota): // ext_quota.go
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Over quota: the mailbox is full; delete or expunge messages first"}
 	case errors.Is(err, store.ErrTooLarge):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too large"}
 	case errors.Is(err, store.ErrInvalid):

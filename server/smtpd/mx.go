@@ -179,6 +179,11 @@ func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.ci.Log.Error("resolve recipient", "rcpt", addr, "err", err)
 		return s.reject("store_error", smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure looking up the recipient, try again later"))
 	}
+	ids, qerr := withinQuota(s.b.opts.Store, addr, ids) // quota.go
+	if qerr != nil {
+		s.ci.Log.Info("recipient over quota", "rcpt", addr)
+		return s.reject("over_quota", qerr)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rcptSeen == nil {

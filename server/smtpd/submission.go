@@ -273,6 +273,10 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, submit.ErrMailboxFull): // quota.go
+		s.b.opts.Metrics.SMTPRejected(s.b.name, "over_quota")
+		s.ci.Log.Info("recipient over quota", "rcpt", addr)
+		return smtpError(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox of "+addr+" is full, try again later")
 	case errors.Is(err, submit.ErrNoSuchRecipient):
 		s.b.opts.Metrics.SMTPRejected(s.b.name, "unknown_recipient")
 		s.mu.Lock()

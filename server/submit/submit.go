@@ -55,6 +55,8 @@ var (
 	// ErrNoSuchRecipient is AddRecipient's answer for a local address
 	// that does not exist.
 	ErrNoSuchRecipient = errors.New("no such local recipient")
+	// ErrMailboxFull: every mailbox of the recipient is over its quota.
+	ErrMailboxFull = errors.New("recipient's mailbox is full")
 )
 
 // Options configures a Submitter.
@@ -133,6 +135,14 @@ func (s *Submitter) AddRecipient(env *Envelope, addr string) error {
 		return fmt.Errorf("%w: %s", ErrNoSuchRecipient, addr)
 	default:
 		return err
+	}
+	if ids != nil {
+		if ids, err = s.st.WithRoom(ids); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("%w: %s", ErrMailboxFull, addr) // 452 4.2.2 at RCPT (store/quota.go)
+		}
 	}
 	env.Rcpts = append(env.Rcpts, addr)
 	if ids == nil {
