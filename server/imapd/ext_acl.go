@@ -162,6 +162,9 @@ func (s *session) ListRights(mailbox string, id imap.RightsIdentifier) (imap.Rig
 	if who != "" && (who == t.mb.Owner || t.mb.Kind == store.MailboxPersonal && who == t.mb.Address) {
 		return imap.RightSet(acl.IMAPLetters(acl.All) + "a"), nil, nil
 	}
+	if t.mb.Kind == store.MailboxPersonal {
+		return imap.RightSet(""), nil, nil // personal folders are not shared
+	}
 	// Read's letters come together, and so do the rest (manage).
 	return imap.RightSet(""), []imap.RightSet{imap.RightSet("lrs"), imap.RightSet(strings.Trim(acl.IMAPLetters(acl.Manage), "lrs"))}, nil
 }

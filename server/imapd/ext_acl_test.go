@@ -247,6 +247,20 @@ func TestACLOwnerSetAndDelete(t *testing.T) {
 	untagged, _ = dave.cmd("NOOP")
 	checkRevokedNotice(t, "dave", untagged)
 
+	// LISTRIGHTS: nothing is always granted; read's letters go together,
+	// and so do manage's. The owner holds all of them.
+	untagged, tagged = ownerRaw.cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`)
+	if !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, `* LISTRIGHTS "`+infoInbox+`" "dave@example.com" "" lrs wiktecx`) {
+		t.Fatalf("LISTRIGHTS: %q %q", untagged, tagged)
+	}
+	untagged, _ = ownerRaw.cmd(`LISTRIGHTS "` + infoInbox + `" alice@example.com`)
+	if !containsLine(untagged, `"alice@example.com" lrswiktecxa`) {
+		t.Fatalf("LISTRIGHTS owner: %q", untagged)
+	}
+	if _, tagged := dave.cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`); !strings.Contains(tagged, "NO") {
+		t.Fatalf("LISTRIGHTS by a non-member: %s", tagged)
+	}
+
 	// The owner cannot be revoked, nor given fewer rights.
 	if _, tagged := ownerRaw.cmd(`DELETEACL "` + infoInbox + `" alice@example.com`); !strings.Contains(tagged, "NO [CANNOT]") || !strings.Contains(tagged, "owner") {
 		t.Fatalf("DELETEACL owner: %s", tagged)
