@@ -75,6 +75,9 @@ func (s *session) writeChanged(w *imapserver.FetchWriter, seq uint32, c store.UI
 	if err := s.announce(c.Flags); err != nil {
 		return err
 	}
+	shown := shownFlags{}
+	shown.add(c.UID, c.Flags, c.ModSeq)
+	s.overtaken(shown, true)
 	mw := w.CreateMessage(seq)
 	mw.WriteUID(imap.UID(c.UID))
 	mw.WriteFlags(toIMAPFlags(c.Flags))

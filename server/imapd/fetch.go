@@ -96,6 +96,8 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq b
 		buf = buf[:0]
 		return err
 	}
+	shown := make(shownFlags, len(chunk))
+	defer s.overtaken(shown, true)
 	j := 0
 	for _, r := range chunk {
 		if j >= len(flags) || flags[j].UID != r.uid {
@@ -103,6 +105,7 @@ func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq b
 			continue
 		}
 		fl, ms := s.sel.recent.flags(r.uid, flags[j].Flags), flags[j].ModSeq
+		shown.add(r.uid, flags[j].Flags, flags[j].ModSeq)
 		j++
 		if !modSeq {
 			ms = 0
@@ -194,6 +197,13 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			}
 			writeFlags = true // RFC 3501: the \Seen change is reported
 		}
+	}
+	if writeFlags {
+		shown := make(shownFlags, len(msgs))
+		for i := range msgs {
+			shown.add(msgs[i].UID, msgs[i].Flags, msgs[i].ModSeq)
+		}
+		defer s.overtaken(shown, true)
 	}
 	err = eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
 		err := s.fetchOne(w, r.seq, m, o, writeFlags)

@@ -407,6 +407,11 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if err != nil {
 		return mapStoreErr(err)
 	}
+	shown := make(shownFlags, len(res.Flags))
+	for uid, fl := range res.Flags {
+		shown.add(uid, fl, res.ModSeq[uid])
+	}
+	s.overtaken(shown, !sf.Silent)
 	// Once CONDSTORE is on, each response carries the MODSEQ, and a
 	// .SILENT store still reports it (without the flags).
 	withModSeq := w.CondStoreEnabled()

@@ -422,3 +422,48 @@ func (t *SessionTracker) PendingExpungeUIDs() []imap.UID {
 	}
 	return out
 }
+
+// OvertakenFlags is what a session's reply knows of one message: the
+// state the store has now (see SessionTracker.Overtake).
+type OvertakenFlags struct {
+	Flags  []imap.Flag
+	ModSeq uint64
+}
+
+// Overtake deals with queued flag updates that a session's own reply has
+// overtaken. states maps a UID to its state as the reply read it, after
+// the changes queued here were committed, so a queued update of that UID
+// with a MODSEQ at most the state's is older. Written after the reply it
+// would take the client's flags back and its MODSEQ down (RFC 7162
+// §3.1.2; imaptest reports "MODSEQ dropped"). When the reply showed the
+// flags (written), such updates are dropped; when it did not (STORE
+// .SILENT), the first is rewritten to the current state, so the client
+// still learns the other sessions' changes, and the rest are dropped.
+func (t *SessionTracker) Overtake(states map[imap.UID]OvertakenFlags, written bool) {
+	if len(states) == 0 {
+		return
+	}
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	var rewritten map[imap.UID]bool
+	q := t.queue[:0]
+	for _, u := range t.queue {
+		if f := u.fetch; f != nil {
+			if st, ok := states[f.uid]; ok && f.modSeq <= st.ModSeq {
+				if written || rewritten[f.uid] {
+					continue
+				}
+				if rewritten == nil {
+					rewritten = map[imap.UID]bool{}
+				}
+				rewritten[f.uid] = true
+				u.fetch = &trackerUpdateFetch{seqNum: f.seqNum, uid: f.uid, flags: st.Flags, modSeq: st.ModSeq}
+			}
+		}
+		q = append(q, u)
+	}
+	for i := len(q); i < len(t.queue); i++ {
+		t.queue[i] = trackerUpdate{} // let dropped flag lists be collected
+	}
+	t.queue = q
+}
