@@ -241,21 +241,7 @@ func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg 
 	default:
 		return err
 	}
-	w, err := r.Store.NewBlob(0)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Sync(); err != nil {
-		w.Abort()
-		return err
-	}
-	d.Blob = w
-	if _, err := r.Store.Deliver(d); err != nil {
-		w.Abort()
+	if _, err := r.Store.DeliverBytes(d, msg); err != nil {
 		return err
 	}
 	if d.Queue != nil && r.Wake != nil {

@@ -55,21 +55,7 @@ func (r *Runner) bounce(it *store.QueueItem, fails []outcome, kind dsnKind) erro
 		r.log.Warn("dropping DSN: sender has no mailbox", "queue_id", it.ID, "sender", it.From, "err", err)
 		return nil
 	}
-	w, err := r.st.NewBlob(0)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		w.Abort()
-		return err
-	}
-	if err := w.Sync(); err != nil {
-		w.Abort()
-		return err
-	}
-	d.Blob = w
-	if _, err := r.st.Deliver(d); err != nil {
-		w.Abort()
+	if _, err := r.st.DeliverBytes(d, msg); err != nil {
 		return fmt.Errorf("storing DSN: %w", err)
 	}
 	r.log.Info("sent DSN", "queue_id", it.ID, "to", it.From, "kind", kind.action())
