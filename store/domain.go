@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"mailsrv/auth/msgauth"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -22,6 +24,15 @@ type Domain struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
 	DKIM    []DKIMKey `json:"dkim,omitempty"`
+}
+
+// SigningKeys returns the domain's DKIM private keys for msgauth.SignEach.
+func (d Domain) SigningKeys() []msgauth.Key {
+	keys := make([]msgauth.Key, len(d.DKIM))
+	for i, k := range d.DKIM {
+		keys[i] = msgauth.Key{Selector: k.Selector, PrivateKeyPEM: []byte(k.PrivateKeyPEM)}
+	}
+	return keys
 }
 
 // AddDomain adds a local domain. The caller supplies the DKIM keys.

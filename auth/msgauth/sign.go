@@ -227,3 +227,33 @@ func headerKeys(fields []headerField) []string {
 	}
 	return keys
 }
+
+// Key is one DKIM private key of a domain.
+type Key struct {
+	Selector      string
+	PrivateKeyPEM []byte
+}
+
+// SignEach returns the DKIM-Signature fields of one message, one per key
+// in order (ed25519 and RSA after `domain add`), each computed over what
+// open returns, which is closed after use. No keys give no signature.
+func SignEach(domain string, keys []Key, open func() (io.ReadCloser, error)) (string, error) {
+	var out strings.Builder
+	for _, k := range keys {
+		signer, err := NewSigner(domain, k.Selector, k.PrivateKeyPEM)
+		if err != nil {
+			return "", fmt.Errorf("key %s: %w", k.Selector, err)
+		}
+		r, err := open()
+		if err != nil {
+			return "", err
+		}
+		sig, err := signer.Sign(r)
+		r.Close()
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(sig)
+	}
+	return out.String(), nil
+}

@@ -256,19 +256,9 @@ func (r *Responder) sign(domain string, msg []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var out strings.Builder
-	for _, k := range dom.DKIM {
-		signer, err := msgauth.NewSigner(dom.Name, k.Selector, []byte(k.PrivateKeyPEM))
-		if err != nil {
-			return "", fmt.Errorf("key %s: %w", k.Selector, err)
-		}
-		sig, err := signer.Sign(bytes.NewReader(msg))
-		if err != nil {
-			return "", err
-		}
-		out.WriteString(sig)
-	}
-	return out.String(), nil
+	return msgauth.SignEach(dom.Name, dom.SigningKeys(), func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(msg)), nil
+	})
 }
 
 func newMessageID(host string) string {

@@ -269,24 +269,16 @@ func (s *Submitter) sign(domain, extra, blobID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var out strings.Builder
-	for _, k := range dom.DKIM {
-		signer, err := msgauth.NewSigner(dom.Name, k.Selector, []byte(k.PrivateKeyPEM))
-		if err != nil {
-			return "", fmt.Errorf("key %s: %w", k.Selector, err)
-		}
+	return msgauth.SignEach(dom.Name, dom.SigningKeys(), func() (io.ReadCloser, error) {
 		f, err := s.st.OpenBlob(blobID)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		sig, err := signer.Sign(io.MultiReader(strings.NewReader(extra), f))
-		f.Close()
-		if err != nil {
-			return "", err
-		}
-		out.WriteString(sig)
-	}
-	return out.String(), nil
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(strings.NewReader(extra), f), f}, nil
+	})
 }
 
 func newMessageID(host string) string {
