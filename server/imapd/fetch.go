@@ -198,12 +198,14 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			writeFlags = true // RFC 3501: the \Seen change is reported
 		}
 	}
-	if writeFlags {
+	if writeFlags || o.ModSeq {
+		// A reply with MODSEQ but no FLAGS overtakes queued updates too:
+		// the first is then rewritten to the current state.
 		shown := make(shownFlags, len(msgs))
 		for i := range msgs {
 			shown.add(msgs[i].UID, msgs[i].Flags, msgs[i].ModSeq)
 		}
-		defer s.overtaken(shown, true)
+		defer s.overtaken(shown, writeFlags)
 	}
 	err = eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
 		err := s.fetchOne(w, r.seq, m, o, writeFlags)

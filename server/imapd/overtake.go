@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"time"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 )
@@ -13,6 +15,17 @@ import (
 // stress mode counted 342 "MODSEQ dropped" in 20 s). So every reply that
 // reads flags hands them to the tracker (SessionTracker.Overtake, a
 // mailsrv patch), which drops or rewrites what the reply overtook.
+//
+// The store's change events are published after the commit that made them
+// visible (store/commit.go: a group commit publishes its events one after
+// another once the whole batch is on disk). A reply can therefore read a
+// message's flags at MODSEQ n while an older change of it, m < n, has not
+// reached this folder's state yet: Overtake would find nothing to drop, and
+// the update queued a moment later went out after the reply (imaptest
+// stress still counted 1–2 "MODSEQ dropped" per 20 s). So before
+// overtaking, the session waits until its folder state has applied every
+// event up to the highest MODSEQ the reply showed (caughtUp): the
+// committer publishes them right after the commit, so the wait is short.
 
 // shownFlags collects the messages a reply read: UID → flags and MODSEQ.
 type shownFlags map[imap.UID]imapserver.OvertakenFlags
@@ -26,7 +39,46 @@ func (m shownFlags) add(uid uint32, flags []string, modSeq uint64) {
 // overtaken applies shown to this session's queue; written says whether
 // the reply showed the flags to the client.
 func (s *session) overtaken(shown shownFlags, written bool) {
-	if s.sel != nil && len(shown) > 0 {
-		s.sel.t.Overtake(shown, written)
+	if s.sel == nil || len(shown) == 0 {
+		return
+	}
+	var top uint64
+	for _, f := range shown {
+		top = max(top, f.ModSeq)
+	}
+	if !s.sel.fs.caughtUp(top, caughtUpLimit) {
+		s.log.Warn("folder state did not reach the MODSEQ a reply showed; a queued flag update may show an older state",
+			"folder", s.sel.fid, "modseq", top)
+	}
+	s.sel.t.Overtake(shown, written)
+}
+
+// caughtUpLimit bounds the wait for events already committed: they are
+// published without I/O, so reaching it means something else is wrong.
+const caughtUpLimit = 5 * time.Second
+
+// caughtUp waits until fs has applied every change event up to modseq ms
+// (each event raises the folder's MODSEQ by one, in commit order), or the
+// state broke, or limit passed (false).
+func (fs *folderState) caughtUp(ms uint64, limit time.Duration) bool {
+	var timeout <-chan time.Time
+	for {
+		fs.mu.Lock()
+		done := fs.modseq >= ms || fs.broken || !fs.loaded
+		ch := fs.changed
+		fs.mu.Unlock()
+		if done {
+			return true
+		}
+		if timeout == nil {
+			t := time.NewTimer(limit)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false
+		}
 	}
 }

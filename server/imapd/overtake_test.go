@@ -2,11 +2,16 @@ package imapd
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"mailsrv/store"
 )
 
 func rawLoginSession(t *testing.T, addr, user string) *rawSession {
@@ -82,5 +87,80 @@ func TestReplyOvertakesQueuedFlagUpdate(t *testing.T) {
 		if !strings.Contains(flags, want) {
 			t.Fatalf("after a .SILENT STORE the session last saw FLAGS (%s), missing %s; lines %q", flags, want, lines)
 		}
+	}
+}
+
+// holdMark is the Origin of the test's own flag changes whose events the
+// subscriber of TestReplyOvertakesUpdatePublishedLate holds up.
+type holdMark struct{}
+
+// TestReplyOvertakesUpdatePublishedLate: a group commit makes its changes
+// visible before it publishes their events, so a FETCH can read a
+// message's flags at MODSEQ n while another session's older change of it
+// (m < n) has not been queued for this session yet. That update must not
+// follow the reply (imaptest stress: 1–2 "MODSEQ dropped" per 20 s after
+// the overtaking fix above). The committer is held on the first event of
+// a batch of three changes, so the other two are committed and not yet
+// published while the FETCH runs.
+func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
+	e := newEnv(t)
+	inbox := e.mailbox("alice@example.com")
+	e.deliver(inbox, "INBOX", testMessage(1))
+	e.deliver(inbox, "INBOX", testMessage(2))
+	fid := mustFolderID(t, e, inbox, "INBOX")
+	a := rawLoginSession(t, e.addr, "alice@example.com")
+	a.cmd("a1", "ENABLE CONDSTORE")
+	a.cmd("a2", "SELECT INBOX")
+
+	held, release := make(chan uint64), make(chan struct{})
+	cancel := e.st.Subscribe(func(ev store.Event) {
+		if _, ok := ev.Origin.(holdMark); ok {
+			held <- ev.ModSeq
+			<-release
+		}
+	})
+	defer cancel()
+	change := func(origin any, uid uint32, flag string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.st.StoreFlagsFrom(origin, fid, []uint32{uid}, store.FlagsAdd, []string{flag}, "alice@example.com")
+			done <- err
+		}()
+		return done
+	}
+	// W0 holds the committer, so W1..W3 queue up and form one batch.
+	w0 := change(holdMark{}, 2, "$Hold0")
+	<-held
+	w1 := change(holdMark{}, 2, "$Hold1")
+	time.Sleep(100 * time.Millisecond)
+	w2 := change(nil, 1, `\Flagged`)
+	time.Sleep(100 * time.Millisecond)
+	w3 := change(nil, 1, `\Seen`)
+	time.Sleep(200 * time.Millisecond)
+	release <- struct{}{}
+	if err := <-w0; err != nil {
+		t.Fatal(err)
+	}
+	<-held // W1's event: W2 and W3 are committed, their events wait
+	fl, err := e.st.FlagsOf(fid, []uint32{1})
+	if err != nil || len(fl) != 1 || !slices.Contains(fl[0].Flags, `\Seen`) || !slices.Contains(fl[0].Flags, `\Flagged`) {
+		close(release)
+		t.Fatalf("precondition: W2 and W3 not committed with W1 (flags %v, %v)", fl, err)
+	}
+	if _, err := fmt.Fprintf(a.c, "a3 FETCH 1 (FLAGS MODSEQ)\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the FETCH reads before the events are out
+	release <- struct{}{}
+	for _, w := range []<-chan error{w1, w2, w3} {
+		if err := <-w; err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := a.until("a3")
+	lines = append(lines, a.cmd("a4", "NOOP")...)
+	flags, last := checkView(t, "FETCH", lines, 0)
+	if last != fl[0].ModSeq || !strings.Contains(flags, `\Flagged`) || !strings.Contains(flags, `\Seen`) {
+		t.Fatalf("session last saw FLAGS (%s) MODSEQ %d, want \\Flagged \\Seen at %d; lines %q", flags, last, fl[0].ModSeq, lines)
 	}
 }
