@@ -48,6 +48,9 @@ type Event struct {
 	// IMAP session that already answered a STORE with the new flags must
 	// not get them a second time as an unsolicited update.
 	Origin any
+	// Actor (EventFlags) is who made the change ("" = the system), as
+	// audited: the webmail tells an assignee who assigned them.
+	Actor string
 	// ModSeq (EventNew, EventFlags, EventExpunge) is the folder's
 	// HighestModSeq after this change: each such event raises it by one,
 	// so a gap shows a missed event (modseq.go).

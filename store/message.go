@@ -440,7 +440,7 @@ func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, fla
 	team := t.teamRulesFor(f, actor, checkActor)
 	fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 	fb := fm.Bucket([]byte("f"))
-	ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin}
+	ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin, Actor: actor}
 	q := fm.Bucket(bktModSeq)
 	for _, uid := range uids {
 		cur := fb.Get(u32(uid))

@@ -20,6 +20,7 @@ var allBuckets = []string{
 	"replied",  // auto-replies sent, per mailbox and sender (team_settings.go), additive
 	"remind",   // last reminder digest per shared mailbox (team_settings.go), additive
 	"quota",    // per-mailbox quota limits (quota.go), additive
+	"prefs",    // users' team preferences (prefs.go), additive
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

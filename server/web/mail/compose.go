@@ -99,6 +99,9 @@ func (m *Mail) apiSend(q *request) (any, error) {
 	if _, err := sub.Authorize(id, from); err != nil {
 		return nil, submitHTTP(err)
 	}
+	if answered, err := m.checkStale(q, a, val); answered || err != nil {
+		return nil, err
+	}
 	env := submit.Envelope{From: from, KeepSent: true}
 	var rcpts []string
 	for _, k := range []string{"to", "cc", "bcc"} {
@@ -149,6 +152,7 @@ func (m *Mail) apiSend(q *request) (any, error) {
 	}
 	q.log.Info("message sent from the webmail", "from", from, "message_id", msgID, "rcpts", len(env.Rcpts), "as", res.As)
 	m.markAnswered(q, a, val("reply_folder"), val("reply_uid"))
+	m.replySent(q, a, val("reply_folder"), val("reply_uid"))
 	return res, nil
 }
 

@@ -3,9 +3,11 @@ package mail
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +35,27 @@ type hubEvent struct {
 	id  uint64
 	ev  store.Event
 	err bool
+	// assigned maps the UIDs this flags change assigned to their new
+	// assignee (the "assigned" event of that member's streams).
+	assigned map[uint32]string
+}
+
+// newAssignments finds the messages a flags event assigned to somebody
+// new ($Assigned:<member> added).
+func newAssignments(ev store.Event) map[uint32]string {
+	if ev.Kind != store.EventFlags || len(ev.Prev) != len(ev.UIDs) || len(ev.Flags) != len(ev.UIDs) {
+		return nil
+	}
+	var out map[uint32]string
+	for i, uid := range ev.UIDs {
+		if to := store.Assignee(ev.Flags[i]); to != "" && to != store.Assignee(ev.Prev[i]) {
+			if out == nil {
+				out = map[uint32]string{}
+			}
+			out[uid] = to
+		}
+	}
+	return out
 }
 
 type hub struct {
@@ -59,10 +82,11 @@ func (h *hub) publish(ev store.Event) {
 	default:
 		return
 	}
-	ev = store.Event{Kind: ev.Kind, MailboxID: ev.MailboxID, FolderID: ev.FolderID, UIDs: slices.Clone(ev.UIDs), Member: ev.Member}
+	assigned := newAssignments(ev)
+	ev = store.Event{Kind: ev.Kind, MailboxID: ev.MailboxID, FolderID: ev.FolderID, UIDs: slices.Clone(ev.UIDs), Member: ev.Member, Actor: ev.Actor}
 	h.mu.Lock()
 	h.last++
-	h.ring = append(h.ring, hubEvent{id: h.last, ev: ev})
+	h.ring = append(h.ring, hubEvent{id: h.last, ev: ev, assigned: assigned})
 	if len(h.ring) > ringSize {
 		h.ring = slices.Delete(h.ring, 0, len(h.ring)-ringSize)
 	}
@@ -91,6 +115,18 @@ func (h *hub) since(id uint64) (evs []hubEvent, last uint64, ok bool) {
 	}
 	i := int(id + 1 - h.ring[0].id)
 	return slices.Clone(h.ring[i:]), h.last, true
+}
+
+// wakeAll wakes every stream (a presence changed).
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	for w := range h.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+	h.mu.Unlock()
 }
 
 func (h *hub) current() uint64 {
@@ -156,6 +192,9 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(w, "retry: 2000\n\n")
 	flusher.Flush()
+	// The "replying" data last sent per account, and folder names.
+	sentReplying, folderNames := map[string]string{}, map[uint64]string{}
+	presVer := ^uint64(0)
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	refreshed := time.Now()
@@ -169,7 +208,8 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 		// reaches a browser that is no longer logged in. Checked after
 		// the events are read, so a change made after the logout is
 		// never sent.
-		if len(evs) > 0 && m.opts.Sessions.Session(r) == nil {
+		pv := m.presence.Version()
+		if (len(evs) > 0 || pv != presVer) && m.opts.Sessions.Session(r) == nil {
 			fmt.Fprintf(w, "event: logout\ndata: {}\n\n")
 			flusher.Flush()
 			return
@@ -192,6 +232,11 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			data, _ := json.Marshal(d)
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", he.id, eventNames[he.ev.Kind], data)
+			m.writeAssigned(w, q, a, &he, d.Folder)
+		}
+		if pv != presVer || reread {
+			presVer = pv
+			m.writeReplying(w, q, accts, sentReplying, folderNames)
 		}
 		flusher.Flush()
 		if reread || time.Since(refreshed) > rightsEvery {
@@ -221,4 +266,60 @@ func findAccount(accts []account, mbid uint64) *account {
 		}
 	}
 	return nil
+}
+
+// Assigned is the data of an "assigned" event: messages just assigned
+// to the stream's user.
+type Assigned struct {
+	Account  string   `json:"account"`
+	Folder   string   `json:"folder"`
+	UIDs     []uint32 `json:"uids"`
+	Subjects []string `json:"subjects"`
+	By       string   `json:"by,omitempty"`
+}
+
+// writeAssigned sends "assigned" when he assigned messages to the user.
+func (m *Mail) writeAssigned(w io.Writer, q *request, a *account, he *hubEvent, folder string) {
+	var uids []uint32
+	for uid, to := range he.assigned {
+		if strings.EqualFold(to, q.sess.User) {
+			uids = append(uids, uid)
+		}
+	}
+	if len(uids) == 0 {
+		return
+	}
+	slices.Sort(uids)
+	d := Assigned{Account: a.mb.Address, Folder: folder, UIDs: uids, Subjects: []string{}, By: he.ev.Actor}
+	if msgs, err := m.st.Messages(he.ev.FolderID, uids); err == nil {
+		for i := range msgs {
+			if e := msgs[i].Envelope; e != nil {
+				d.Subjects = append(d.Subjects, e.Subject)
+			}
+		}
+	}
+	data, _ := json.Marshal(d)
+	fmt.Fprintf(w, "event: assigned\ndata: %s\n\n", data)
+}
+
+// writeReplying sends "replying" for each shared account whose list of
+// others replying changed since the last one sent (an empty list is not
+// sent until something was).
+func (m *Mail) writeReplying(w io.Writer, q *request, accts []account, sent map[string]string, names map[uint64]string) {
+	now := time.Now()
+	for i := range accts {
+		a := &accts[i]
+		if !a.shared() {
+			continue
+		}
+		list := m.replyingIn(a, q.sess.User, now, names)
+		data, _ := json.Marshal(map[string]any{"account": a.mb.Address, "replying": list})
+		prev, seen := sent[a.mb.Address]
+		if prev == string(data) || !seen && len(list) == 0 {
+			sent[a.mb.Address] = string(data)
+			continue
+		}
+		sent[a.mb.Address] = string(data)
+		fmt.Fprintf(w, "event: replying\ndata: %s\n\n", data)
+	}
 }

@@ -30,6 +30,10 @@ type Summary struct {
 	Seen     bool      `json:"seen"`
 	Flagged  bool      `json:"flagged"`
 	Answered bool      `json:"answered"`
+	// Assignee ($Assigned:<member>) and Done ($Done) are the team
+	// keywords of a shared mailbox (team.go).
+	Assignee string `json:"assignee,omitempty"`
+	Done     bool   `json:"done,omitempty"`
 }
 
 // List is the answer of /messages and /search.
@@ -43,7 +47,8 @@ type List struct {
 
 func summary(m *store.Message) Summary {
 	s := Summary{UID: m.UID, Date: m.InternalDate, Size: m.Size,
-		Seen: hasFlag(m.Flags, `\Seen`), Flagged: hasFlag(m.Flags, `\Flagged`), Answered: hasFlag(m.Flags, `\Answered`)}
+		Seen: hasFlag(m.Flags, `\Seen`), Flagged: hasFlag(m.Flags, `\Flagged`), Answered: hasFlag(m.Flags, `\Answered`),
+		Assignee: store.Assignee(m.Flags), Done: hasFlag(m.Flags, store.FlagDone)}
 	if e := m.Envelope; e != nil {
 		if !e.Date.IsZero() {
 			s.Date = e.Date

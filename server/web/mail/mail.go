@@ -58,10 +58,16 @@
 //	POST /api/mail/{account}/send  multipart/form-data (see compose.go):
 //	     sends through server/submit, or with draft=1 saves to Drafts.
 //	     {"ok","message_id","as","draft"}; 403 + the reason when the
-//	     member may not send as From, 413 over max_message_bytes.
+//	     member may not send as From, 413 over max_message_bytes, 409
+//	     with "stale" when someone else answered first (replying.go).
+//	GET  /api/mail/{account}/team, /members, POST /assign, /done: the
+//	     team views and actions of a shared mailbox (team.go).
+//	POST /api/mail/{account}/replying: "who is replying" (replying.go).
 //	GET  /api/mail/events   text/event-stream of changes to the user's
 //	     accounts: events "new", "flags", "expunge", "folders", "rights",
-//	     data {"account","folder","uids"}; ids are sequence numbers and a
+//	     data {"account","folder","uids"}; "assigned" (to the user: data
+//	     {"account","folder","uids","subjects","by"}) and "replying"
+//	     (replying.go); ids are sequence numbers and a
 //	     reconnect with Last-Event-ID gets the events it missed (from a
 //	     bounded buffer, else a "reset" event: reload everything).
 //
@@ -80,6 +86,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"mailsrv/server/mailsearch"
 	"mailsrv/server/submit"
@@ -129,6 +136,9 @@ type Mail struct {
 	log    *slog.Logger
 	tmpl   *template.Template
 	events *hub
+	// presence is who is replying to what (presence.go).
+	presence      Presence
+	closePresence func()
 	// streamsDone ends the open event streams (server shutdown).
 	streamsDone chan struct{}
 	endOnce     sync.Once
@@ -149,6 +159,8 @@ func New(opts Options) (*Mail, error) {
 		m.search = mailsearch.New(opts.Store)
 	}
 	m.events = newHub(opts.Store)
+	mp := newMemPresence(time.Now, m.events.wakeAll)
+	m.presence, m.closePresence = mp, mp.Close
 	m.streamsDone = make(chan struct{})
 	return m, nil
 }
@@ -157,6 +169,7 @@ func New(opts Options) (*Mail, error) {
 func (m *Mail) Close() {
 	m.EndStreams()
 	m.events.close()
+	m.closePresence()
 }
 
 // EndStreams ends every open event stream (the HTTP server waits for
@@ -184,6 +197,11 @@ func (m *Mail) Handler() http.Handler {
 	mux.HandleFunc("POST /api/mail/{account}/delete", m.api(m.apiDelete))
 	mux.HandleFunc("POST /api/mail/{account}/empty-trash", m.api(m.apiEmptyTrash))
 	mux.HandleFunc("POST /api/mail/{account}/send", m.api(m.apiSend))
+	mux.HandleFunc("GET /api/mail/{account}/team", m.api(m.apiTeam))
+	mux.HandleFunc("GET /api/mail/{account}/members", m.api(m.apiMembers))
+	mux.HandleFunc("POST /api/mail/{account}/assign", m.api(m.apiAssign))
+	mux.HandleFunc("POST /api/mail/{account}/done", m.api(m.apiDone))
+	mux.HandleFunc("POST /api/mail/{account}/replying", m.api(m.apiReplying))
 	mux.HandleFunc("/api/mail/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such webmail API endpoint: see the server/web/mail package documentation")
 	})

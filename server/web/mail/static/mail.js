@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const csrf = () => document.querySelector('meta[name="csrf"]').content;
-const S = {accounts: [], account: null, folder: 'INBOX', folders: [], page: 0, list: [], sel: -1, msg: null, query: '', lastEvent: ''};
+const S = {accounts: [], account: null, folder: 'INBOX', folders: [], page: 0, list: [], sel: -1, msg: null, query: '', lastEvent: '', view: ''};
 
 function el(tag, props, ...kids) {
   const e = document.createElement(tag);
@@ -14,12 +14,12 @@ function el(tag, props, ...kids) {
   return e;
 }
 
-function flash(text) {
+function flash(text, ms) {
   const f = $('flash');
   f.textContent = text;
   f.hidden = false;
   clearTimeout(flash.t);
-  flash.t = setTimeout(() => { f.hidden = true; }, 4000);
+  flash.t = setTimeout(() => { f.hidden = true; }, ms || 4000);
 }
 
 async function get(path) {
@@ -35,7 +35,12 @@ async function post(path, args, form) {
   if (form) opts.body = form; else { opts.headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(args || {}); }
   const r = await fetch(path, opts);
   const body = await r.json().catch(() => ({error: 'The server answered ' + r.status + '.'}));
-  if (!r.ok) throw new Error(body.error || ('The server answered ' + r.status + '.'));
+  if (!r.ok) {
+    const e = new Error(body.error || ('The server answered ' + r.status + '.'));
+    e.status = r.status;
+    e.body = body;
+    throw e;
+  }
   return body;
 }
 
@@ -88,6 +93,7 @@ async function switchAccount(addr) {
   S.folder = 'INBOX';
   S.page = 0;
   S.query = '';
+  S.view = '';
   $('q').value = '';
   renderAccounts();
   pushURL();
@@ -120,6 +126,7 @@ async function openFolder(name) {
   S.folder = name;
   S.page = 0;
   S.query = '';
+  S.view = '';
   $('q').value = '';
   pushURL();
   await loadFolders();
@@ -130,25 +137,31 @@ async function openFolder(name) {
 // --- message list ---
 async function loadList(keep) {
   const uid = keep && S.list[S.sel] ? S.list[S.sel].uid : 0;
+  if (S.view && (!isShared() || S.folder !== 'INBOX' || S.query)) S.view = '';
   const l = S.query
     ? await get(acctAPI('search') + '?' + qs({folder: S.folder, q: S.query}))
-    : await get(acctAPI('messages') + '?' + qs({folder: S.folder, page: S.page}));
+    : S.view
+      ? await get(acctAPI('team') + '?' + qs({view: S.view}))
+      : await get(acctAPI('messages') + '?' + qs({folder: S.folder, page: S.page}));
   S.list = l.messages;
   S.sel = uid ? S.list.findIndex((m) => m.uid === uid) : -1;
-  $('listtitle').textContent = (S.query ? 'Search: ' + S.query + ' in ' : '') + S.folder + ' · ' + l.total;
+  $('listtitle').textContent = (S.query ? 'Search: ' + S.query + ' in ' : '') + S.folder + (S.view ? ' · ' + TEAM_VIEWS[S.view] : '') + ' · ' + l.total;
   $('pageinfo').textContent = l.pages > 1 ? (l.page + 1) + '/' + l.pages : '';
-  $('prev').hidden = S.query || S.page === 0;
-  $('next').hidden = S.query || S.page + 1 >= l.pages;
+  $('prev').hidden = S.query || S.view || S.page === 0;
+  $('next').hidden = S.query || S.view || S.page + 1 >= (l.pages || 1);
+  renderTeamViews();
   const ul = $('messages');
   ul.replaceChildren();
   S.list.forEach((m, i) => {
     const li = el('li', {className: (m.seen ? '' : 'unread') + (m.flagged ? ' flagged' : '') + (i === S.sel ? ' sel' : '')},
       el('div', {className: 'from'}, el('span', {textContent: S.folder.match(/sent|drafts/i) ? 'To: ' + m.to : m.from}), el('span', {textContent: shortDate(m.date)})),
-      el('div', {className: 'subj', textContent: m.subject || '(no subject)'}));
+      el('div', {className: 'subj', textContent: m.subject || '(no subject)'}),
+      isShared() ? teamBadges(m) : null);
     li.dataset.uid = m.uid;
-    li.addEventListener('click', () => { select(i); openMessage(); });
+    li.addEventListener('click', () => { select(i); act(openMessage); });
     ul.append(li);
   });
+  paintReplying();
 }
 
 function shortDate(s) {
@@ -171,6 +184,8 @@ async function openMessage() {
   if (!m) return;
   const v = await get(acctAPI('message') + '?' + qs({folder: S.folder, uid: m.uid}));
   S.msg = v;
+  if (!$('composer').hidden) stopReplying();
+  hideStale();
   $('composer').hidden = true;
   $('reader').hidden = false;
   setPane('reader');
@@ -202,6 +217,8 @@ async function openMessage() {
     ul.append(el('li', {}, el('a', {href: acctAPI('attachment') + '?' + qs({folder: S.folder, uid: v.uid, part: a.part}), textContent: a.filename + ' (' + a.content_type + ', ' + a.size + ' bytes)', download: a.filename})));
   }
   if (!m.seen) { m.seen = true; const li = $('messages').children[S.sel]; if (li) li.classList.remove('unread'); }
+  paintReplying();
+  await renderTeamControls();
 }
 
 async function act(fn) {
@@ -236,6 +253,10 @@ function openCompose(mode) {
   f.dataset.mode = mode || 'new';
   f.dataset.inReplyTo = '';
   f.dataset.references = '';
+  f.dataset.replySince = '';
+  f.dataset.replyAnswered = '';
+  stopReplying();
+  hideStale();
   const from = $('from');
   from.replaceChildren();
   for (const a of S.accounts) if (!a.shared || a.rights.send || a.rights.send_on_behalf) from.append(el('option', {value: a.address, textContent: a.address + (a.shared ? ' (Shared)' : '')}));
@@ -257,6 +278,8 @@ function openCompose(mode) {
         $('cc').value = others.join(', ');
       }
       $('body').value = quote(v);
+      f.dataset.replyAnswered = v.flags.includes('\\Answered') ? '1' : '0';
+      startReplying().then((since) => { f.dataset.replySince = since; }).catch((e) => flash(e.message));
       f.dataset.inReplyTo = v.message_id || '';
       f.dataset.references = ((v.references || '') + ' ' + (v.message_id ? '<' + v.message_id + '>' : '')).trim();
     }
@@ -281,7 +304,12 @@ function composeData(draft) {
   if (f.dataset.inReplyTo) fd.append('in_reply_to', f.dataset.inReplyTo);
   if (f.dataset.references) fd.append('references', f.dataset.references);
   if (f.dataset.mode === 'forward' && S.msg) { fd.append('forward_folder', S.folder); fd.append('forward_uid', String(S.msg.uid)); }
-  if (f.dataset.mode === 'reply' || f.dataset.mode === 'replyall') { fd.append('reply_folder', S.folder); fd.append('reply_uid', String(S.msg.uid)); }
+  if (f.dataset.mode === 'reply' || f.dataset.mode === 'replyall') {
+    fd.append('reply_folder', S.folder);
+    fd.append('reply_uid', String(S.msg.uid));
+    if (f.dataset.replySince) { fd.append('reply_since', f.dataset.replySince); fd.append('reply_answered', f.dataset.replyAnswered); }
+    if (f.dataset.confirmStale === '1') fd.append('confirm_stale', '1');
+  }
   if (draft) fd.append('draft', '1');
   let size = 0;
   for (const file of $('files').files) { fd.append('attachment', file, file.name); size += file.size; }
@@ -299,10 +327,11 @@ async function send(draft) {
   try {
     const r = await post(acctAPI('send'), null, fd);
     flash(draft ? 'Draft saved.' : 'Sent' + (r.as ? ' as ' + r.as : '') + '.');
-    if (!draft) { $('composer').hidden = true; setPane('list'); }
+    if (!draft) { stopReplying(); hideStale(); $('composer').hidden = true; setPane('list'); }
     await loadFolders();
     await loadList(true);
   } catch (e) {
+    if (e.status === 409 && e.body && e.body.stale) { showStale(e); return; }
     $('composeerror').textContent = e.message;
     $('composeerror').hidden = false;
   }
@@ -321,6 +350,8 @@ function listen() {
   };
   for (const kind of ['new', 'flags', 'expunge', 'folders']) es.addEventListener(kind, (ev) => act(() => refresh(ev)));
   es.addEventListener('rights', () => act(async () => { await loadAccounts(); if (S.account) { await loadFolders(); await loadList(true); } }));
+  es.addEventListener('assigned', (ev) => onAssigned(ev));
+  es.addEventListener('replying', (ev) => onReplying(ev));
   es.addEventListener('logout', () => { es.close(); location.href = '/'; });
   es.addEventListener('reset', () => act(async () => { await loadAccounts(); if (S.account) { await loadFolders(); await loadList(true); } }));
 }
@@ -371,7 +402,8 @@ async function start() {
   $('compose').onclick = () => openCompose('new');
   $('composeform').onsubmit = (ev) => { ev.preventDefault(); send(false); };
   $('savedraft').onclick = () => send(true);
-  $('discard').onclick = () => { $('composer').hidden = true; setPane('list'); };
+  $('discard').onclick = () => { stopReplying(); hideStale(); $('composer').hidden = true; setPane('list'); };
+  wireTeam();
   $('logout').onclick = () => act(async () => { await post('/api/logout', {}); location.href = '/'; });
   window.addEventListener('popstate', () => act(async () => {
     const u = fromURL();

@@ -1,0 +1,37 @@
+package store
+
+import (
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MemberPrefs are a user's own choices about the team features, kept in
+// bucket "prefs" under the user's address (absent = the defaults). The
+// webmail sets them (POST /api/mail/settings).
+type MemberPrefs struct {
+	// AssignMail: mail me when someone assigns me a message of a shared
+	// mailbox (server/autoreply sends it). Off by default: the webmail
+	// tells the assignee live anyway.
+	AssignMail bool `json:"assign_mail,omitempty"`
+}
+
+// Prefs returns user's preferences (the defaults when none were set).
+func (s *Store) Prefs(user string) (MemberPrefs, error) {
+	var p MemberPrefs
+	err := s.view(func(tx *bolt.Tx) error {
+		_, err := getJSON(bucket(tx, "prefs"), []byte(strings.ToLower(user)), &p)
+		return err
+	})
+	return p, err
+}
+
+// SetPrefs replaces user's preferences.
+func (s *Store) SetPrefs(user string, p MemberPrefs) error {
+	return s.update(func(t *Tx) error {
+		if bucket(t.tx, "accounts").Get([]byte(strings.ToLower(user))) == nil {
+			return errorf(ErrNotFound, "no user %s", user)
+		}
+		return putJSON(bucket(t.tx, "prefs"), []byte(strings.ToLower(user)), p)
+	})
+}
