@@ -37,6 +37,7 @@ func (s *Server) addProtocols() error {
 	s.jobs = append(s.jobs, func(ctx context.Context) {
 		responder.RunDigests(ctx, autoreply.DigestCheckInterval, s.store.Now)
 	})
+	s.jobs = append(s.jobs, responder.RunAssignNotices)
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Spam: filter, Metrics: s.metrics, Log: s.log,

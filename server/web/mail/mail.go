@@ -63,6 +63,8 @@
 //	GET  /api/mail/{account}/team, /members, POST /assign, /done: the
 //	     team views and actions of a shared mailbox (team.go).
 //	POST /api/mail/{account}/replying: "who is replying" (replying.go).
+//	GET|POST /api/mail/settings {"assign_mail"}: the user's choice to be
+//	     mailed when assigned a message (settings.go).
 //	GET  /api/mail/events   text/event-stream of changes to the user's
 //	     accounts: events "new", "flags", "expunge", "folders", "rights",
 //	     data {"account","folder","uids"}; "assigned" (to the user: data
@@ -185,6 +187,8 @@ func (m *Mail) Handler() http.Handler {
 	mux.HandleFunc("GET /mail/{account}/{folder...}", m.page)
 	mux.HandleFunc("GET /api/mail/accounts", m.api(m.apiAccounts))
 	mux.HandleFunc("GET /api/mail/events", m.apiEvents)
+	mux.HandleFunc("GET /api/mail/settings", m.api(m.apiSettings))
+	mux.HandleFunc("POST /api/mail/settings", m.api(m.apiSettings))
 	mux.HandleFunc("GET /api/mail/{account}/folders", m.api(m.apiFolders))
 	mux.HandleFunc("GET /api/mail/{account}/messages", m.api(m.apiMessages))
 	mux.HandleFunc("GET /api/mail/{account}/search", m.api(m.apiSearch))

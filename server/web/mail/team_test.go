@@ -264,3 +264,63 @@ func TestReplyingPresenceAndStaleReply(t *testing.T) {
 		t.Errorf("after bob left, alice sees %+v", got)
 	}
 }
+
+// An assignee who chose it in the webmail settings gets a short mail from
+// the shared address; one who did not, or who assigned themselves, not.
+func TestAssignmentMailWhenChosen(t *testing.T) {
+	f := newFixture(t)
+	info, _ := f.st.MailboxByAddress("info@example.com")
+	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read|acl.Manage, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	u1 := f.deliver(t, "info@example.com", "INBOX", "From: c@remote.example\r\nSubject: Broken login\r\nMessage-ID: <login-1@remote.example>\r\n\r\nhelp\r\n")
+	u2 := f.deliver(t, "info@example.com", "INBOX", "From: c@remote.example\r\nSubject: Second\r\nMessage-ID: <login-2@remote.example>\r\n\r\nhelp\r\n")
+	alice, bob := f.login(t, "alice"), f.login(t, "bob")
+	var s mail.Settings
+	bob.getJSON("/api/mail/settings", &s)
+	if s.AssignMail {
+		t.Fatal("assignment mail is on by default")
+	}
+	for _, c := range []*client{alice, bob} {
+		if st, b := c.post("/api/mail/settings", map[string]bool{"assign_mail": true}); st != 200 || !strings.Contains(string(b), `"assign_mail":true`) {
+			t.Fatalf("settings: %d %s", st, b)
+		}
+	}
+	base := "/api/mail/info@example.com/"
+	if st, b := alice.post(base+"assign", map[string]any{"folder": "INBOX", "uids": []uint32{u1}, "to": "bob@example.com"}); st != 200 {
+		t.Fatalf("assign: %d %s", st, b)
+	}
+	// alice takes u2 herself: no mail to her.
+	if st, b := alice.post(base+"assign", map[string]any{"folder": "INBOX", "uids": []uint32{u2}, "to": "alice@example.com"}); st != 200 {
+		t.Fatalf("assign to self: %d %s", st, b)
+	}
+	var l mail.List
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l = f.list(t, bob, "bob@example.com", "INBOX")
+		if l.Total > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l.Total != 1 || l.Messages[0].Subject != "Assigned to you: Broken login" || !strings.Contains(l.Messages[0].From, "info@example.com") {
+		t.Fatalf("bob's INBOX = %+v", l)
+	}
+	var v mail.View
+	bob.getJSON(fmt.Sprintf("/api/mail/bob@example.com/message?folder=INBOX&uid=%d", l.Messages[0].UID), &v)
+	if !strings.Contains(v.Text, "alice@example.com assigned you a message in info@example.com/INBOX") || !strings.Contains(v.Text, "<login-1@remote.example>") {
+		t.Errorf("notice text:\n%s", v.Text)
+	}
+	// bob turns it off; the next assignment (from the CLI's store call) mails nobody.
+	bob.post("/api/mail/settings", map[string]bool{"assign_mail": false})
+	if _, err := f.st.Assign(info.ID, "<login-2@remote.example>", "bob@example.com", "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if l := f.list(t, bob, "bob@example.com", "INBOX"); l.Total != 1 {
+		t.Errorf("bob got %d mails, want still 1 (turned off)", l.Total)
+	}
+	if l := f.list(t, alice, "alice@example.com", "INBOX"); l.Total != 0 {
+		t.Errorf("alice was mailed about her own assignment: %+v", l)
+	}
+}

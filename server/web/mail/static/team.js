@@ -174,7 +174,23 @@ function onAssigned(ev) {
   flash('Assigned to you in ' + d.account + ': ' + what + (d.by ? ' (by ' + d.by + ')' : ''), 10000);
 }
 
+// The per-user choice to be mailed on assignment (store.MemberPrefs).
+async function loadSettings() {
+  try {
+    const st = await get('/api/mail/settings');
+    $('assignmail').checked = !!st.assign_mail;
+    $('assignmailrow').hidden = false;
+  } catch (e) {
+    $('assignmailrow').hidden = true;
+  }
+}
+
 function wireTeam() {
+  $('assignmail').onchange = () => act(async () => {
+    const st = await post('/api/mail/settings', {assign_mail: $('assignmail').checked});
+    flash(st.assign_mail ? 'You will get a mail when a message is assigned to you.' : 'No more mails on assignment (the webmail still tells you).');
+  });
+  act(loadSettings);
   $('assignme').onclick = () => act(() => assign(document.querySelector('meta[name="user"]').content));
   $('assignto').onchange = () => act(async () => {
     const v = $('assignto').value;
