@@ -7,6 +7,9 @@ mailsrv and Dovecot, over STARTTLS on both.
                    [--ctl URL --profile-dir D --profile-secs S]
   imapwork.py idle --addr H:P --conns C     hold C logged-in TLS connections
                                             until stdin closes
+  imapwork.py qresync --addr H:P --folder F --n N [--reps R]
+                   a QRESYNC reconnect after 100 flag changes and 10
+                   expunges by another client (expunges 10 per repetition)
 
 Clients:
   imaplib  Python's standard imaplib (the issue's reference client): parses
@@ -370,6 +373,69 @@ def run(a):
     c.logout()
 
 
+def uid_count(s):
+    """Number of UIDs in an IMAP sequence set such as b"3:5,9"."""
+    k = 0
+    for part in s.decode().split(","):
+        lo, _, hi = part.partition(":")
+        k += abs(int(hi or lo) - int(lo)) + 1
+    return k
+
+
+def qresync(a):
+    """A client resynchronising with QRESYNC (RFC 7162 §3.2.5): it knew the
+    folder at (UIDVALIDITY, HIGHESTMODSEQ), another client then changed
+    the flags of 100 messages (one STORE each) and expunged 10, and it
+    reconnects with SELECT folder (QRESYNC (uidvalidity modseq)). Timed:
+    that SELECT alone, and the whole reconnect (TLS, login, ENABLE,
+    SELECT). The answer must list exactly the 100 changed messages and
+    VANISH exactly the 10 expunged ones. Each repetition changes other
+    messages, so the folder loses 10 messages per repetition: run it last
+    on a folder."""
+    host, port = a.addr.rsplit(":", 1)
+    sel, whole = [], []
+    for rep in range(a.reps):
+        c = Imaplib(host, int(port), a.user, a.password)
+        c.check(*c.m._simple_command("ENABLE", "QRESYNC"), what="ENABLE")
+        c.m.untagged_responses = {}
+        c.check(*c.m._simple_command("SELECT", a.folder), what="SELECT")
+        c.m.state = "SELECTED"  # imaplib only tracks its own select()
+        uv = int(c.m.untagged_responses["UIDVALIDITY"][0])
+        ms = int(c.m.untagged_responses["HIGHESTMODSEQ"][0])
+        uids = [int(u) for u in c.check(*c.m.uid("SEARCH", "ALL"), what="UID SEARCH")[0].split()]
+        c.logout()
+        nchg, ndel = min(100, len(uids) // 2), min(10, len(uids) // 10)
+        step = len(uids) // (nchg + ndel)
+        picked = [uids[(rep + i * step) % len(uids)] for i in range(nchg + ndel)]
+        chg, dels = picked[:nchg], picked[nchg:]
+        w = Imaplib(host, int(port), a.user, a.password)
+        w.select(a.folder)
+        for u in chg:
+            w.check(*w.m.uid("STORE", str(u), "+FLAGS.SILENT", "(\\Flagged $Bench%d)" % rep), what="STORE")
+        w.check(*w.m.uid("STORE", ",".join(map(str, dels)), "+FLAGS.SILENT", "(\\Deleted)"), what="STORE")
+        w.check(*w.m.expunge(), what="EXPUNGE")
+        w.logout()
+
+        t0 = time.perf_counter()
+        c = Imaplib(host, int(port), a.user, a.password)
+        c.check(*c.m._simple_command("ENABLE", "QRESYNC"), what="ENABLE")
+        c.m.untagged_responses = {}
+        t1 = time.perf_counter()
+        c.check(*c.m._simple_command("SELECT", "%s (QRESYNC (%d %d))" % (a.folder, uv, ms)), what="SELECT QRESYNC")
+        t2 = time.perf_counter()
+        sel.append((t2 - t1) * 1000)
+        whole.append((t2 - t0) * 1000)
+        expect(len(c.m.untagged_responses.get("FETCH", [])), nchg, "QRESYNC FETCH responses")
+        vanished = c.m.untagged_responses.get("VANISHED", [])
+        gone = sum(uid_count(v.split(b" ", 1)[1]) for v in vanished if v.startswith(b"(EARLIER)"))
+        expect(gone, ndel, "UIDs in VANISHED (EARLIER)")
+        c.logout()
+    for name, ms in (("qresync_select", sel), ("qresync_reconnect", whole)):
+        ms.sort()
+        print(json.dumps({"server": a.server, "client": "imaplib", "workload": name,
+                          "n": a.n, "value": round(ms[len(ms) // 2], 3), "unit": "ms"}), flush=True)
+
+
 def idle(a):
     host, port = a.addr.rsplit(":", 1)
     conns = [Imaplib(host, int(port), a.user, a.password) for _ in range(a.conns)]
@@ -384,7 +450,7 @@ def idle(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["run", "idle"])
+    p.add_argument("mode", choices=["run", "idle", "qresync"])
     p.add_argument("--addr", required=True)
     p.add_argument("--user", default="bench@example.com")
     p.add_argument("--password", default="benchpass")
@@ -404,7 +470,7 @@ def main():
     p.add_argument("--profile-append", type=int, default=0)
     a = p.parse_args()
     try:
-        (run if a.mode == "run" else idle)(a)
+        {"run": run, "idle": idle, "qresync": qresync}[a.mode](a)
     except (Failure, imaplib.IMAP4.error, OSError) as e:
         print("imapwork (%s, %s): %s" % (a.server, a.client, e), file=sys.stderr)
         sys.exit(1)

@@ -38,6 +38,8 @@ TABLE = [
     ("SORT (SUBJECT)", "imaplib", "sort_subject", "N", "<= 0.5", lambda r: r <= 0.5),
     ("SORT (FROM)", "imaplib", "sort_from", "N", "<= 0.5", lambda r: r <= 0.5),
     ("THREAD REFERENCES", "imaplib", "thread_references", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("QRESYNC SELECT after 100 flag changes + 10 expunges", "imaplib", "qresync_select", "N", "<= 0.5", lambda r: r <= 0.5),
+    ("  same, whole reconnect (TLS, login, ENABLE, SELECT)", "imaplib", "qresync_reconnect", "N", "", None),
     ("SELECT (first on the connection)", "imaplib", "select_first", "N", "keep", lambda r: r <= 1),
     ("SELECT (again)", "imaplib", "select", "N", "keep", lambda r: r <= 1),
     ("UID FETCH 1:* (FLAGS)", "imaplib", "fetch_flags", "N", "", None),
@@ -45,7 +47,8 @@ TABLE = [
 ]
 IMAP_WORKLOADS = ["append", "select_first", "select", "fetch_flags", "fetch_envelope",
                   "search_from", "search_body", "fetch_1000_bodies",
-                  "sort_arrival", "sort_date", "sort_subject", "sort_from", "thread_references"]
+                  "sort_arrival", "sort_date", "sort_subject", "sort_from", "thread_references",
+                  "qresync_select", "qresync_reconnect"]
 
 
 def fmt(v, unit):

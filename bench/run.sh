@@ -162,6 +162,10 @@ imap_side() {
     py run "${P[@]}" --client imaplib --folder big --n "$BIG" \
       --ctl "http://$ctl" --profile-dir "$W/prof" --profile-secs 4 >>"$RES"
   fi
+  # Last on each folder: every repetition expunges 10 of its messages.
+  log "$s: QRESYNC reconnect after 100 flag changes and 10 expunges, ${N} and ${BIG} folders"
+  py qresync "${A[@]}" --folder bench --n "$N" >>"$RES"
+  py qresync "${A[@]}" --folder big --n "$BIG" >>"$RES"
 }
 
 # idle_side SERVER PORT PID SETTLE_URL: PSS per idle logged-in TLS connection.
