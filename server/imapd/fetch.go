@@ -220,6 +220,11 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 	return missed, err
 }
 
+// errUnknownCTE answers a BINARY fetch of a part whose
+// Content-Transfer-Encoding the server cannot decode (RFC 3516 §4.2).
+var errUnknownCTE = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnknownCTE,
+	Text: "The part's Content-Transfer-Encoding is unknown; fetch it with BODY[] instead"}
+
 // prepared holds what one FETCH response needs from the body, computed
 // before the response starts (so a read error never leaves a half-written
 // response).
@@ -268,15 +273,30 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 			return nil, err
 		}
 	}
+	// BINARY[] and BINARY.SIZE[] (RFC 3516) undo the transfer encoding;
+	// one the server cannot decode fails the FETCH with NO [UNKNOWN-CTE].
+	var cteErr error
+	binary := func(bs *imap.FetchItemBinarySection) ([]byte, error) {
+		var b []byte
+		err := extract(func(r io.Reader) { b, cteErr = imapserver.ExtractBinarySectionErr(r, bs) })
+		if err == nil && cteErr != nil {
+			err = errUnknownCTE
+		}
+		return b, err
+	}
 	for _, bs := range o.BinarySection {
-		if err := extract(func(r io.Reader) { p.binary = append(p.binary, imapserver.ExtractBinarySection(r, bs)) }); err != nil {
+		b, err := binary(bs)
+		if err != nil {
 			return nil, err
 		}
+		p.binary = append(p.binary, b)
 	}
 	for _, bs := range o.BinarySectionSize {
-		if err := extract(func(r io.Reader) { p.binSizes = append(p.binSizes, imapserver.ExtractBinarySectionSize(r, bs)) }); err != nil {
+		b, err := binary(&imap.FetchItemBinarySection{Part: bs.Part})
+		if err != nil {
 			return nil, err
 		}
+		p.binSizes = append(p.binSizes, uint32(len(b)))
 	}
 	if p.streamAt >= 0 {
 		rc, err := st.OpenMessage(m)
@@ -294,6 +314,9 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Messa
 		if fl, ferr := s.srv.st.FlagsOf(s.sel.fid, []uint32{m.UID}); ferr == nil && len(fl) == 0 {
 			return err // expunged meanwhile: the caller says EXPUNGEISSUED
 		}
+	}
+	if errors.Is(err, errUnknownCTE) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("open message %d of folder %d: %w", m.UID, s.sel.fid, err)

@@ -472,7 +472,14 @@ func (w *FetchResponseWriter) WriteBinarySection(section *imap.FetchItemBinarySe
 
 	enc.Atom("BINARY").Special('[')
 	writeSectionPart(enc, section.Part)
-	enc.Special(']').SP()
+	// mailsrv patch: the origin of a partial fetch (RFC 3516 §4.2, as
+	// BODY[]<n> of RFC 3501 §7.4.2); upstream left it out.
+	enc.Special(']')
+	if partial := section.Partial; partial != nil {
+		enc.Special('<').Number(uint32(partial.Offset)).Special('>')
+	}
+	enc.SP()
+	// mailsrv patch end
 	enc.Special('~') // indicates literal8
 	return w.enc.Literal(size)
 }

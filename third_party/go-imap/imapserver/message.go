@@ -3,7 +3,10 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"io"
+	"mime/quotedprintable"
 	"strings"
 
 	gomessage "github.com/emersion/go-message"
@@ -166,43 +169,95 @@ func extractPartial(b []byte, partial *imap.SectionPartial) []byte {
 }
 
 func ExtractBinarySection(r io.Reader, item *imap.FetchItemBinarySection) []byte {
-	var (
-		header textproto.Header
-		body   io.Reader
-	)
+	// mailsrv patch: decoding is ExtractBinarySectionErr's.
+	b, _ := ExtractBinarySectionErr(r, item)
+	return b
+}
 
+// mailsrv patch end
+
+// mailsrv patch: ErrUnknownCTE, ExtractBinarySectionErr, decodeCTE.
+// Upstream decoded parts with gomessage.New, which also converts the
+// charset of text parts (when go-message/charset is linked in) and returns
+// nothing at all for an unknown charset or transfer encoding. BINARY
+// (RFC 3516) undoes the Content-Transfer-Encoding only, and an encoding
+// the server cannot decode fails the command with NO [UNKNOWN-CTE].
+
+// ErrUnknownCTE reports a part whose Content-Transfer-Encoding is none of
+// 7bit, 8bit, binary, quoted-printable and base64.
+var ErrUnknownCTE = errors.New("unknown Content-Transfer-Encoding")
+
+// ExtractBinarySectionErr is ExtractBinarySection with ErrUnknownCTE for a
+// part it cannot decode. A section that does not exist is empty.
+func ExtractBinarySectionErr(r io.Reader, item *imap.FetchItemBinarySection) ([]byte, error) {
 	br := bufio.NewReader(r)
 	header, err := textproto.ReadHeader(br)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	body = br
-
-	_, header, body = findMessagePart(header, body, item.Part)
+	_, header, body := findMessagePart(header, br, item.Part)
 	if body == nil {
-		return nil
+		return nil, nil
 	}
-
-	part, err := gomessage.New(gomessage.Header{header}, body)
+	decoded, err := decodeCTE(header, body)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-
-	// Write the requested data to a buffer
 	var buf bytes.Buffer
-
 	if len(item.Part) == 0 {
-		if err := textproto.WriteHeader(&buf, part.Header.Header); err != nil {
-			return nil
+		if err := textproto.WriteHeader(&buf, header); err != nil {
+			return nil, nil
 		}
 	}
-
-	if _, err := io.Copy(&buf, part.Body); err != nil {
-		return nil
-	}
-
-	return extractPartial(buf.Bytes(), item.Partial)
+	// A broken encoding (bad base64) gives what decoded up to it.
+	_, _ = io.Copy(&buf, decoded)
+	return extractPartial(buf.Bytes(), item.Partial), nil
 }
+
+// decodeCTE undoes a non-multipart part's Content-Transfer-Encoding
+// (RFC 2045 §6); a multipart's is ignored (it may only be an identity).
+func decodeCTE(header textproto.Header, body io.Reader) (io.Reader, error) {
+	mh := gomessage.Header{header}
+	mediaType, _, _ := mh.ContentType()
+	if strings.HasPrefix(mediaType, "multipart/") {
+		return body, nil
+	}
+	enc := strings.ToLower(strings.TrimSpace(header.Get("Content-Transfer-Encoding")))
+	if i := strings.IndexAny(enc, " \t(;"); i >= 0 {
+		enc = enc[:i] // a trailing comment or parameter
+	}
+	switch enc {
+	case "", "7bit", "8bit", "binary":
+		return body, nil
+	case "quoted-printable":
+		return quotedprintable.NewReader(body), nil
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &base64Filter{r: body}), nil
+	}
+	return nil, ErrUnknownCTE
+}
+
+// base64Filter drops what is not base64 alphabet or padding (line breaks,
+// spaces: RFC 2045 §6.8 says decoders ignore them).
+type base64Filter struct{ r io.Reader }
+
+func (f *base64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// mailsrv patch end
 
 func ExtractBinarySectionSize(r io.Reader, item *imap.FetchItemBinarySectionSize) uint32 {
 	// TODO: optimize

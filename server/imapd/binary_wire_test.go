@@ -1,0 +1,136 @@
+package imapd
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// literalCmd sends "tag <prefix>{n}" or "~{n}" with data as a synchronising
+// literal, waiting for the continuation, and returns the replies.
+func (rc *rawConn) literalCmd(prefix string, data []byte, suffix string) (untagged []string, tagged string) {
+	rc.t.Helper()
+	rc.tag++
+	tag := fmt.Sprintf("a%d", rc.tag)
+	fmt.Fprintf(rc.c, "%s %s{%d}\r\n", tag, prefix, len(data))
+	l, err := rc.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "+") {
+		rc.t.Fatalf("continuation for %q: %q %v", prefix, l, err)
+	}
+	rc.c.Write(data)
+	fmt.Fprintf(rc.c, "%s\r\n", suffix)
+	for {
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("reading reply to %q: %v", prefix, err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(l, tag+" ") {
+			return untagged, " " + strings.TrimPrefix(l, tag+" ")
+		}
+		untagged = append(untagged, l)
+	}
+}
+
+// raw sends a command and returns everything up to and including the
+// tagged reply, literals included, as one string.
+func (rc *rawConn) raw(line string) string {
+	rc.t.Helper()
+	rc.tag++
+	tag := fmt.Sprintf("a%d", rc.tag)
+	fmt.Fprintf(rc.c, "%s %s\r\n", tag, line)
+	var b strings.Builder
+	for {
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("reading reply to %q: %v (so far %q)", line, err, b.String())
+		}
+		b.WriteString(l)
+		if strings.HasPrefix(l, tag+" ") {
+			return b.String()
+		}
+		var n int
+		if i := strings.LastIndexByte(l, '{'); i >= 0 && strings.HasSuffix(l, "}\r\n") {
+			if _, err := fmt.Sscanf(l[i:], "{%d}", &n); err == nil {
+				buf := make([]byte, n)
+				if _, err := io_ReadFull(rc, buf); err != nil {
+					rc.t.Fatal(err)
+				}
+				b.Write(buf)
+			}
+		}
+	}
+}
+
+// RFC 3516 §4.3: APPEND with a literal8 stores the bytes as sent (NUL
+// included), and BODY[1] of the single-part message is its body.
+func TestAppendLiteral8KeepsBytes(t *testing.T) {
+	e := newEnv(t)
+	rc := rawLogin(t, e.addr, "alice@example.com")
+	msg := "From: user@domain.org\r\nMime-Version: 1.0\r\n" +
+		"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+		"\x00-\xe4\n\r\n\n\n"
+	if _, tagged := rc.literalCmd("APPEND INBOX ~", []byte(msg), ""); !strings.HasPrefix(tagged, " OK") {
+		t.Fatalf("APPEND literal8: %s", tagged)
+	}
+	rc.cmd("SELECT INBOX")
+	got := rc.raw("FETCH 1 (BODY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])")
+	want := fmt.Sprintf("BODY[] {%d}\r\n%s BINARY[1] ~{8}\r\n\x00-\xe4\n\r\n\n\n BINARY.SIZE[1] 8)", len(msg), msg)
+	if !strings.Contains(got, want) {
+		t.Errorf("FETCH after APPEND ~{...}:\n got %q\nwant %q", got, want)
+	}
+}
+
+func io_ReadFull(rc *rawConn, b []byte) (int, error) { return io.ReadFull(rc.r, b) }
+
+const binaryTestMessage = "From: user@domain.org\r\nMime-Version: 1.0\r\n" +
+	"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
+	"--b\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+	"  aGVs    \r\n bG8g  \r\n   d29y  \t \r\n    bGQ= \r\n" +
+	"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+	"caf=E9 foo=\r\nbar\r\n" +
+	"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+	"YWJjZGVmZw1oaWprbA0KbW5vCnBxcnN0dXZxeHl6\r\n" +
+	"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n" +
+	"begin 644 x\r\n" +
+	"--b\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n\r\n" +
+	"plain\r\n" +
+	"--b--\r\n"
+
+// RFC 3516 §4.2: BINARY[] and BINARY.SIZE[] undo base64 and
+// quoted-printable only (the charset stays: the ISO-8859-1 é is the one
+// byte 0xE9), a partial BINARY[n]<o.l> answers with its origin <o>, and a
+// part in an encoding the server cannot decode fails the command with
+// NO [UNKNOWN-CTE]; the session goes on.
+func TestBinaryFetchDecodes(t *testing.T) {
+	e := newEnv(t)
+	e.deliver(e.mailbox("alice@example.com"), "INBOX", binaryTestMessage)
+	rc := rawLogin(t, e.addr, "alice@example.com")
+	rc.cmd("SELECT INBOX")
+	for _, c := range []struct{ cmd, want string }{
+		{"FETCH 1 (BINARY.PEEK[1])", "BINARY[1] ~{11}\r\nhello world)"},
+		{"FETCH 1 (BINARY.SIZE[1])", "BINARY.SIZE[1] 11)"},
+		{"FETCH 1 (BINARY.PEEK[2])", "BINARY[2] ~{11}\r\ncaf\xe9 foobar)"},
+		{"FETCH 1 (BINARY.SIZE[2])", "BINARY.SIZE[2] 11)"},
+		{"FETCH 1 (BINARY.PEEK[3]<0.8>)", "BINARY[3]<0> ~{8}\r\nabcdefg\r)"},
+		{"FETCH 1 (BINARY.PEEK[3]<15.100>)", "BINARY[3]<15> ~{15}\r\nmno\npqrstuvqxyz)"},
+		{"FETCH 1 (BINARY.PEEK[5])", "BINARY[5] ~{5}\r\nplain)"},
+		{"FETCH 1 (BINARY.PEEK[9])", "BINARY[9] ~{0}\r\n)"},
+	} {
+		got := rc.raw(c.cmd)
+		if !strings.Contains(got, c.want) || !strings.Contains(got, " OK ") {
+			t.Errorf("%s:\n got %q\nwant %q", c.cmd, got, c.want)
+		}
+	}
+	for _, cmd := range []string{"FETCH 1 (BINARY.PEEK[4])", "FETCH 1 (BINARY.SIZE[4])", "UID FETCH 1 (BINARY[4])"} {
+		got := rc.raw(cmd)
+		if !strings.Contains(got, " NO [UNKNOWN-CTE]") {
+			t.Errorf("%s: want NO [UNKNOWN-CTE], got %q", cmd, got)
+		}
+	}
+	// BODY[4] of the same part still works, and the session goes on.
+	if got := rc.raw("FETCH 1 (BODY.PEEK[4])"); !strings.Contains(got, "BODY[4] {11}\r\nbegin 644 x)") {
+		t.Errorf("BODY[4]: %q", got)
+	}
+}
