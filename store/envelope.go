@@ -105,12 +105,14 @@ func groupAddrList(raw string) (out []Address, ok bool) {
 	var dec mime.WordDecoder
 	start, quoted, angle, comment, inGroup := 0, false, false, 0, false
 	flush := func(part string) bool {
-		if strings.TrimSpace(part) == "" {
-			return true
+		if strings.TrimSpace(withoutComments(part)) == "" {
+			return true // nothing, or only a comment: "group2: (foo) ;"
 		}
 		list, err := mail.ParseAddressList(part)
 		if err != nil {
-			return false
+			if list, err = mail.ParseAddressList(withoutComments(part)); err != nil {
+				return false
+			}
 		}
 		out = toAddresses(out, list)
 		return true
