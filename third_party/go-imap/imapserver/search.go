@@ -39,11 +39,14 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		case "US-ASCII", "UTF-8":
 			// nothing to do
 		default:
+			// mailsrv patch: the code lists the charsets (RFC 3501 §7.1,
+			// RFC 9051 §6.4.4), as SORT's does (sort.go).
 			return &imap.Error{
 				Type: imap.StatusResponseTypeNo,
-				Code: imap.ResponseCodeBadCharset, // TODO: return list of supported charsets
+				Code: "BADCHARSET (US-ASCII UTF-8)",
 				Text: "Only US-ASCII and UTF-8 are supported SEARCH charsets",
 			}
+			// mailsrv patch end
 		}
 		atom = ""
 		maybeReadSearchKeyAtom(dec, &atom)
