@@ -234,3 +234,15 @@ func usesModSeq(c *imap.SearchCriteria) bool {
 	}
 	return false
 }
+
+// HighestModSeq is the selected folder's HIGHESTMODSEQ, announced when a
+// FETCH/STORE/SEARCH/STATUS first enables CONDSTORE (go-imap
+// SessionHighestModSeq, RFC 7162 §3.1).
+func (s *session) HighestModSeq() uint64 {
+	if s.sel == nil || s.sel.fs == nil {
+		return 0
+	}
+	s.sel.fs.mu.Lock()
+	defer s.sel.fs.mu.Unlock()
+	return s.sel.fs.modseq
+}

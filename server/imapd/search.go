@@ -27,6 +27,12 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		d      imap.SearchData
 		seqSet imap.SeqSet
 		uidSet imap.UIDSet
+		// The first and last match (refs are in ascending order), for
+		// RETURN (MIN/MAX) without ALL or COUNT.
+		first, last struct {
+			uid    uint32
+			modSeq uint64
+		}
 	)
 	for start := 0; start < len(refs); start += fetchChunk {
 		chunk := refs[start:min(start+fetchChunk, len(refs))]
@@ -48,7 +54,9 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 			}
 			if d.Min == 0 || num < d.Min {
 				d.Min = num
+				first.uid, first.modSeq = r.uid, m.ModSeq
 			}
+			last.uid, last.modSeq = r.uid, m.ModSeq
 			d.Max = max(d.Max, num)
 			d.Count++
 			if modSeq {
@@ -61,6 +69,24 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		d.All = uidSet
 	} else {
 		d.All = seqSet
+	}
+	if minMaxOnly := (o.ReturnMin || o.ReturnMax) && !o.ReturnAll && !o.ReturnCount; minMaxOnly && d.Count > 0 {
+		// Only the MIN and/or MAX message is returned: MODSEQ is the
+		// highest of those (RFC 4731 §3.2 with RFC 7162 §3.1.5), and
+		// SAVE keeps just them (RFC 5182 §2.1).
+		var ms uint64
+		uidSet = imap.UIDSet{}
+		if o.ReturnMin {
+			ms = first.modSeq
+			uidSet.AddNum(imap.UID(first.uid))
+		}
+		if o.ReturnMax {
+			ms = max(ms, last.modSeq)
+			uidSet.AddNum(imap.UID(last.uid))
+		}
+		if modSeq {
+			d.ModSeq = ms
+		}
 	}
 	if o.ReturnSave {
 		s.sel.searchRes = uidSet

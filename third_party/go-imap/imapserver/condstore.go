@@ -44,6 +44,39 @@ func (c *Conn) enableCondStore() {
 	c.mutex.Unlock()
 }
 
+// SessionHighestModSeq is implemented by sessions that can tell the
+// selected mailbox's HIGHESTMODSEQ outside SELECT.
+type SessionHighestModSeq interface {
+	HighestModSeq() uint64
+}
+
+// enableCondStoreCmd is enableCondStore for a command other than
+// SELECT/EXAMINE and ENABLE: when it is the first CONDSTORE-enabling
+// command and a mailbox is selected, the client is told the mailbox's
+// HIGHESTMODSEQ in an untagged OK (RFC 7162 §3.1), which it otherwise
+// only learns from SELECT.
+func (c *Conn) enableCondStoreCmd() {
+	was := c.enabledCap(imap.CapCondStore)
+	c.enableCondStore()
+	if was || !c.enabledCap(imap.CapCondStore) || c.state != imap.ConnStateSelected {
+		return
+	}
+	s, ok := c.session.(SessionHighestModSeq)
+	if !ok {
+		return
+	}
+	ms := s.HighestModSeq()
+	if ms == 0 {
+		return
+	}
+	enc := newResponseEncoder(c)
+	enc.Atom("*").SP().Atom("OK").SP()
+	enc.Special('[').Atom("HIGHESTMODSEQ").SP().ModSeq(ms).Special(']')
+	enc.SP().Text("Highest")
+	_ = enc.CRLF() // a write error ends the connection at the reply
+	enc.end()
+}
+
 // enableExtension handles ENABLE CONDSTORE / QRESYNC; QRESYNC implies
 // CONDSTORE (RFC 7162 §3.2.3).
 func (c *Conn) enableExtension(req imap.Cap) bool {
@@ -238,7 +271,7 @@ func (c *Conn) readFetchModifiers(dec *imapwire.Decoder, options *imap.FetchOpti
 			return badCondStore("CONDSTORE is not supported")
 		}
 		options.ModSeq = true // CHANGEDSINCE implies MODSEQ
-		c.enableCondStore()
+		c.enableCondStoreCmd()
 	}
 	return nil
 }
@@ -268,7 +301,7 @@ func (c *Conn) readStoreModifiers(dec *imapwire.Decoder, options *imap.StoreOpti
 	if !c.hasCap(imap.CapCondStore) {
 		return badCondStore("CONDSTORE is not supported")
 	}
-	c.enableCondStore()
+	c.enableCondStoreCmd()
 	if !dec.ExpectSP() {
 		return dec.Err()
 	}
@@ -386,7 +419,7 @@ func (c *Conn) checkSearchModSeq(criteria *imap.SearchCriteria) error {
 	if !c.hasCap(imap.CapCondStore) {
 		return badCondStore("CONDSTORE is not supported")
 	}
-	c.enableCondStore()
+	c.enableCondStoreCmd()
 	return nil
 }
 

@@ -44,7 +44,7 @@ func (c *Conn) handleStatus(dec *imapwire.Decoder) error {
 		if !c.hasCap(imap.CapCondStore) {
 			return badCondStore("CONDSTORE is not supported")
 		}
-		c.enableCondStore()
+		c.enableCondStoreCmd()
 	}
 	// mailsrv patch end
 
