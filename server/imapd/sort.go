@@ -226,13 +226,14 @@ func toSortMsg(m *store.Message) mailsort.Msg {
 	return sm
 }
 
+// firstAddr is the first address of the field's ENVELOPE list (RFC 5256
+// §3 "the first ... address"): the start marker of a group counts, with
+// the group's name as its mailbox ("team:;" sorts as "team", as Dovecot
+// does), and so does an address without a domain ("From: d").
 func firstAddr(l []store.Address) mailsort.Addr {
 	for _, a := range l {
-		if a.Host == "" && a.Name == "" {
-			continue // a group marker
-		}
-		if a.Host == "" && len(l) > 1 {
-			continue // start of a group: use its first member
+		if a.Name == "" && a.Mailbox == "" && a.Host == "" {
+			continue // the end marker of a group
 		}
 		return mailsort.Addr{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
 	}

@@ -30,7 +30,7 @@ type Msg struct {
 type msgKeys struct {
 	subject             string // base subject
 	reply               bool   // the subject had a reply/forward leader
-	from, to, cc        string // mailbox, lowercased
+	from, to, cc        string // mailbox, folded
 	displayFrom, dispTo string
 }
 
@@ -42,7 +42,7 @@ func (m *Msg) Prepare() {
 	}
 	k := &m.keys
 	k.subject, k.reply = BaseSubject(m.Subject)
-	k.from, k.to, k.cc = strings.ToLower(m.From.Mailbox), strings.ToLower(m.To.Mailbox), strings.ToLower(m.Cc.Mailbox)
+	k.from, k.to, k.cc = fold(m.From.Mailbox), fold(m.To.Mailbox), fold(m.Cc.Mailbox)
 	k.displayFrom, k.dispTo = fold(m.From.display()), fold(m.To.display())
 	m.prepared = true
 }

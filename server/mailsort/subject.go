@@ -121,7 +121,10 @@ func skipBlob(s string) string {
 	return strings.TrimLeft(s[end+2:], " ")
 }
 
-// fold maps s for i;unicode-casemap-like comparison.
+// fold maps s for i;unicode-casemap-like comparison. Both that
+// collation (RFC 5051: titlecase) and i;ascii-casemap (RFC 4790: a-z to
+// A-Z) map to upper case, so letters sort before "[", "_" and the other
+// ASCII punctuation above "Z", as Dovecot sorts them.
 func fold(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
@@ -131,12 +134,12 @@ func fold(s string) string {
 		}
 	}
 	if ascii {
-		return strings.ToLower(s)
+		return strings.ToUpper(s)
 	}
 	return strings.Map(func(r rune) rune {
-		// Title case, then lower, folds most compatibility pairs
-		// the way RFC 5051 does for comparison purposes.
-		return unicode.ToLower(unicode.ToTitle(r))
+		// Title case, lower, title case again folds most
+		// compatibility pairs the way RFC 5051 does for comparison.
+		return unicode.ToTitle(unicode.ToLower(unicode.ToTitle(r)))
 	}, s)
 }
 

@@ -1,6 +1,9 @@
 package mailsort
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // RFC 5256 §2.1 base subjects, including the tricky corners: nested
 // leaders and blobs, a blob that is the whole subject, (fwd) trailers,
@@ -35,8 +38,27 @@ func TestBaseSubject(t *testing.T) {
 		{"RE: ÉTÉ", "été", true},
 	} {
 		got, reply := BaseSubject(tc.in)
-		if got != tc.want || reply != tc.reply {
+		// The result is folded to upper case (fold); the table keeps
+		// the base subjects readable.
+		if got != strings.ToUpper(tc.want) || reply != tc.reply {
 			t.Errorf("BaseSubject(%q) = %q, %v; want %q, %v", tc.in, got, reply, tc.want, tc.reply)
 		}
+	}
+}
+
+// Base subjects compare in upper case (i;ascii-casemap, RFC 4790;
+// i;unicode-casemap, RFC 5051, titlecase): letters sort before "[" and
+// "_" (imaptest sort-subject: "[xyz]" and "_" after "c").
+func TestFoldSortsLettersBeforePunctuation(t *testing.T) {
+	order := []string{"", "a", "Ad: x", "b", "C", "[xyz]", "_"}
+	for i := 1; i < len(order); i++ {
+		a, _ := BaseSubject(order[i-1])
+		b, _ := BaseSubject(order[i])
+		if a >= b {
+			t.Errorf("base subject of %q (%q) does not sort before %q (%q)", order[i-1], a, order[i], b)
+		}
+	}
+	if Fold("é") != Fold("É") || Fold("ß") == "" {
+		t.Errorf("fold: é %q É %q", Fold("é"), Fold("É"))
 	}
 }
