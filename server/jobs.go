@@ -16,8 +16,9 @@ const housekeepingInterval = time.Hour
 const orphanBlobAge = 24 * time.Hour
 
 // housekeeping runs at start and then every housekeepingInterval: it
-// deletes recycle-bin items older than retention.recycle_bin_days, and
-// body files a crash left without a message (see store.SweepOrphanBlobs).
+// deletes recycle-bin items older than retention.recycle_bin_days, body
+// files a crash left without a message (see store.SweepOrphanBlobs), and
+// bodies whose delayed removal is due (store.SweepRemovedBlobs; S3 only).
 func (s *Server) housekeeping(ctx context.Context) {
 	retention := time.Duration(s.cfg.Retention.RecycleBinDays) * 24 * time.Hour
 	t := time.NewTicker(housekeepingInterval)
@@ -34,6 +35,11 @@ func (s *Server) housekeeping(ctx context.Context) {
 			s.log.Error("orphaned message bodies sweep", "err", err)
 		} else if n > 0 {
 			s.log.Info("removed message bodies left by an interrupted delivery", "count", n)
+		}
+		if n, err := s.store.SweepRemovedBlobs(); err != nil {
+			s.log.Error("removal of expunged message bodies", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed the bodies of expunged messages after their delay", "count", n, "delay", s.store.BlobRemoveDelay())
 		}
 		select {
 		case <-ctx.Done():

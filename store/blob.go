@@ -2,34 +2,93 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"strings"
+	"time"
 )
+
+// BlobStore keeps message bodies ("blobs"), each under the id the store
+// gave it when it was created. The store decides when a body is needed
+// (its reference counts live in the metadata, bucket blobrefs); a
+// BlobStore only keeps bytes. Two implementations exist: files under
+// data_dir/blobs (fileBlobs, the default) and an S3 bucket
+// (package store/s3blobs), for several servers sharing one organisation.
+//
+// Every method may be called concurrently.
+type BlobStore interface {
+	// Create starts a new body under id, which is unique (never used
+	// before). The body is durable, and may be delivered, only after its
+	// upload's Commit returned nil.
+	Create(ctx context.Context, id string) (BlobUpload, error)
+	// Open returns a reader of a committed body; a missing one is an
+	// error matching ErrNotFound. The reader may also implement
+	// io.Seeker (files and S3 both do), which a partial FETCH uses to
+	// skip to its offset.
+	Open(ctx context.Context, id string) (io.ReadCloser, error)
+	// Stat returns a committed body's size and time (ErrNotFound if
+	// missing).
+	Stat(ctx context.Context, id string) (BlobInfo, error)
+	// Remove deletes a body; a missing one is not an error.
+	Remove(ctx context.Context, id string) error
+	// List calls fn for every body, committed or left by an upload that
+	// never committed (the orphan sweep needs both), in no set order. An
+	// error from fn stops the listing and is returned.
+	List(ctx context.Context, fn func(BlobInfo) error) error
+}
+
+// BlobUpload is one body being written (BlobStore.Create).
+type BlobUpload interface {
+	io.Writer
+	// Commit makes what was written durable (files: fsync; S3: the upload
+	// completed). Nothing may be written after it.
+	Commit() error
+	// Abort discards the body, committed or not. It may be called more
+	// than once, and after Commit (a delivery that failed).
+	Abort() error
+}
+
+// BlobInfo describes a stored body.
+type BlobInfo struct {
+	ID   string
+	Size int64
+	// Time is when the body was written (file modification time, S3
+	// LastModified): the orphan sweep spares young bodies.
+	Time time.Time
+}
+
+// blobRemoveDelayer is implemented by a BlobStore whose bodies are
+// shared by several servers (S3): the body of a message whose last
+// reference went is removed only after this delay, so an IMAP session on
+// another server that still addresses the expunged message (it has not
+// seen the EXPUNGE yet) can still fetch it.
+type blobRemoveDelayer interface {
+	RemoveDelay() time.Duration
+}
 
 // headCapture is how many leading bytes of a message a BlobWriter keeps in
 // memory for header parsing (envelope cache). Longer headers are cut.
 const headCapture = 64 << 10
 
-// BlobWriter streams one message body to its blob file. Create it with
-// NewBlob, Write the message, then Sync (fsync) before handing it to
-// Deliver; Abort removes the file if the message is refused.
+// BlobWriter streams one message body to the blob store. Create it with
+// NewBlob, Write the message, then Sync (make it durable) before handing
+// it to Deliver; Abort removes the body if the message is refused.
 type BlobWriter struct {
-	s     *Store
 	id    string
-	f     *os.File
+	up    BlobUpload
 	size  int64
 	limit int64
 	head  bytes.Buffer
 	err   error
+	done  bool // committed: Write refused
 }
 
-// newBlobID returns a unique, roughly time-ordered id.
+// newBlobID returns a unique, roughly time-ordered id: 16 hex digits of
+// nanoseconds, then 16 random ones.
 func (s *Store) newBlobID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(s.now().UnixNano()))
@@ -37,34 +96,15 @@ func (s *Store) newBlobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Store) blobPath(id string) string {
-	// Shard by the last two hex digits (random) to keep directories small.
-	return filepath.Join(s.blobDir, id[len(id)-2:], id)
-}
-
-// NewBlob creates a new blob file. limit > 0 makes Write fail with
-// ErrTooLarge once more than limit bytes were written.
+// NewBlob starts a new body. limit > 0 makes Write fail with ErrTooLarge
+// once more than limit bytes were written.
 func (s *Store) NewBlob(limit int64) (*BlobWriter, error) {
 	id := s.newBlobID()
-	f, err := s.createBlobFile(id)
+	up, err := s.blobs.Create(context.Background(), id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create message body: %w", err)
 	}
-	return &BlobWriter{s: s, id: id, f: f, limit: limit}, nil
-}
-
-// createBlobFile creates the empty file of blob id. Shard directories are
-// made on first use only: a MkdirAll per message is a measurable cost.
-func (s *Store) createBlobFile(id string) (*os.File, error) {
-	p := s.blobPath(id)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return nil, err
-		}
-		f, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	}
-	return f, err
+	return &BlobWriter{id: id, up: up, limit: limit}, nil
 }
 
 // ID returns the blob id.
@@ -78,6 +118,9 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.done {
+		return 0, fmt.Errorf("message body %s: write after Sync", w.id)
+	}
 	if w.limit > 0 && w.size+int64(len(p)) > w.limit {
 		w.err = ErrTooLarge
 		return 0, w.err
@@ -85,7 +128,7 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	if room := headCapture - w.head.Len(); room > 0 {
 		w.head.Write(p[:min(room, len(p))])
 	}
-	n, err := w.f.Write(p)
+	n, err := w.up.Write(p)
 	w.size += int64(n)
 	if err != nil {
 		w.err = err
@@ -93,69 +136,112 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Sync flushes the blob to stable storage and closes the file. After Sync
+// Sync makes the blob durable (fsync, or the completed upload). After Sync
 // the blob may be delivered.
 func (w *BlobWriter) Sync() error {
 	if w.err != nil {
 		return w.err
 	}
-	if !w.s.noSync {
-		if err := w.f.Sync(); err != nil {
-			w.err = fmt.Errorf("fsync blob: %w", err)
-			return w.err
-		}
+	if w.done {
+		return nil
 	}
-	if err := w.f.Close(); err != nil {
-		w.err = err
-		return err
+	if err := w.up.Commit(); err != nil {
+		w.err = fmt.Errorf("store message body: %w", err)
+		return w.err
 	}
-	w.f = nil
+	w.done = true
 	return nil
 }
 
 // Abort discards the blob. It is safe to call after Sync (when delivery
 // failed) and more than once.
 func (w *BlobWriter) Abort() {
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
-	}
-	os.Remove(w.s.blobPath(w.id))
+	w.up.Abort()
 }
 
 // head returns the captured leading bytes.
 func (w *BlobWriter) headBytes() []byte { return w.head.Bytes() }
 
-// OpenBlob opens a blob for reading.
-func (s *Store) OpenBlob(id string) (*os.File, error) {
-	if len(id) < 2 || filepath.Base(id) != id {
+// validBlobID refuses ids that could name something outside the blob
+// store (a path, an S3 key with slashes): ids are the store's own hex.
+func validBlobID(id string) bool {
+	return len(id) >= 2 && !strings.ContainsAny(id, `/\.`) && !strings.ContainsRune(id, 0)
+}
+
+// OpenBlob opens a body for reading, as it was received (without the
+// stored prefix). A missing body is an error matching ErrNotFound.
+func (s *Store) OpenBlob(id string) (io.ReadCloser, error) {
+	if !validBlobID(id) {
 		return nil, fmt.Errorf("bad blob id %q", id)
 	}
-	f, err := os.Open(s.blobPath(id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("message body %s: %w", id, ErrNotFound)
-	}
-	return f, err
+	return s.blobs.Open(context.Background(), id)
 }
 
 // OpenMessage returns a reader of the full message: the stored prefix
-// (trace headers added at delivery) followed by the blob.
+// (trace headers added at delivery) followed by the blob. It implements
+// io.Seeker when the blob's reader does.
 func (s *Store) OpenMessage(m *Message) (io.ReadCloser, error) {
-	f, err := s.OpenBlob(m.Blob)
+	body, err := s.OpenBlob(m.Blob)
 	if err != nil {
 		return nil, err
 	}
 	if len(m.Prefix) == 0 {
-		return f, nil
+		return body, nil
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(m.Prefix), f), f}, nil
+	mr := &messageReader{prefix: m.Prefix, body: body}
+	if sk, ok := body.(io.Seeker); ok {
+		return &seekableMessage{messageReader: mr, seeker: sk}, nil
+	}
+	return mr, nil
 }
 
-// removeBlobFile deletes a blob's file (after its last reference went),
-// or defers that while a snapshot is being written.
+// messageReader reads prefix then body.
+type messageReader struct {
+	prefix []byte
+	body   io.ReadCloser
+	pos    int64 // offset in the whole message
+}
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	if r.pos < int64(len(r.prefix)) {
+		n := copy(p, r.prefix[r.pos:])
+		r.pos += int64(n)
+		return n, nil
+	}
+	n, err := r.body.Read(p)
+	r.pos += int64(n)
+	return n, err
+}
+
+func (r *messageReader) Close() error { return r.body.Close() }
+
+// seekableMessage is a messageReader whose body can seek.
+type seekableMessage struct {
+	*messageReader
+	seeker io.Seeker
+}
+
+func (r *seekableMessage) Seek(offset int64, whence int) (int64, error) {
+	abs := offset
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		abs += r.pos
+	default:
+		return r.pos, fmt.Errorf("message reader: whence %d not supported", whence)
+	}
+	if abs < 0 {
+		return r.pos, fmt.Errorf("message reader: negative position")
+	}
+	if _, err := r.seeker.Seek(max(0, abs-int64(len(r.prefix))), io.SeekStart); err != nil {
+		return r.pos, err
+	}
+	r.pos = abs
+	return abs, nil
+}
+
+// removeBlobFile deletes a body (after its last reference went), or
+// defers that while a snapshot is being written.
 func (s *Store) removeBlobFile(id string) {
 	s.snap.mu.Lock()
 	if s.snap.active > 0 {
@@ -168,7 +254,7 @@ func (s *Store) removeBlobFile(id string) {
 }
 
 func (s *Store) removeBlobFileNow(id string) {
-	if err := os.Remove(s.blobPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.blobs.Remove(context.Background(), id); err != nil {
 		s.log.Warn("remove blob", "blob", id, "err", err)
 	}
 }

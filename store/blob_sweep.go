@@ -1,14 +1,13 @@
 package store
 
 import (
-	"os"
-	"path/filepath"
+	"context"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// SweepOrphanBlobs removes blob files that no message or queue entry
+// SweepOrphanBlobs removes bodies that no message or queue entry
 // references and that are older than minAge, and returns how many it
 // removed.
 //
@@ -17,58 +16,54 @@ import (
 // never got 250 and will retry. They are harmless but would otherwise stay
 // forever. minAge keeps the sweep away from bodies still being received
 // or waiting for their commit; it must be far longer than any SMTP or
-// IMAP APPEND transaction (a day is).
+// IMAP APPEND transaction (a day is). Bodies awaiting a delayed removal
+// (blob_remove.go) are left to SweepRemovedBlobs.
 //
-// The directory is listed without a transaction open, the candidates are
-// checked against blobrefs in short read transactions, and files are
-// removed through the same path as a dereferenced blob, so a snapshot in
-// progress defers the removal.
+// The blob store is listed without a transaction open, the candidates
+// are checked against blobrefs in short read transactions (sweepBatch at
+// a time), and bodies are removed through the same path as a
+// dereferenced one, so a snapshot in progress defers the removal.
 func (s *Store) SweepOrphanBlobs(minAge time.Duration) (int, error) {
 	cutoff := s.now().Add(-minAge)
-	shards, err := os.ReadDir(s.blobDir)
-	if err != nil {
-		return 0, err
-	}
 	removed := 0
-	for _, sh := range shards {
-		if !sh.IsDir() {
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(s.blobDir, sh.Name()))
-		if err != nil {
-			return removed, err
-		}
-		var old []string
-		for _, e := range entries {
-			if e.IsDir() {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil || !info.ModTime().Before(cutoff) {
-				continue // gone meanwhile, or young
-			}
-			old = append(old, e.Name())
-		}
-		if len(old) == 0 {
-			continue
-		}
+	var old []string
+	// check removes the unreferenced ids among old.
+	check := func() error {
 		var orphans []string
-		err = s.view(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			refs := bucket(tx, "blobrefs")
 			for _, id := range old {
-				if refs.Get([]byte(id)) == nil {
+				if refs.Get([]byte(id)) == nil && !pendingRemoval(tx, id) {
 					orphans = append(orphans, id)
 				}
 			}
 			return nil
 		})
+		old = old[:0]
 		if err != nil {
-			return removed, err
+			return err
 		}
 		for _, id := range orphans {
 			s.removeBlobFile(id)
 			removed++
 		}
+		return nil
 	}
-	return removed, nil
+	err := s.blobs.List(context.Background(), func(b BlobInfo) error {
+		if !b.Time.Before(cutoff) || !validBlobID(b.ID) {
+			return nil // young, or not ours
+		}
+		old = append(old, b.ID)
+		if len(old) < sweepBatch {
+			return nil
+		}
+		return check()
+	})
+	if err == nil && len(old) > 0 {
+		err = check()
+	}
+	return removed, err
 }
+
+// sweepBatch is how many old bodies one read transaction checks.
+const sweepBatch = 1000

@@ -3,9 +3,15 @@ package store
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
+
+// blobPath is where the files BlobStore keeps body id.
+func (s *Store) blobPath(id string) string {
+	return filepath.Join(s.blobDir, id[len(id)-2:], id)
+}
 
 func TestSweepOrphanBlobs(t *testing.T) {
 	s := newTestStore(t)

@@ -97,7 +97,7 @@ type preparedDelivery struct {
 }
 
 func (s *Store) prepareDelivery(d *Delivery) (*preparedDelivery, error) {
-	if d.Blob == nil || d.Blob.f != nil {
+	if d.Blob == nil || !d.Blob.done {
 		return nil, errors.New("store: Deliver needs a synced blob")
 	}
 	if len(d.Targets) == 0 && d.Queue == nil {
@@ -243,7 +243,7 @@ func (t *Tx) refBlob(id string, n uint32) error {
 	return b.Put([]byte(id), u32(cur+n))
 }
 
-// unrefBlob drops one reference; the file goes after commit when none remain.
+// unrefBlob drops one reference; the body goes when none remain (dropBlob).
 func (t *Tx) unrefBlob(id string) error {
 	b := bucket(t.tx, "blobrefs")
 	v := b.Get([]byte(id))
@@ -251,8 +251,7 @@ func (t *Tx) unrefBlob(id string) error {
 		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
-		t.AfterCommit(func() { t.s.removeBlobFile(id) })
-		return nil
+		return t.dropBlob(id) // blob_remove.go
 	}
 	return b.Put([]byte(id), u32(getU32(v)-1))
 }

@@ -21,6 +21,7 @@ var allBuckets = []string{
 	"remind",   // last reminder digest per shared mailbox (team_settings.go), additive
 	"quota",    // per-mailbox quota limits (quota.go), additive
 	"prefs",    // users' team preferences (prefs.go), additive
+	"blobgone", // bodies awaiting their delayed removal (blob_remove.go), additive
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

@@ -2,12 +2,14 @@ package store
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -15,7 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// snapshotGuard defers blob file removals while a snapshot runs, so a
+// snapshotGuard defers body removals while a snapshot runs, so a
 // snapshot never references a body that was deleted under it.
 type snapshotGuard struct {
 	mu      sync.Mutex
@@ -182,21 +184,28 @@ func (s *Store) tarDir(tw *tar.Writer, rel string) (int, error) {
 	return n, err
 }
 
+// tarBlob copies one body into the archive as blobs/xx/<id> (the files
+// layout, which Restore unpacks), whichever BlobStore holds it.
 func (s *Store) tarBlob(tw *tar.Writer, id string) (int64, error) {
-	f, err := os.Open(s.blobPath(id))
+	ctx := context.Background()
+	info, err := s.blobs.Stat(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	r, err := s.blobs.Open(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	rel, _ := filepath.Rel(s.dir, s.blobPath(id))
-	if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o600, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+	defer r.Close()
+	name := path.Join("blobs", id[len(id)-2:], id)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: info.Size, ModTime: info.Time}); err != nil {
 		return 0, err
 	}
-	return io.Copy(tw, f)
+	n, err := io.Copy(tw, r)
+	if err == nil && n != info.Size {
+		err = fmt.Errorf("body is %d bytes, not %d", n, info.Size)
+	}
+	return n, err
 }
 
 func (s *Store) endSnapshot() {

@@ -56,6 +56,8 @@
 //	replied     mailbox id u64 ++ sender address → u64 BE unix time of the last
 //	              auto-reply or vacation notice to that sender (team_settings.go)
 //	remind      mailbox id u64 → u64 BE unix time of the last reminder digest
+//	blobgone    blob id → u64 BE unix nanoseconds its last reference went: bodies
+//	              awaiting removal when the BlobStore delays it (blob_remove.go)
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.
@@ -99,16 +101,22 @@ type Options struct {
 	// QuotaBytes is the default storage quota ([limits] quota_bytes;
 	// quota.go); 0 = unlimited.
 	QuotaBytes int64
+	// Blobs keeps the message bodies ([blobs] backend); nil means files
+	// under data_dir/blobs (NewFileBlobs).
+	Blobs BlobStore
 }
 
 // Store is an open data directory.
 type Store struct {
 	dir     string
-	blobDir string
-	db      *bolt.DB
-	now     func() time.Time
-	log     *slog.Logger
-	noSync  bool
+	blobDir string    // data_dir/blobs: the files BlobStore's directory
+	blobs   BlobStore // message bodies (blob.go)
+
+	blobRemoveDelay time.Duration // blob_remove.go
+	db              *bolt.DB
+	now             func() time.Time
+	log             *slog.Logger
+	noSync          bool
 
 	writes  chan *writeReq
 	closeMu sync.RWMutex
@@ -137,8 +145,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	blobDir := filepath.Join(dir, "blobs")
-	if err := os.MkdirAll(blobDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create blob directory: %w", err)
+	blobs := opts.Blobs
+	if blobs == nil {
+		var err error
+		if blobs, err = NewFileBlobs(blobDir, opts.NoSync); err != nil {
+			return nil, err
+		}
 	}
 	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{
 		Timeout:      200 * time.Millisecond,
@@ -154,11 +166,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{
 		dir:     dir,
 		blobDir: blobDir,
+		blobs:   blobs,
 		db:      db,
 		now:     opts.Now,
 		log:     opts.Logger,
 		noSync:  opts.NoSync,
 		writes:  make(chan *writeReq, 1024),
+	}
+	if d, ok := blobs.(blobRemoveDelayer); ok {
+		s.blobRemoveDelay = d.RemoveDelay()
 	}
 	if err := s.migrate(); err != nil {
 		db.Close()

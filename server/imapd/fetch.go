@@ -390,7 +390,7 @@ func streamSection(mw *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySec
 	if bs.Partial != nil {
 		off = min(bs.Partial.Offset, size)
 		n = min(bs.Partial.Size, size-off)
-		if _, err := io.CopyN(io.Discard, r, off); err != nil {
+		if err := skipTo(r, off); err != nil {
 			n = 0
 		}
 	}
@@ -406,6 +406,17 @@ func streamSection(mw *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySec
 		return fmt.Errorf("stream body: %w", err)
 	}
 	return cerr
+}
+
+// skipTo advances r to off: by seeking when it can (a body in S3 is then
+// fetched from off, not downloaded up to it), else by reading.
+func skipTo(r io.Reader, off int64) error {
+	if sk, ok := r.(io.Seeker); ok {
+		_, err := sk.Seek(off, io.SeekStart)
+		return err
+	}
+	_, err := io.CopyN(io.Discard, r, off)
+	return err
 }
 
 func toIMAPEnvelope(e *store.Envelope) *imap.Envelope {
