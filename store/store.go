@@ -1,6 +1,8 @@
 // Package store owns all persistent state of mailsrv: one bbolt database
-// (data_dir/mailsrv.db) for metadata and one file per message body under
-// data_dir/blobs/. It is the only package that opens either.
+// (data_dir/mailsrv.db) for metadata and the message bodies, behind the
+// BlobStore interface (blob.go): one file per body under data_dir/blobs/
+// by default, or an S3 bucket (store/s3blobs). It is the only package
+// that opens either.
 //
 // # Durability
 //
