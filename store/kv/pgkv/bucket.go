@@ -250,21 +250,47 @@ func (t *tx) markDeleted(id int64) {
 	delete(t.byID, id)
 }
 
+// loadSeq reads the bucket's sequence counter once per transaction.
+func (b *bucket) loadSeq() error {
+	if b.seqKnown {
+		return nil
+	}
+	q := query{"SELECT seq FROM kv_bucket WHERE id = $1", []any{b.id}}
+	if err := b.tx.flush("read sequence", &q, func(r pgx.Rows) error { return r.Scan(&b.seq) }); err != nil {
+		return err
+	}
+	b.seqKnown = true
+	return nil
+}
+
 func (b *bucket) NextSequence() (uint64, error) {
 	if err := b.writable(); err != nil {
 		return 0, err
 	}
-	if !b.seqKnown {
-		q := query{"SELECT seq FROM kv_bucket WHERE id = $1", []any{b.id}}
-		if err := b.tx.flush("next sequence", &q, func(r pgx.Rows) error { return r.Scan(&b.seq) }); err != nil {
-			return 0, err
-		}
-		b.seqKnown = true
+	if err := b.loadSeq(); err != nil {
+		return 0, err
 	}
 	b.seq++
-	b.seqDirty = true
-	b.tx.dirty = true
+	b.seqDirty, b.tx.dirty = true, true
 	return uint64(b.seq), nil
+}
+
+// Sequence returns the last sequence number (0 on a failed read, which
+// also fails the transaction).
+func (b *bucket) Sequence() uint64 {
+	if b.deleted || b.loadSeq() != nil {
+		return 0
+	}
+	return uint64(b.seq)
+}
+
+func (b *bucket) SetSequence(v uint64) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
+	b.seq, b.seqKnown = int64(v), true
+	b.seqDirty, b.tx.dirty = true, true
+	return nil
 }
 
 // KeyN is not known without counting; 0 says so.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailsrv/internal/pgtest"
 	"mailsrv/store/kv"
 	"mailsrv/store/kv/kvtest"
@@ -36,4 +38,20 @@ func TestConformance(t *testing.T) {
 		},
 		Second: func(t *testing.T, db kv.DB) kv.DB { return open(t, urls[db]) },
 	})
+}
+
+// terminate kills every backend that is LISTENing on url's database.
+func terminate(t *testing.T, url string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	err = conn.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'`).Scan(&n)
+	if err != nil || n == 0 {
+		t.Fatalf("terminate the listener: %d backends, %v", n, err)
+	}
 }
