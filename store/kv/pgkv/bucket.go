@@ -10,10 +10,10 @@ import (
 	"mailsrv/store/kv"
 )
 
-// errKeyRequired and errValueNil mirror bbolt's refusals.
+// errKeyRequired mirrors bbolt's refusal; a nil value is stored empty, as
+// bbolt does.
 var (
 	errKeyRequired = errors.New("pgkv: key required")
-	errValueNil    = errors.New("pgkv: value must not be nil")
 	errDeleted     = errors.New("pgkv: bucket was deleted in this transaction")
 )
 
@@ -98,14 +98,11 @@ func (b *bucket) Put(key, value []byte) error {
 	if len(key) == 0 {
 		return errKeyRequired
 	}
-	if value == nil {
-		return errValueNil
-	}
 	if e, ok := b.cache[string(key)]; ok && e.child != 0 {
 		return fmt.Errorf("pgkv: put %q: %w", key, kv.ErrIncompatibleValue)
 	}
 	k := append([]byte(nil), key...)
-	v := append(make([]byte, 0, len(value)), value...)
+	v := append(make([]byte, 0, len(value)), value...) // never nil: nil means missing
 	b.tx.queue(func(tag pgconn.CommandTag) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("put %q: %w", k, kv.ErrIncompatibleValue)
