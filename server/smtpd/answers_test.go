@@ -39,10 +39,17 @@ func TestSMTPAnswers(t *testing.T) {
 		})
 	}
 	t.Run("mx AUTH", func(t *testing.T) {
+		// RFC 5321 §4.2.4 / RFC 4954: AUTH is not implemented on MX:
+		// 502, not 523 (TLS required) nor 504 (unknown mechanism); EHLO
+		// does not offer it, and the session goes on.
 		w := sessions["mx"](t)
-		if r := w.cmd("AUTH PLAIN"); strings.HasPrefix(r, "523") || strings.HasPrefix(r, "2") || strings.HasPrefix(r, "3") {
-			t.Errorf("AUTH on MX: %q (want a refusal that is not 523 TLS required)", r)
+		w.want("AUTH PLAIN on MX", w.cmd("AUTH PLAIN"), "502 5.5.1")
+		w.want("AUTH LOGIN on MX", w.cmd("AUTH LOGIN"), "502 5.5.1")
+		w.want("AUTH with initial response on MX", w.cmd("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00a\x00b"))), "502 5.5.1")
+		if ehlo := w.cmd("EHLO client.test"); strings.Contains(ehlo, "AUTH") {
+			t.Errorf("MX offers AUTH: %q", ehlo)
 		}
+		w.want("MAIL after AUTH", w.cmd("MAIL FROM:<x@remote.test>"), "250")
 	})
 	t.Run("submission malformed AUTH", func(t *testing.T) {
 		w := dialWire(t, sub.addr)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/auth/msgauth"
@@ -77,10 +78,11 @@ func NewMX(opts MXOptions) *Server {
 		UnknownRcptDelay: opts.UnknownRcptDelay,
 	})
 	be.srv = s
-	// The MX session implements no AuthSession, so AUTH is never offered;
+	// AUTH is never offered on MX (mxSession.AuthMechanisms is empty);
 	// without this go-smtp would answer AUTH with "523 TLS is required",
-	// inviting a client to STARTTLS and try again. With it the answer is
-	// go-smtp's 504 5.7.4 (502 would need a go-smtp change).
+	// inviting a client to STARTTLS and try again. With it go-smtp asks
+	// the session (mxSession.Auth), which answers 502 (RFC 5321 §4.2.4:
+	// a command not implemented here).
 	s.smtp.AllowInsecureAuth = true
 	// go-smtp advertises SIZE and answers 552 5.3.4 (at MAIL SIZE=, in
 	// DATA once the limit is passed, and for BDAT chunks) by itself. It
@@ -118,6 +120,17 @@ type mxSession struct {
 	unknown  int     // unknown recipients this session (tarpit)
 	dnsbl    *string // zone listing the client ("" = none), checked once
 }
+
+// errAuthOnMX answers AUTH on the MX port: not a mechanism this server
+// lacks (go-smtp's default 504 5.7.4) but a command MX does not implement.
+var errAuthOnMX = smtpError(502, smtp.EnhancedCode{5, 5, 1}, "AUTH is not available on this port: use submission (port 587 or 465)")
+
+// AuthMechanisms is empty: go-smtp then offers no AUTH in EHLO.
+func (s *mxSession) AuthMechanisms() []string { return nil }
+
+// Auth refuses every mechanism with 502 (go-smtp writes an *SMTPError
+// returned here as it is).
+func (s *mxSession) Auth(string) (sasl.Server, error) { return nil, errAuthOnMX }
 
 func (s *mxSession) reject(reason string, err *smtp.SMTPError) *smtp.SMTPError {
 	s.b.opts.Metrics.SMTPRejected(MXListener, reason)
