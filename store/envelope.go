@@ -81,11 +81,49 @@ func addrList(mh mail.Header, key string) []Address {
 	}
 	list, err := mh.AddressList(key)
 	if err != nil {
-		if list, err = mail.ParseAddressList(withoutComments(raw)); err != nil {
+		if list, err = mail.ParseAddressList(withoutRoutes(withoutComments(raw))); err != nil {
+			if local, ok := bareLocalPart(raw); ok {
+				return []Address{{Mailbox: local, Host: missingDomain}}
+			}
 			return nil
 		}
 	}
 	return toAddresses(nil, list)
+}
+
+// missingDomain is the host of an address written without one ("From:
+// d"), as Dovecot shows it: a NIL host would make it a group marker in
+// ENVELOPE (RFC 3501 §7.4.2).
+const missingDomain = "MISSING_DOMAIN"
+
+// withoutRoutes drops the obsolete source route of an angle address
+// ("<@route:user@domain>", RFC 5322 §4.4 obs-route), which net/mail
+// refuses, so the address itself is kept.
+func withoutRoutes(raw string) string {
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '<' || raw[i+1] != '@' {
+			continue
+		}
+		end := strings.IndexByte(raw[i:], '>')
+		colon := strings.IndexByte(raw[i:], ':')
+		if colon > 0 && (end < 0 || colon < end) {
+			raw = raw[:i+1] + raw[i+colon+1:]
+		}
+	}
+	return raw
+}
+
+// bareLocalPart reports a field that is only a local part ("d", "<d>"),
+// without comments.
+func bareLocalPart(raw string) (string, bool) {
+	s := strings.TrimSpace(withoutComments(raw))
+	if len(s) > 2 && s[0] == '<' && s[len(s)-1] == '>' {
+		s = s[1 : len(s)-1]
+	}
+	if s == "" || strings.ContainsAny(s, " \t@<>,;:\"()[]\\") {
+		return "", false
+	}
+	return s, true
 }
 
 func toAddresses(out []Address, list []*mail.Address) []Address {
