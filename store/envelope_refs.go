@@ -59,9 +59,8 @@ func (s *Store) FillReferences(fid uint64, refs map[uint32][]string) error {
 		if fm == nil {
 			return nil // folder gone: nothing to fill
 		}
-		mb := fm.Bucket([]byte("m"))
 		for uid, ids := range refs {
-			if err := fillOne(mb, uid, ids); err != nil {
+			if err := fillOne(fm, uid, ids); err != nil {
 				return err
 			}
 		}
@@ -69,7 +68,8 @@ func (s *Store) FillReferences(fid uint64, refs map[uint32][]string) error {
 	})
 }
 
-func fillOne(mb *bolt.Bucket, uid uint32, ids []string) error {
+func fillOne(fm *bolt.Bucket, uid uint32, ids []string) error {
+	mb := fm.Bucket([]byte("m"))
 	var m Message
 	raw := mb.Get(u32(uid))
 	if raw == nil {
@@ -85,5 +85,8 @@ func fillOne(mb *bolt.Bucket, uid uint32, ids []string) error {
 		return nil
 	}
 	m.Envelope.References, m.Envelope.Version = ids, EnvelopeVersion
-	return putJSON(mb, u32(uid), &m)
+	if err := putJSON(mb, u32(uid), &m); err != nil {
+		return err
+	}
+	return putHead(fm, &m)
 }

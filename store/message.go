@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -216,6 +215,9 @@ func (t *Tx) addMessageFrom(f *Folder, m *Message, flags []string, source uint64
 	if err := putJSON(fm.Bucket([]byte("m")), u32(m.UID), m); err != nil {
 		return 0, err
 	}
+	if err := putHead(fm, m); err != nil {
+		return 0, err
+	}
 	if err := fm.Bucket([]byte("f")).Put(u32(m.UID), []byte(strings.Join(flags, " "))); err != nil {
 		return 0, err
 	}
@@ -321,34 +323,7 @@ func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
 // ABOVE, the only two, checked over all of Unicode) are always returned,
 // as a lowercasing search could match them.
 func (s *Store) MessagesWithWords(fid uint64, uids []uint32, words []string) ([]Message, error) {
-	var needles [][]byte
-	for _, w := range words {
-		if w != "" && isASCIIAlnum(w) {
-			needles = append(needles, []byte(strings.ToLower(w)))
-		}
-	}
-	if len(needles) == 0 {
-		return s.messages(fid, uids, nil)
-	}
-	var lower []byte
-	return s.messages(fid, uids, func(raw []byte) bool {
-		// encoding/json writes these runes as UTF-8, not as \u escapes.
-		if bytes.Contains(raw, []byte("\u212a")) || bytes.Contains(raw, []byte("\u0130")) {
-			return true
-		}
-		lower = append(lower[:0], raw...)
-		for i, c := range lower {
-			if 'A' <= c && c <= 'Z' {
-				lower[i] = c + 'a' - 'A'
-			}
-		}
-		for _, n := range needles {
-			if !bytes.Contains(lower, n) {
-				return false
-			}
-		}
-		return true
-	})
+	return s.messages(fid, uids, wordsFilter(words))
 }
 
 func isASCIIAlnum(w string) bool {
@@ -566,6 +541,9 @@ func (t *Tx) removeMessage(f *Folder, uid uint32, actor, action string) (bool, e
 		t.auditMessage(f, uid, actor, action, messageID(&m))
 	}
 	if err := mb.Delete(u32(uid)); err != nil {
+		return false, err
+	}
+	if err := deleteHead(fm, uid); err != nil {
 		return false, err
 	}
 	if err := fb.Delete(u32(uid)); err != nil {

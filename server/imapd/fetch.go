@@ -172,7 +172,12 @@ func atomFlags(flags []string) bool {
 
 func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.FetchOptions, markSeen bool) (missed bool, err error) {
 	st := s.srv.st
-	msgs, err := st.Messages(s.sel.fid, refUIDs(chunk))
+	load := st.Messages
+	if !readsBody(o) {
+		// ENVELOPE, INTERNALDATE, RFC822.SIZE: the head index answers.
+		load = st.MessageHeads
+	}
+	msgs, err := load(s.sel.fid, refUIDs(chunk))
 	if err != nil {
 		return false, err
 	}
@@ -224,6 +229,12 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 // Content-Transfer-Encoding the server cannot decode (RFC 3516 §4.2).
 var errUnknownCTE = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnknownCTE,
 	Text: "The part's Content-Transfer-Encoding is unknown; fetch it with BODY[] instead"}
+
+// readsBody reports whether o asks for anything read from the message
+// file (prepare).
+func readsBody(o *imap.FetchOptions) bool {
+	return o.BodyStructure != nil || len(o.BodySection) > 0 || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+}
 
 // prepared holds what one FETCH response needs from the body, computed
 // before the response starts (so a read error never leaves a half-written

@@ -18,8 +18,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	}
 	refs := s.refs(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	c = s.staticCriteria(c, refs)
-	meta := mailsearch.NeedsMeta(c)
-	words := mailsearch.EnvelopeWords(c)
+	need, words := searchNeeds(c), mailsearch.EnvelopeWords(c)
 	// With MODSEQ in the criteria the answer carries the highest modseq
 	// of the matches (RFC 7162 §3.1.5).
 	modSeq := usesModSeq(c)
@@ -36,7 +35,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	)
 	for start := 0; start < len(refs); start += fetchChunk {
 		chunk := refs[start:min(start+fetchChunk, len(refs))]
-		msgs, err := s.searchChunk(chunk, meta, words)
+		msgs, err := s.searchChunk(chunk, need, words)
 		if err != nil {
 			return nil, err
 		}
@@ -94,12 +93,35 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	return &d, nil
 }
 
-// searchChunk loads what matching needs for chunk: flags only, or the
-// stored metadata. With words, messages whose record lacks one of them
-// are left out (they cannot match, see store.MessagesWithWords).
-func (s *session) searchChunk(chunk []msgRef, meta bool, words []string) ([]store.Message, error) {
+// searchNeed is what matching criteria must load of each message.
+type searchNeed int
+
+const (
+	needFlags   searchNeed = iota // UIDs, flags, modseq
+	needHeads                     // and the envelope, dates and size (store.MessageHeads)
+	needRecords                   // and the body (store.Messages)
+)
+
+func searchNeeds(c *imap.SearchCriteria) searchNeed {
+	switch {
+	case !mailsearch.NeedsMeta(c):
+		return needFlags
+	case mailsearch.NeedsContent(c):
+		return needRecords
+	}
+	return needHeads
+}
+
+// searchChunk loads what matching needs for chunk. With words, messages
+// whose record lacks one of them are left out (they cannot match, see
+// store.MessagesWithWords).
+func (s *session) searchChunk(chunk []msgRef, need searchNeed, words []string) ([]store.Message, error) {
 	st := s.srv.st
-	if meta {
+	switch need {
+	case needHeads:
+		msgs, err := st.MessageHeadsWithWords(s.sel.fid, refUIDs(chunk), words)
+		return msgs, mapStoreErr(err)
+	case needRecords:
 		msgs, err := st.MessagesWithWords(s.sel.fid, refUIDs(chunk), words)
 		return msgs, mapStoreErr(err)
 	}

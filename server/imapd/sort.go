@@ -151,12 +151,11 @@ func matchesAll(c *imap.SearchCriteria) bool {
 // sortMatches runs the SEARCH matching over all; records it had to load
 // are prepared into fresh.
 func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[uint32]*mailsort.Msg) ([]msgRef, error) {
-	meta := mailsearch.NeedsMeta(c)
-	words := mailsearch.EnvelopeWords(c)
+	need, words := searchNeeds(c), mailsearch.EnvelopeWords(c)
 	var out []msgRef
 	for start := 0; start < len(all); start += fetchChunk {
 		chunk := all[start:min(start+fetchChunk, len(all))]
-		msgs, err := s.searchChunk(chunk, meta, words)
+		msgs, err := s.searchChunk(chunk, need, words)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +163,7 @@ func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[ui
 			if !s.srv.search.Match(c, m, r.seq) {
 				return nil
 			}
-			if meta {
+			if need != needFlags {
 				fresh[m.UID] = s.sortKeysOf(m)
 			}
 			out = append(out, r)
@@ -178,7 +177,7 @@ func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[ui
 func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) error {
 	var fill map[uint32][]string
 	for start := 0; start < len(uids); start += fetchChunk {
-		msgs, err := s.srv.st.Messages(s.sel.fid, uids[start:min(start+fetchChunk, len(uids))])
+		msgs, err := s.srv.st.MessageHeads(s.sel.fid, uids[start:min(start+fetchChunk, len(uids))])
 		if err != nil {
 			return mapStoreErr(err)
 		}

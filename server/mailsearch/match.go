@@ -93,6 +93,37 @@ func NeedsMeta(c *imap.SearchCriteria) bool {
 	return false
 }
 
+// NeedsContent reports whether c reads a message's header or body
+// (BODY, TEXT, HEADER of a field the envelope does not hold, HEADER with
+// an empty value); otherwise the envelope, dates, size and flags answer
+// it and a message without a body (store.MessageHeads) can be matched.
+func NeedsContent(c *imap.SearchCriteria) bool {
+	if len(c.Body) > 0 || len(c.Text) > 0 {
+		return true
+	}
+	for _, h := range c.Header {
+		switch strings.ToLower(h.Key) {
+		case "from", "to", "cc", "bcc", "subject", "message-id":
+			if h.Value == "" {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	for i := range c.Not {
+		if NeedsContent(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if NeedsContent(&c.Or[i][0]) || NeedsContent(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
 // matchCtx evaluates criteria on one message, reading its body at most
 // once and only if a criterion needs it.
 type matchCtx struct {

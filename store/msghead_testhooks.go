@@ -1,0 +1,63 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// EditRecordsForTest rewrites the JSON record of every message of folder
+// fid with edit, leaving the head index alone (for tests that tell the
+// two apart: which one a command answered from). It returns how many
+// records it rewrote.
+func (s *Store) EditRecordsForTest(fid uint64, edit func(*Message)) (int, error) {
+	n := 0
+	err := s.update(func(t *Tx) error {
+		n = 0
+		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
+		if fm == nil {
+			return errorf(ErrNotFound, "folder %d not found", fid)
+		}
+		mb := fm.Bucket([]byte("m"))
+		var msgs []Message
+		if err := mb.ForEach(func(k, v []byte) error {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("record %x: %w", k, err)
+			}
+			msgs = append(msgs, m)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := range msgs {
+			edit(&msgs[i])
+			if err := putJSON(mb, u32(msgs[i].UID), &msgs[i]); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// DropHeadsForTest removes the head index of folder fid, as a store from
+// before the index left it.
+func (s *Store) DropHeadsForTest(fid uint64) error {
+	return s.update(func(t *Tx) error {
+		return dropHeads(t.tx, fid)
+	})
+}
+
+func dropHeads(tx *bolt.Tx, fid uint64) error {
+	fm := bucket(tx, "msgs").Bucket(u64(fid))
+	if fm == nil {
+		return errorf(ErrNotFound, "folder %d not found", fid)
+	}
+	if fm.Bucket(bktHeads) == nil {
+		return nil
+	}
+	return fm.DeleteBucket(bktHeads)
+}
