@@ -158,20 +158,20 @@ func (s *session) firstUnseen(f *store.Folder) uint32 {
 	if f.Unseen == 0 || s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
 		return 0
 	}
-	flags, err := s.srv.st.FolderFlags(f.ID)
+	// The first unseen message by UID is the first by sequence number;
+	// one that is not in this session's view yet (delivered meanwhile)
+	// has no number to give.
+	uid, ok, err := s.srv.st.FirstUnseen(f.ID)
 	if err != nil {
 		s.log.Warn("SELECT: reading flags for UNSEEN", "folder", f.Name, "err", err)
 		return 0
 	}
-	for _, fl := range flags {
-		if hasFlag(fl.Flags, `\Seen`) {
-			continue
-		}
+	if ok {
 		fs := s.sel.fs
 		fs.mu.Lock()
-		i, ok := slices.BinarySearch(fs.uids, fl.UID)
+		i, found := slices.BinarySearch(fs.uids, uid)
 		fs.mu.Unlock()
-		if ok {
+		if found {
 			return uint32(i) + 1
 		}
 	}

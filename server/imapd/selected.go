@@ -73,6 +73,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 		return nil, mapStoreErr(err)
 	}
 	fs, err := s.srv.reg.open(f.ID)
+	s.releaseHeld()
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -146,8 +147,17 @@ func (s *session) unselect() {
 		return
 	}
 	s.sel.t.Close()
-	s.srv.reg.close(s.sel.fs)
+	s.releaseHeld()
+	s.held = s.sel.fs
 	s.sel = nil
+}
+
+// releaseHeld drops the folder state the last selection left open.
+func (s *session) releaseHeld() {
+	if s.held != nil {
+		s.srv.reg.close(s.held)
+		s.held = nil
+	}
 }
 
 // selRights re-reads the user's rights on the selected mailbox, so that a

@@ -37,6 +37,11 @@ type session struct {
 	rootAll bool           // the user owns root (own account or shared self-login)
 
 	sel *selection
+	// held is the folder state of the last selection, kept open after
+	// UNSELECT/CLOSE (go-imap unselects before every SELECT) until the
+	// next SELECT has opened its own: selecting the same folder again then
+	// finds it loaded instead of reading every UID of it (issue 19).
+	held *folderState
 }
 
 var (
@@ -107,6 +112,7 @@ func (s *session) authenticate(authzid, username, password string) error {
 
 func (s *session) Close() error {
 	s.unselect()
+	s.releaseHeld()
 	if s.userKey != "" {
 		s.srv.release(s.srv.perUser, s.userKey)
 	}
