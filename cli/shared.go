@@ -33,6 +33,7 @@ func Shared(g *Globals) *cobra.Command {
 
 	var name, owner string
 	var stdin, fromUser bool
+	var seen string
 	create := &cobra.Command{
 		Use:   "create ADDRESS",
 		Short: "Create a shared mailbox, or convert a user into one with --from-user (keeps its mail)",
@@ -46,12 +47,13 @@ func Shared(g *Globals) *cobra.Command {
 				}
 			}
 			return g.simple(cmd, "shared.create", admin.SharedArgs{Address: args[0], Name: name, Owner: owner,
-				Password: pw, FromUser: fromUser})
+				Password: pw, FromUser: fromUser, Seen: seen})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "display name")
 	create.Flags().StringVar(&owner, "owner", "", "owning user (has every right, administers the mailbox)")
 	create.Flags().BoolVar(&stdin, "password-stdin", false, "give the mailbox its own login password, read from standard input")
+	create.Flags().StringVar(&seen, "seen", "shared", "shared: one \\Seen for the team; per-member: each member has their own \\Seen and unread counts")
 	create.Flags().BoolVar(&fromUser, "from-user", false, "convert the existing user ADDRESS into a shared mailbox, keeping its mail (its login stops unless --password-stdin)")
 	c.AddCommand(create)
 
@@ -98,8 +100,8 @@ func Shared(g *Globals) *cobra.Command {
 		Use: "show ADDRESS", Short: "Show a shared mailbox with its members and rights", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return listCmd(g, cmd, showJSON, "shared.show", admin.SharedArgs{Address: args[0]}, func(w io.Writer, m admin.SharedInfo) {
-				fmt.Fprintf(w, "address:   %s\nname:      %s\nowner:     %s\nmessages:  %d\nbytes:     %d\npassword:  %s\n",
-					m.Address, m.Name, m.Owner, m.Messages, m.Bytes, yesNo(m.HasPassword))
+				fmt.Fprintf(w, "address:   %s\nname:      %s\nowner:     %s\nmessages:  %d\nbytes:     %d\npassword:  %s\nseen:      %s\n",
+					m.Address, m.Name, m.Owner, m.Messages, m.Bytes, yesNo(m.HasPassword), m.Seen)
 				if len(m.Members) == 0 {
 					fmt.Fprintln(w, "members:   (none)")
 					return

@@ -69,7 +69,7 @@ func addTeamCommands(g *Globals, c *cobra.Command) {
 	queue.Flags().BoolVar(&queueJSON, "json", false, "print JSON")
 	c.AddCommand(queue)
 
-	var replyFile, remindAfter string
+	var replyFile, remindAfter, seenSet string
 	var noReply, setJSON bool
 	set := &cobra.Command{
 		Use: "set ADDRESS", Short: "Set a shared mailbox's auto-acknowledgement and reminder digest",
@@ -78,15 +78,18 @@ func addTeamCommands(g *Globals, c *cobra.Command) {
 			if replyFile != "" && noReply {
 				return usageError("--auto-reply-file and --no-auto-reply exclude each other: give one")
 			}
-			if replyFile == "" && !noReply && remindAfter == "" {
-				return usageError("nothing to set: give --auto-reply-file FILE, --no-auto-reply or --remind-after DURATION")
+			if replyFile == "" && !noReply && remindAfter == "" && seenSet == "" {
+				return usageError("nothing to set: give --seen shared|per-member, --auto-reply-file FILE, --no-auto-reply or --remind-after DURATION")
 			}
-			if remindAfter != "0" {
+			if seenSet != "" && seenSet != "shared" && seenSet != "per-member" {
+				return usageError("--seen %q: want shared or per-member", seenSet)
+			}
+			if remindAfter != "" && remindAfter != "0" {
 				if err := checkDuration("remind-after", remindAfter); err != nil {
 					return err
 				}
 			}
-			a := admin.TeamArgs{Address: args[0], NoAutoReply: noReply, RemindAfter: remindAfter}
+			a := admin.TeamArgs{Address: args[0], NoAutoReply: noReply, RemindAfter: remindAfter, Seen: seenSet}
 			if replyFile != "" {
 				body, err := readTextFile("auto-reply-file", replyFile)
 				if err != nil {
@@ -100,6 +103,7 @@ func addTeamCommands(g *Globals, c *cobra.Command) {
 	set.Flags().StringVar(&replyFile, "auto-reply-file", "", "text file: answer each new sender with it (RFC 3834, once per sender per 7 days)")
 	set.Flags().BoolVar(&noReply, "no-auto-reply", false, "stop auto-acknowledging")
 	set.Flags().StringVar(&remindAfter, "remind-after", "", "send the members a daily digest of mail waiting longer than this (e.g. 4h; 0 = off)")
+	set.Flags().StringVar(&seenSet, "seen", "", "shared or per-member \\Seen (shared → per-member keeps each member's \\Seen; per-member → shared marks \\Seen what any member had read)")
 	set.Flags().BoolVar(&setJSON, "json", false, "print JSON")
 	c.AddCommand(set)
 }
@@ -165,6 +169,9 @@ func printAutoReply(w io.Writer, i admin.AutoReplyInfo) {
 	}
 	if i.RemindAfter != "" {
 		fmt.Fprintf(w, "remind after:  %s\n", i.RemindAfter)
+	}
+	if i.Seen != "" {
+		fmt.Fprintf(w, "seen:          %s\n", i.Seen)
 	}
 	if i.Body != "" {
 		fmt.Fprintf(w, "body:\n%s\n", strings.TrimRight(i.Body, "\n"))

@@ -22,6 +22,9 @@ const (
 	EventACL
 	// EventMailbox: MailboxID was renamed, removed or restored.
 	EventMailbox
+	// EventSeenMode: shared mailbox MailboxID switched between shared and
+	// per-member \Seen (seen_member.go).
+	EventSeenMode
 )
 
 // Event is published after the commit that caused it, in commit order.
@@ -51,6 +54,10 @@ type Event struct {
 	// Actor (EventFlags) is who made the change ("" = the system), as
 	// audited: the webmail tells an assignee who assigned them.
 	Actor string
+	// Private (EventFlags) names the member whose own \Seen this change
+	// was, in a per-member mailbox (seen_member.go): only that member's
+	// sessions see it; for others it only raises the folder's modseq.
+	Private string
 	// ModSeq (EventNew, EventFlags, EventExpunge) is the folder's
 	// HighestModSeq after this change: each such event raises it by one,
 	// so a gap shows a missed event (modseq.go).

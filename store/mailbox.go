@@ -30,6 +30,9 @@ type Mailbox struct {
 	// RemindAfter (shared mailboxes): mail waiting longer goes into the
 	// members' daily digest; 0 = no digest.
 	RemindAfter time.Duration `json:"remind_after,omitempty"`
+	// SeenPerMember (shared mailboxes, `--seen per-member`): each member
+	// has their own \Seen (seen_member.go).
+	SeenPerMember bool `json:"seen_per_member,omitempty"`
 }
 
 // DefaultFolders are created in every new mailbox, with their SPECIAL-USE.

@@ -411,6 +411,9 @@ func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, fla
 	if err != nil {
 		return nil, nil, err
 	}
+	if v := viewerTx(t.tx, f, actor); v != "" && checkActor {
+		return t.changeFlagsPerMember(origin, f, v, uids, op, flags, actor, checkActor, unchangedSince)
+	}
 	team := t.teamRulesFor(f, actor, checkActor)
 	fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 	fb := fm.Bucket([]byte("f"))

@@ -22,6 +22,7 @@ var allBuckets = []string{
 	"quota",    // per-mailbox quota limits (quota.go), additive
 	"prefs",    // users' team preferences (prefs.go), additive
 	"blobgone", // bodies awaiting their delayed removal (blob_remove.go), additive
+	"seenpvt",  // members' own \Seen in per-member shared mailboxes (seen_member.go), additive
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema

@@ -325,9 +325,12 @@ func (s *Store) StoreFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, f
 			return err
 		}
 		res = &StoreResult{Flags: out, ModSeq: map[uint32]uint64{}, Modified: modified}
-		q := bucket(t.tx, "msgs").Bucket(u64(fid)).Bucket(bktModSeq)
+		viewer := ""
+		if f, err := getFolderByIDTx(t.tx, fid); err == nil {
+			viewer = viewerTx(t.tx, f, actor)
+		}
 		for uid := range out {
-			res.ModSeq[uid] = modSeqOf(q, uid)
+			res.ModSeq[uid] = t.modSeqAs(fid, viewer, uid)
 		}
 		return nil
 	})

@@ -29,6 +29,8 @@ type SharedInfo struct {
 	Bytes       int64        `json:"bytes"`
 	HasPassword bool         `json:"has_password"`
 	Created     time.Time    `json:"created"`
+	// Seen is "shared" or "per-member" (`--seen`).
+	Seen string `json:"seen"`
 }
 
 // AuditInfo is one audit log line as `shared audit` prints it.
@@ -44,6 +46,26 @@ type sharedArgs struct {
 	Rights   string `json:"rights,omitempty"`
 	NewAddr  string `json:"new_address,omitempty"`
 	Since    string `json:"since,omitempty"` // duration back from now, e.g. "7d"
+	// Seen (shared.create): "shared" (default) or "per-member".
+	Seen string `json:"seen,omitempty"`
+}
+
+// parseSeen reads --seen: "" and "shared" are shared \Seen.
+func parseSeen(v string) (perMember bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "shared":
+		return false, nil
+	case "per-member":
+		return true, nil
+	}
+	return false, fmt.Errorf("--seen %q: want shared or per-member", v)
+}
+
+func seenMode(mb *store.Mailbox) string {
+	if mb.SeenPerMember {
+		return "per-member"
+	}
+	return "shared"
 }
 
 // config returns the handler's config, or the defaults.
@@ -71,7 +93,7 @@ func (h *Handler) sharedMailbox(addr string) (*store.Mailbox, error) {
 
 func (h *Handler) sharedInfo(mb *store.Mailbox) (SharedInfo, error) {
 	info := SharedInfo{Address: mb.Address, Name: mb.Name, Owner: mb.Owner, HasPassword: mb.PasswordHash != "",
-		Created: mb.Created, Members: []MemberInfo{}}
+		Created: mb.Created, Members: []MemberInfo{}, Seen: seenMode(mb)}
 	entries, err := h.Store.ACL(mb.ID)
 	if err != nil {
 		return info, err
@@ -87,6 +109,10 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 	lim := func() config.Limits { return h.config().Limits }
 	return map[string]OpFunc{
 		"shared.create": op(func(ctx context.Context, a sharedArgs) (any, error) {
+			perMember, err := parseSeen(a.Seen)
+			if err != nil {
+				return nil, err
+			}
 			hash := ""
 			if a.Password != "" {
 				if err := checkPassword(a.Password); err != nil {
@@ -98,7 +124,6 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 				}
 			}
 			var mb *store.Mailbox
-			var err error
 			if a.FromUser {
 				mb, err = h.Store.ConvertUserToShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, actor(ctx))
 			} else {
@@ -106,6 +131,11 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			}
 			if err != nil {
 				return nil, err
+			}
+			if perMember {
+				if mb, err = h.Store.SetSeenMode(mb.ID, true, actor(ctx)); err != nil {
+					return nil, err
+				}
 			}
 			msg := "shared mailbox " + mb.Address + " created"
 			if a.FromUser {
@@ -116,6 +146,9 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			}
 			if mb.Owner != "" {
 				msg += ", owner " + mb.Owner
+			}
+			if perMember {
+				msg += ", each member with their own \\Seen"
 			}
 			return Done{Message: msg}, nil
 		}),

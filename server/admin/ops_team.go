@@ -29,6 +29,8 @@ type teamArgs struct {
 	AutoReply   string `json:"auto_reply,omitempty"`
 	NoAutoReply bool   `json:"no_auto_reply,omitempty"`
 	RemindAfter string `json:"remind_after,omitempty"`
+	// Seen (shared.set): "shared" or "per-member" \Seen; "" = unchanged.
+	Seen string `json:"seen,omitempty"`
 	// vacation.set
 	Body    string `json:"body,omitempty"`
 	Subject string `json:"subject,omitempty"`
@@ -58,6 +60,8 @@ type AutoReplyInfo struct {
 	Body        string     `json:"body,omitempty"`
 	Until       *time.Time `json:"until,omitempty"`
 	RemindAfter string     `json:"remind_after,omitempty"`
+	// Seen (shared mailboxes): "shared" or "per-member".
+	Seen string `json:"seen,omitempty"`
 }
 
 func (h *Handler) autoReplyInfo(mb *store.Mailbox) AutoReplyInfo {
@@ -71,6 +75,9 @@ func (h *Handler) autoReplyInfo(mb *store.Mailbox) AutoReplyInfo {
 	}
 	if mb.RemindAfter > 0 {
 		info.RemindAfter = mb.RemindAfter.String()
+	}
+	if mb.Kind == store.MailboxShared {
+		info.Seen = seenMode(mb)
 	}
 	return info
 }
@@ -171,12 +178,21 @@ func (h *Handler) teamOps() map[string]OpFunc {
 			if a.AutoReply != "" && a.NoAutoReply {
 				return nil, errors.New("--auto-reply-file and --no-auto-reply exclude each other: give one")
 			}
-			if a.AutoReply == "" && !a.NoAutoReply && a.RemindAfter == "" {
-				return nil, errors.New("nothing to set: give --auto-reply-file FILE, --no-auto-reply or --remind-after DURATION")
+			if a.AutoReply == "" && !a.NoAutoReply && a.RemindAfter == "" && a.Seen == "" {
+				return nil, errors.New("nothing to set: give --seen shared|per-member, --auto-reply-file FILE, --no-auto-reply or --remind-after DURATION")
 			}
 			mb, err := h.sharedMailbox(a.Address)
 			if err != nil {
 				return nil, err
+			}
+			if a.Seen != "" {
+				perMember, err := parseSeen(a.Seen)
+				if err != nil {
+					return nil, err
+				}
+				if mb, err = h.Store.SetSeenMode(mb.ID, perMember, actor(ctx)); err != nil {
+					return nil, err
+				}
 			}
 			if a.RemindAfter != "" {
 				d := time.Duration(0)

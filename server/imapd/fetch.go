@@ -83,7 +83,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 //
 // missed reports that a message of chunk was expunged meanwhile.
 func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq bool) (missed bool, err error) {
-	flags, err := s.srv.st.FlagsOf(s.sel.fid, refUIDs(chunk))
+	flags, err := s.srv.st.FlagsOfAs(s.sel.fid, refUIDs(chunk), s.sel.viewer)
 	if err != nil {
 		return false, err
 	}
@@ -178,6 +178,9 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 		load = st.MessageHeads
 	}
 	msgs, err := load(s.sel.fid, refUIDs(chunk))
+	if err == nil {
+		err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -322,7 +325,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Message, o *imap.FetchOptions, writeFlags bool) error {
 	p, err := s.prepare(m, o)
 	if errors.Is(err, store.ErrNotFound) {
-		if fl, ferr := s.srv.st.FlagsOf(s.sel.fid, []uint32{m.UID}); ferr == nil && len(fl) == 0 {
+		if fl, ferr := s.srv.st.FlagsOfAs(s.sel.fid, []uint32{m.UID}, s.sel.viewer); ferr == nil && len(fl) == 0 {
 			return err // expunged meanwhile: the caller says EXPUNGEISSUED
 		}
 	}

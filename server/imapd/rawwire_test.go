@@ -146,7 +146,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.reg.mu.Lock()
-	fs := e.srv.reg.folders[f.ID]
+	fs := e.srv.reg.folders[f.ID][""]
 	e.srv.reg.mu.Unlock()
 	// Simulate the bug: a UID the tracker was never told about, then its
 	// expunge, which makes the tracker panic.

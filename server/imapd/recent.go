@@ -155,13 +155,19 @@ func (s *session) statusRecent(fid uint64, boundary, uidNext uint32) (uint32, er
 // firstUnseen is the sequence number of the selection's first message
 // without \Seen, for IMAP4rev1's "* OK [UNSEEN n]" (0: none, or rev2).
 func (s *session) firstUnseen(f *store.Folder) uint32 {
-	if f.Unseen == 0 || s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		return 0
+	}
+	if n, err := s.srv.st.UnseenAs(f, s.sel.viewer); err != nil || n == 0 {
 		return 0
 	}
 	// The first unseen message by UID is the first by sequence number;
 	// one that is not in this session's view yet (delivered meanwhile)
-	// has no number to give.
+	// has no number to give. A member of a per-member mailbox: their own.
 	uid, ok, err := s.srv.st.FirstUnseen(f.ID)
+	if s.sel.viewer != "" {
+		uid, ok, err = s.firstUnseenOwn(f)
+	}
 	if err != nil {
 		s.log.Warn("SELECT: reading flags for UNSEEN", "folder", f.Name, "err", err)
 		return 0
@@ -176,4 +182,22 @@ func (s *session) firstUnseen(f *store.Folder) uint32 {
 		}
 	}
 	return 0
+}
+
+// firstUnseenOwn is FirstUnseen with the member's own \Seen
+// (store/seen_member.go).
+func (s *session) firstUnseenOwn(f *store.Folder) (uint32, bool, error) {
+	flags, err := s.srv.st.FolderFlags(f.ID)
+	if err != nil {
+		return 0, false, err
+	}
+	fs := s.sel.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, fl := range flags {
+		if !hasFlag(fs.viewFlags(fl.UID, fl.Flags), `\Seen`) {
+			return fl.UID, true, nil
+		}
+	}
+	return 0, false, nil
 }

@@ -18,18 +18,27 @@ type registry struct {
 	st  *store.Store
 	log *slog.Logger
 
-	mu      sync.Mutex
-	folders map[uint64]*folderState
+	mu sync.Mutex
+	// folders: folder id → viewer → state. The viewer is "" except in a
+	// per-member \Seen mailbox, where each member's sessions share a state
+	// of their own (store/seen_member.go): the member's \Seen is theirs.
+	folders map[uint64]map[string]*folderState
 }
 
 // folderState is the server's current view of one open folder: the UID
 // list (server sequence number i+1 ↔ uids[i]) and the go-imap tracker that
 // queues per-session updates. Both change only under mu, in commit order.
 type folderState struct {
-	fid   uint64
-	refs  int // guarded by registry.mu
-	ready chan struct{}
-	err   error // load error, set before ready is closed
+	fid  uint64
+	mbid uint64
+	// viewer is the member whose own \Seen this state shows ("" = shared
+	// \Seen); seen holds that member's overrides (uid → \Seen), kept in
+	// commit order with the rest.
+	viewer string
+	seen   map[uint32]bool
+	refs   int // guarded by registry.mu
+	ready  chan struct{}
+	err    error // load error, set before ready is closed
 
 	mu      sync.Mutex
 	loaded  bool
@@ -66,20 +75,23 @@ func (fs *folderState) changes() <-chan struct{} {
 }
 
 func newRegistry(st *store.Store, log *slog.Logger) *registry {
-	return &registry{st: st, log: log, folders: map[uint64]*folderState{}}
+	return &registry{st: st, log: log, folders: map[uint64]map[string]*folderState{}}
 }
 
 // open registers interest in folder fid and returns its loaded state. The
 // folder is registered before its UIDs are read, and events that arrive
 // during the read are replayed with de-duplication afterwards, so nothing
 // committed around SELECT is lost or doubled.
-func (r *registry) open(fid uint64) (*folderState, error) {
+func (r *registry) open(fid, mbid uint64, viewer string) (*folderState, error) {
 	r.mu.Lock()
-	fs := r.folders[fid]
+	fs := r.folders[fid][viewer]
 	loader := fs == nil
 	if loader {
-		fs = &folderState{fid: fid, ready: make(chan struct{})}
-		r.folders[fid] = fs
+		fs = &folderState{fid: fid, mbid: mbid, viewer: viewer, ready: make(chan struct{})}
+		if r.folders[fid] == nil {
+			r.folders[fid] = map[string]*folderState{}
+		}
+		r.folders[fid][viewer] = fs
 	}
 	fs.refs++
 	r.mu.Unlock()
@@ -90,6 +102,10 @@ func (r *registry) open(fid uint64) (*folderState, error) {
 		if err == nil {
 			kws, err = r.st.FolderKeywords(fid)
 		}
+		var seen map[uint32]bool
+		if err == nil {
+			seen, err = r.st.SeenOverrides(fid, viewer)
+		}
 		fs.mu.Lock()
 		if err != nil {
 			fs.err = err
@@ -97,6 +113,11 @@ func (r *registry) open(fid uint64) (*folderState, error) {
 			fs.uids = uids
 			fs.modseq = ms
 			fs.keywords = kws
+			for uid, v := range seen {
+				if _, ok := fs.seen[uid]; !ok { // a replayed event is newer
+					fs.setSeen(uid, v)
+				}
+			}
 			for _, ev := range fs.pending {
 				fs.applyLoading(ev)
 			}
@@ -121,9 +142,79 @@ func (r *registry) close(fs *folderState) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fs.refs--
-	if fs.refs == 0 && r.folders[fs.fid] == fs {
+	if fs.refs == 0 && r.folders[fs.fid][fs.viewer] == fs {
+		r.drop(fs)
+	}
+}
+
+// drop removes fs from the registry (r.mu held).
+func (r *registry) drop(fs *folderState) {
+	delete(r.folders[fs.fid], fs.viewer)
+	if len(r.folders[fs.fid]) == 0 {
 		delete(r.folders, fs.fid)
 	}
+}
+
+// states returns the open states of folder fid.
+func (r *registry) states(fid uint64) []*folderState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*folderState, 0, len(r.folders[fid]))
+	for _, fs := range r.folders[fid] {
+		out = append(out, fs)
+	}
+	return out
+}
+
+// seenModeChanged marks the states of mailbox mbid broken: their
+// sessions show \Seen the old way, so they are disconnected at their next
+// command and see the new mode when they select again.
+func (r *registry) seenModeChanged(mbid uint64) {
+	r.mu.Lock()
+	var hit []*folderState
+	for _, m := range r.folders {
+		for _, fs := range m {
+			if fs.mbid == mbid {
+				hit = append(hit, fs)
+			}
+		}
+	}
+	for _, fs := range hit {
+		r.drop(fs)
+	}
+	r.mu.Unlock()
+	for _, fs := range hit {
+		fs.mu.Lock()
+		fs.broken = true
+		if fs.loaded {
+			close(fs.changed)
+			fs.changed = make(chan struct{})
+		}
+		fs.mu.Unlock()
+	}
+}
+
+// setSeen records the viewer's own \Seen of uid (fs.mu held).
+func (fs *folderState) setSeen(uid uint32, seen bool) {
+	if fs.seen == nil {
+		fs.seen = map[uint32]bool{}
+	}
+	fs.seen[uid] = seen
+}
+
+// viewFlags is flags (of a shared change) as fs's viewer sees them.
+func (fs *folderState) viewFlags(uid uint32, flags []string) []string {
+	if fs.viewer == "" {
+		return flags
+	}
+	if seen, ok := fs.seen[uid]; ok {
+		out := slices.DeleteFunc(slices.Clone(flags), func(f string) bool { return f == store.FlagSeen })
+		if seen {
+			out = append(out, store.FlagSeen)
+		}
+		return out
+	}
+	return flags
 }
 
 // handle runs on the store's committer goroutine: it only takes short
@@ -131,15 +222,18 @@ func (r *registry) close(fs *folderState) {
 func (r *registry) handle(ev store.Event) {
 	switch ev.Kind {
 	case store.EventNew, store.EventExpunge, store.EventFlags:
+	case store.EventSeenMode:
+		r.seenModeChanged(ev.MailboxID)
+		return
 	default:
 		return
 	}
-	r.mu.Lock()
-	fs := r.folders[ev.FolderID]
-	r.mu.Unlock()
-	if fs == nil {
-		return
+	for _, fs := range r.states(ev.FolderID) {
+		r.applyTo(fs, ev)
 	}
+}
+
+func (r *registry) applyTo(fs *folderState, ev store.Event) {
 	if p, stack := fs.apply(ev); p != nil {
 		// A bug put the UID list and go-imap's tracker out of step (the
 		// tracker panics then). Sequence numbers of this folder can no
@@ -149,8 +243,8 @@ func (r *registry) handle(ev store.Event) {
 		r.log.Error("open folder lost track of a change; disconnecting its sessions",
 			"folder", ev.FolderID, "event", ev.Kind, "panic", p, "stack", stack)
 		r.mu.Lock()
-		if r.folders[fs.fid] == fs {
-			delete(r.folders, fs.fid)
+		if r.folders[fs.fid][fs.viewer] == fs {
+			r.drop(fs)
 		}
 		r.mu.Unlock()
 	}
@@ -206,14 +300,24 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 			fs.tracker.QueueExpungeUID(uint32(i+1), imap.UID(uid))
 		}
 	case store.EventFlags:
+		if ev.Private != "" && ev.Private != fs.viewer {
+			return nil, "" // another member's own \Seen: only the modseq moved
+		}
 		for k, uid := range ev.UIDs {
+			if k < len(ev.Flags) && ev.Private != "" {
+				fs.setSeen(uid, slices.Contains(ev.Flags[k], store.FlagSeen))
+			}
 			i, ok := slices.BinarySearch(fs.uids, uid)
 			if !ok || k >= len(ev.Flags) {
 				continue
 			}
+			flags := ev.Flags[k]
+			if ev.Private == "" {
+				flags = fs.viewFlags(uid, flags)
+			}
 			// The session that made the change reports it itself.
 			origin, _ := ev.Origin.(*imapserver.SessionTracker)
-			fs.tracker.QueueMessageFlagsModSeq(uint32(i+1), imap.UID(uid), toIMAPFlags(ev.Flags[k]), ev.ModSeq, origin)
+			fs.tracker.QueueMessageFlagsModSeq(uint32(i+1), imap.UID(uid), toIMAPFlags(flags), ev.ModSeq, origin)
 		}
 	}
 	return nil, ""
@@ -224,6 +328,13 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 func (fs *folderState) applyLoading(ev store.Event) {
 	fs.modseq = max(fs.modseq, ev.ModSeq)
 	fs.addKeywords(ev.Keywords)
+	if ev.Kind == store.EventFlags && ev.Private != "" && ev.Private == fs.viewer {
+		for k, uid := range ev.UIDs {
+			if k < len(ev.Flags) {
+				fs.setSeen(uid, slices.Contains(ev.Flags[k], store.FlagSeen))
+			}
+		}
+	}
 	switch ev.Kind {
 	case store.EventNew:
 		for _, uid := range ev.UIDs {

@@ -120,12 +120,18 @@ func (s *session) searchChunk(chunk []msgRef, need searchNeed, words []string) (
 	switch need {
 	case needHeads:
 		msgs, err := st.MessageHeadsWithWords(s.sel.fid, refUIDs(chunk), words)
+		if err == nil {
+			err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+		}
 		return msgs, mapStoreErr(err)
 	case needRecords:
 		msgs, err := st.MessagesWithWords(s.sel.fid, refUIDs(chunk), words)
+		if err == nil {
+			err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+		}
 		return msgs, mapStoreErr(err)
 	}
-	flags, err := st.FlagsOf(s.sel.fid, refUIDs(chunk))
+	flags, err := st.FlagsOfAs(s.sel.fid, refUIDs(chunk), s.sel.viewer)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}

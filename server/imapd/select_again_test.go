@@ -9,7 +9,7 @@ import (
 func (e *env) heldState(fid uint64) *folderState {
 	e.srv.reg.mu.Lock()
 	defer e.srv.reg.mu.Unlock()
-	return e.srv.reg.folders[fid]
+	return e.srv.reg.folders[fid][""]
 }
 
 // TestSelectAgainKeepsFolderState: go-imap unselects before every SELECT,

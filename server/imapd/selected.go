@@ -13,11 +13,14 @@ import (
 
 // selection is the session's selected folder.
 type selection struct {
-	fs       *folderState
-	t        *imapserver.SessionTracker
-	mb       *store.Mailbox
-	folder   string
-	fid      uint64
+	fs     *folderState
+	t      *imapserver.SessionTracker
+	mb     *store.Mailbox
+	folder string
+	fid    uint64
+	// viewer is the member whose own \Seen the session shows, in a
+	// per-member mailbox ("" = shared \Seen; store/seen_member.go).
+	viewer   string
 	examine  bool // EXAMINE: read-only whatever the rights
 	checkACL bool // rights must be re-read at each command (shared mailbox, not owned)
 	name     string
@@ -72,7 +75,11 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	fs, err := s.srv.reg.open(f.ID)
+	viewer, err := s.srv.st.SeenViewer(f.ID, s.user)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	fs, err := s.srv.reg.open(f.ID, t.mb.ID, viewer)
 	s.releaseHeld()
 	if err != nil {
 		return nil, mapStoreErr(err)
@@ -109,7 +116,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	}
 	st.SetMailboxFlagsFunc(kw.onQueuedFlags)
 	s.sel = &selection{
-		fs: fs, t: st, mb: t.mb, folder: f.Name, fid: f.ID, name: name,
+		fs: fs, t: st, mb: t.mb, folder: f.Name, fid: f.ID, name: name, viewer: viewer,
 		examine:  o.ReadOnly,
 		checkACL: !(t.mb.ID == s.root.ID && s.rootAll),
 		kw:       kw,
@@ -469,7 +476,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	var victims []uint32
 	if uids != nil {
 		refs := s.refs(*uids)
-		flags, err := st.FlagsOf(s.sel.fid, refUIDs(refs))
+		flags, err := st.FlagsOfAs(s.sel.fid, refUIDs(refs), s.sel.viewer)
 		if err != nil {
 			return mapStoreErr(err)
 		}

@@ -387,7 +387,15 @@ func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions
 		d.NumRecent = u32(n)
 	}
 	if o.NumUnseen {
-		d.NumUnseen = u32(f.Unseen)
+		viewer, err := s.srv.st.SeenViewer(f.ID, s.user)
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		n, err := s.srv.st.UnseenAs(f, viewer)
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		d.NumUnseen = u32(n)
 	}
 	if o.Size {
 		d.Size = i64(f.Size)

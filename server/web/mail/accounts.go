@@ -144,7 +144,7 @@ func (m *Mail) apiAccounts(q *request) (any, error) {
 	for _, a := range accts {
 		unread := uint32(0)
 		if f, err := m.st.GetFolder(a.mb.ID, "INBOX"); err == nil {
-			unread = f.Unseen
+			unread = m.unseen(q, f)
 		}
 		out = append(out, Account{Address: a.mb.Address, Name: a.mb.Name, Shared: a.shared(), Unread: unread, Rights: rightsJSON(a.rights)})
 	}
@@ -185,7 +185,7 @@ func (m *Mail) apiFolders(q *request) (any, error) {
 	slices.SortStableFunc(fs, func(x, y store.Folder) int { return folderRank(x) - folderRank(y) })
 	out := []FolderInfo{}
 	for _, f := range fs {
-		out = append(out, FolderInfo{Name: f.Name, SpecialUse: f.SpecialUse, Messages: f.Messages, Unread: f.Unseen})
+		out = append(out, FolderInfo{Name: f.Name, SpecialUse: f.SpecialUse, Messages: f.Messages, Unread: m.unseen(q, &f)})
 	}
 	return out, nil
 }
@@ -208,4 +208,24 @@ func (m *Mail) specialFolder(a account, use, name string) (*store.Folder, error)
 		}
 	}
 	return nil, errorf(http.StatusConflict, a.mb.Address+" has no "+name+" folder")
+}
+
+// viewer is the member whose own \Seen the user sees in folder f ("" =
+// the shared \Seen; store/seen_member.go).
+func (m *Mail) viewer(q *request, f *store.Folder) string {
+	v, err := m.st.SeenViewer(f.ID, q.sess.User)
+	if err != nil {
+		q.log.Warn("reading the \\Seen mode", "folder", f.ID, "err", err)
+	}
+	return v
+}
+
+// unseen is f's unread count as the user sees it.
+func (m *Mail) unseen(q *request, f *store.Folder) uint32 {
+	n, err := m.st.UnseenAs(f, m.viewer(q, f))
+	if err != nil {
+		q.log.Warn("counting unread messages", "folder", f.ID, "err", err)
+		return f.Unseen
+	}
+	return n
 }

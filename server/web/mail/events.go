@@ -83,7 +83,7 @@ func (h *hub) publish(ev store.Event) {
 		return
 	}
 	assigned := newAssignments(ev)
-	ev = store.Event{Kind: ev.Kind, MailboxID: ev.MailboxID, FolderID: ev.FolderID, UIDs: slices.Clone(ev.UIDs), Member: ev.Member, Actor: ev.Actor}
+	ev = store.Event{Kind: ev.Kind, MailboxID: ev.MailboxID, FolderID: ev.FolderID, UIDs: slices.Clone(ev.UIDs), Member: ev.Member, Actor: ev.Actor, Private: ev.Private}
 	h.mu.Lock()
 	h.last++
 	h.ring = append(h.ring, hubEvent{id: h.last, ev: ev, assigned: assigned})
@@ -223,6 +223,9 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 			a := findAccount(accts, he.ev.MailboxID)
 			if a == nil {
 				continue // another user's mailbox
+			}
+			if he.ev.Private != "" && !strings.EqualFold(he.ev.Private, q.sess.User) {
+				continue // another member's own \Seen (per-member mailbox)
 			}
 			d := Event{Account: a.mb.Address, UIDs: he.ev.UIDs}
 			if he.ev.FolderID != 0 {

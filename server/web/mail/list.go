@@ -103,7 +103,7 @@ func (m *Mail) apiMessages(q *request) (any, error) {
 		pick = slices.Clone(uids[lo:hi])
 		slices.Reverse(pick)
 	}
-	msgs, err := m.st.Messages(f.ID, pick)
+	msgs, err := m.st.MessagesAs(f.ID, pick, m.viewer(q, f))
 	if err != nil {
 		return nil, err
 	}
@@ -154,12 +154,13 @@ func (m *Mail) apiSearch(q *request) (any, error) {
 	}
 	slices.Reverse(uids)
 	c := searchCriteria(text)
+	viewer := m.viewer(q, f)
 	var found []store.Message
 	for start := 0; start < len(uids) && len(found) < maxSearchResults; start += searchChunk {
 		if err := q.r.Context().Err(); err != nil {
 			return nil, err
 		}
-		msgs, err := m.st.Messages(f.ID, uids[start:min(start+searchChunk, len(uids))])
+		msgs, err := m.st.MessagesAs(f.ID, uids[start:min(start+searchChunk, len(uids))], viewer)
 		if err != nil {
 			return nil, err
 		}

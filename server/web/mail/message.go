@@ -76,7 +76,7 @@ func (m *Mail) load(q *request) (*loaded, error) {
 	if err != nil || uid == 0 {
 		return nil, errorf(http.StatusBadRequest, "uid must be a message UID (a positive number)")
 	}
-	msgs, err := m.st.Messages(f.ID, []uint32{uint32(uid)})
+	msgs, err := m.st.MessagesAs(f.ID, []uint32{uint32(uid)}, m.viewer(q, f))
 	if err != nil {
 		return nil, err
 	}

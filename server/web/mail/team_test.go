@@ -324,3 +324,58 @@ func TestAssignmentMailWhenChosen(t *testing.T) {
 		t.Errorf("alice was mailed about her own assignment: %+v", l)
 	}
 }
+
+// Per-member \Seen in the webmail: alice reading a message changes her
+// unread counts and list only; bob's stay, and his stream is not told.
+func TestPerMemberSeenInWebmail(t *testing.T) {
+	f := newFixture(t)
+	info, _ := f.st.MailboxByAddress("info@example.com")
+	if _, err := f.st.SetSeenMode(info.ID, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	u1 := f.deliver(t, "info@example.com", "INBOX", msg("x@remote.example", "info@example.com", "One", "1"))
+	f.deliver(t, "info@example.com", "INBOX", msg("x@remote.example", "info@example.com", "Two", "2"))
+	alice, bob := f.login(t, "alice"), f.login(t, "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bobEvents := bob.events(t, ctx, "")
+	var v mail.View
+	alice.getJSON(fmt.Sprintf("/api/mail/info@example.com/message?folder=INBOX&uid=%d", u1), &v)
+	unread := func(c *client) uint32 {
+		var accts []mail.Account
+		c.getJSON("/api/mail/accounts", &accts)
+		for _, a := range accts {
+			if a.Address == "info@example.com" {
+				return a.Unread
+			}
+		}
+		return 99
+	}
+	if a, b := unread(alice), unread(bob); a != 1 || b != 2 {
+		t.Errorf("unread: alice %d, bob %d; want 1 and 2", a, b)
+	}
+	seen := func(c *client) map[string]bool {
+		out := map[string]bool{}
+		for _, m := range f.list(t, c, "info@example.com", "INBOX").Messages {
+			out[m.Subject] = m.Seen
+		}
+		return out
+	}
+	if s := seen(alice); !s["One"] || s["Two"] {
+		t.Errorf("alice's list: %v", s)
+	}
+	if s := seen(bob); s["One"] || s["Two"] {
+		t.Errorf("bob's list: %v", s)
+	}
+	// The next event bob gets is a shared change, not alice's \Seen.
+	if st, b := alice.post("/api/mail/info@example.com/flags", map[string]any{"folder": "INBOX", "uids": []uint32{u1}, "add": []string{`\Flagged`}}); st != 200 {
+		t.Fatalf("flag: %d %s", st, b)
+	}
+	f.deliver(t, "info@example.com", "INBOX", msg("x@remote.example", "info@example.com", "Three", "3"))
+	if e1, e2 := bobEvents.next(t), bobEvents.next(t); e1.name != "flags" || e2.name != "new" {
+		t.Errorf("bob's events = %+v, %+v; want only the shared flags change, then the new message", e1, e2)
+	}
+	if s := seen(bob); s["One"] {
+		t.Errorf("bob's list after the shared flag: %v", s)
+	}
+}
