@@ -3,7 +3,7 @@ package store
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Account is a user who can log in; it owns one personal mailbox.
@@ -16,7 +16,7 @@ type Account struct {
 }
 
 // addressUse says what, if anything, uses addr ("user", "alias", "shared mailbox").
-func addressUse(tx *bolt.Tx, addr string) string {
+func addressUse(tx kv.Tx, addr string) string {
 	switch {
 	case bucket(tx, "accounts").Get([]byte(addr)) != nil:
 		return "user"
@@ -37,7 +37,7 @@ func withArticle(use string) string {
 }
 
 // checkFreeAddress fails unless addr is in a local domain and unused.
-func checkFreeAddress(tx *bolt.Tx, addr string) error {
+func checkFreeAddress(tx kv.Tx, addr string) error {
 	if !isLocalDomainTx(tx, DomainOf(addr)) {
 		return errorf(ErrUnknownDomain, "%s: domain %s is not a local domain (add it with `mailsrv domain add %s`)",
 			addr, DomainOf(addr), DomainOf(addr))
@@ -79,7 +79,7 @@ func (s *Store) User(addr string) (*Account, error) {
 		return nil, err
 	}
 	var acct Account
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "accounts"), []byte(a), &acct)
 		if err == nil && !ok {
 			err = errNoUser(a)
@@ -95,7 +95,7 @@ func (s *Store) User(addr string) (*Account, error) {
 // Users lists all accounts sorted by address.
 func (s *Store) Users() ([]Account, error) {
 	var out []Account
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "accounts")
 		return b.ForEach(func(k, _ []byte) error {
 			var a Account

@@ -7,7 +7,7 @@ import (
 
 	"mailsrv/auth/acl"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // ACLEntry is one member's rights on a shared mailbox.
@@ -23,7 +23,7 @@ func aclKey(mbid uint64, member string) []byte { return append(u64(mbid), member
 // a personal or shared mailbox has every right.
 func (s *Store) RightsOf(mbid uint64, user string) (acl.Rights, error) {
 	var r acl.Rights
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		var err error
 		r, err = rightsTx(tx, mbid, user)
 		return err
@@ -31,7 +31,7 @@ func (s *Store) RightsOf(mbid uint64, user string) (acl.Rights, error) {
 	return r, err
 }
 
-func rightsTx(tx *bolt.Tx, mbid uint64, user string) (acl.Rights, error) {
+func rightsTx(tx kv.Tx, mbid uint64, user string) (acl.Rights, error) {
 	mb, err := getMailboxTx(tx, mbid)
 	if err != nil {
 		return 0, err
@@ -57,14 +57,14 @@ func rightsTx(tx *bolt.Tx, mbid uint64, user string) (acl.Rights, error) {
 // listed; it has every right implicitly).
 func (s *Store) ACL(mbid uint64) ([]ACLEntry, error) {
 	var out []ACLEntry
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		out = aclTx(tx, mbid)
 		return nil
 	})
 	return out, err
 }
 
-func aclTx(tx *bolt.Tx, mbid uint64) []ACLEntry {
+func aclTx(tx kv.Tx, mbid uint64) []ACLEntry {
 	var out []ACLEntry
 	prefix := u64(mbid)
 	c := bucket(tx, "acl").Cursor()
@@ -157,7 +157,7 @@ type SharedAccess struct {
 // (as owner or member), sorted by address.
 func (s *Store) SharedFor(user string) ([]SharedAccess, error) {
 	var out []SharedAccess
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "mailboxes")
 		return b.ForEach(func(k, _ []byte) error {
 			var mb Mailbox

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Alias forwards an address of a local domain to local users or shared
@@ -72,7 +72,7 @@ func (s *Store) AddAlias(addr, target string) error {
 // Aliases lists all aliases.
 func (s *Store) Aliases() ([]Alias, error) {
 	var out []Alias
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "aliases")
 		return b.ForEach(func(k, _ []byte) error {
 			var a Alias
@@ -115,7 +115,7 @@ func (s *Store) Resolve(addr string) ([]uint64, error) {
 		return nil, err
 	}
 	var ids []uint64
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		if !isLocalDomainTx(tx, DomainOf(a)) {
 			return ErrUnknownDomain
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // AuditEntry is one line of a shared mailbox's audit log.
@@ -67,7 +67,7 @@ func (t *Tx) auditMessage(f *Folder, uid uint32, actor, action, detail string) {
 // AuditLog returns mailbox mbid's audit entries at or after since, oldest first.
 func (s *Store) AuditLog(mbid uint64, since time.Time) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		prefix := u64(mbid)
 		c := bucket(tx, "audit").Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // BackupPrefix is the folder under which BackupMailbox files copies.
@@ -50,7 +50,7 @@ func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(Back
 		return nil, fmt.Errorf("cannot back up %s into itself", sa)
 	}
 	var smb, dmb *Mailbox
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		var err error
 		if smb, err = liveMailboxTx(tx, sa); err != nil {
 			return fmt.Errorf("source: %w", err)

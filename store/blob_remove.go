@@ -3,7 +3,7 @@ package store
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Delayed removal of bodies (BlobStores shared by several servers).
@@ -45,7 +45,7 @@ func (s *Store) SweepRemovedBlobs() (int, error) {
 	removed := 0
 	for {
 		var due [][]byte
-		err := s.view(func(tx *bolt.Tx) error {
+		err := s.view(func(tx kv.Tx) error {
 			b := bucket(tx, "blobgone")
 			if b == nil {
 				return nil
@@ -84,7 +84,7 @@ func (s *Store) SweepRemovedBlobs() (int, error) {
 
 // pendingRemoval reports which of ids have a tombstone (the orphan sweep
 // skips them).
-func pendingRemoval(tx *bolt.Tx, id string) bool {
+func pendingRemoval(tx kv.Tx, id string) bool {
 	b := bucket(tx, "blobgone")
 	return b != nil && b.Get([]byte(id)) != nil
 }

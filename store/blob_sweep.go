@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // SweepOrphanBlobs removes bodies that no message or queue entry
@@ -30,7 +30,7 @@ func (s *Store) SweepOrphanBlobs(minAge time.Duration) (int, error) {
 	// check removes the unreferenced ids among old.
 	check := func() error {
 		var orphans []string
-		err := s.view(func(tx *bolt.Tx) error {
+		err := s.view(func(tx kv.Tx) error {
 			refs := bucket(tx, "blobrefs")
 			for _, id := range old {
 				if refs.Get([]byte(id)) == nil && !pendingRemoval(tx, id) {

@@ -1,27 +1,26 @@
 package store
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // maxBatch bounds one group commit so a flood of writers cannot make a
 // single transaction (and its memory) arbitrarily large.
 const maxBatch = 256
 
-// Tx is a write transaction handed to update functions. Besides the bbolt
+// Tx is a write transaction handed to update functions. Besides the engine's
 // transaction it collects change events and after-commit actions, which
 // run only if this request's changes were committed.
 type Tx struct {
-	tx          *bolt.Tx
+	tx          kv.Tx
 	s           *Store
 	events      []Event
 	afterCommit []func()
 }
-
-// Bolt exposes the underlying transaction.
-func (t *Tx) Bolt() *bolt.Tx { return t.tx }
 
 // Publish queues an event to be delivered after commit.
 func (t *Tx) Publish(ev Event) { t.events = append(t.events, ev) }
@@ -98,26 +97,36 @@ func (s *Store) tryBatch(batch []*writeReq) bool {
 	return true
 }
 
-// runTx runs reqs in one bbolt transaction and commits it.
+// runTx runs reqs in one engine transaction and commits it; the first
+// failing request rolls the whole transaction back.
 func (s *Store) runTx(reqs []*writeReq) ([]*Tx, error) {
-	btx, err := s.db.Begin(true)
-	if err != nil {
-		return nil, err
-	}
 	txs := make([]*Tx, 0, len(reqs))
-	for _, r := range reqs {
-		t := &Tx{tx: btx, s: s}
-		if err := callSafely(r.fn, t); err != nil {
-			btx.Rollback()
-			return nil, err
+	err := s.db.Update(context.Background(), func(ktx kv.Tx) error {
+		txs = txs[:0]
+		for _, r := range reqs {
+			t := &Tx{tx: ktx, s: s}
+			if err := callSafely(r.fn, t); err != nil {
+				return &requestError{err}
+			}
+			txs = append(txs, t)
 		}
-		txs = append(txs, t)
+		return nil
+	})
+	var re *requestError
+	if errors.As(err, &re) {
+		return nil, re.err
 	}
-	if err := btx.Commit(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return txs, nil
 }
+
+// requestError marks a request function's own error, returned unchanged,
+// apart from the engine's failures to begin or commit.
+type requestError struct{ err error }
+
+func (e *requestError) Error() string { return e.err.Error() }
 
 // finish publishes events and runs after-commit actions of committed requests.
 func (s *Store) finish(txs []*Tx, err error) {

@@ -8,7 +8,7 @@ import (
 
 	"mailsrv/auth/msgauth"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // DKIMKey is one DKIM signing key of a domain.
@@ -55,7 +55,7 @@ func (s *Store) AddDomain(d Domain) error {
 // Domains lists local domains sorted by name.
 func (s *Store) Domains() ([]Domain, error) {
 	var out []Domain
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		return bucket(tx, "domains").ForEach(func(k, v []byte) error {
 			var d Domain
 			if _, err := getJSON(bucket(tx, "domains"), k, &d); err != nil {
@@ -71,7 +71,7 @@ func (s *Store) Domains() ([]Domain, error) {
 // DomainNames lists the local domain names.
 func (s *Store) DomainNames() []string {
 	var out []string
-	s.view(func(tx *bolt.Tx) error {
+	s.view(func(tx kv.Tx) error {
 		return bucket(tx, "domains").ForEach(func(k, _ []byte) error {
 			out = append(out, string(k))
 			return nil
@@ -87,7 +87,7 @@ func (s *Store) GetDomain(name string) (*Domain, error) {
 		return nil, err
 	}
 	var d Domain
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "domains"), []byte(n), &d)
 		if err == nil && !ok {
 			err = errorf(ErrUnknownDomain, "domain %s: not a local domain (see `mailsrv domain list`, or add it with `mailsrv domain add %s`)", n, n)
@@ -107,7 +107,7 @@ func (s *Store) IsLocalDomain(name string) bool {
 		return false
 	}
 	found := false
-	s.view(func(tx *bolt.Tx) error {
+	s.view(func(tx kv.Tx) error {
 		found = bucket(tx, "domains").Get([]byte(n)) != nil
 		return nil
 	})
@@ -153,6 +153,6 @@ func dedup(sorted []string) []string {
 	return out
 }
 
-func isLocalDomainTx(tx *bolt.Tx, domain string) bool {
+func isLocalDomainTx(tx kv.Tx, domain string) bool {
 	return bucket(tx, "domains").Get([]byte(domain)) != nil
 }

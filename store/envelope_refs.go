@@ -8,7 +8,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // EnvelopeVersion is the Envelope.Version ParseEnvelope writes:
@@ -68,7 +68,7 @@ func (s *Store) FillReferences(fid uint64, refs map[uint32][]string) error {
 	})
 }
 
-func fillOne(fm *bolt.Bucket, uid uint32, ids []string) error {
+func fillOne(fm kv.Bucket, uid uint32, ids []string) error {
 	mb := fm.Bucket([]byte("m"))
 	var m Message
 	raw := mb.Get(u32(uid))

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // FirstUnseen returns the lowest UID of folder fid without \Seen (ok false
@@ -13,7 +13,7 @@ import (
 // so an IMAP4rev1 SELECT ([UNSEEN n]) does not copy every flag list of the
 // folder.
 func (s *Store) FirstUnseen(fid uint64) (uid uint32, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)

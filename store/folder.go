@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // FolderDelim is the hierarchy delimiter inside a mailbox.
@@ -139,7 +139,7 @@ func (t *Tx) putFolder(f *Folder) error {
 	return putJSON(fb, []byte(f.Name), f)
 }
 
-func getFolderTx(tx *bolt.Tx, mbid uint64, name string) (*Folder, error) {
+func getFolderTx(tx kv.Tx, mbid uint64, name string) (*Folder, error) {
 	name = canonicalFolder(name)
 	fb := bucket(tx, "folders").Bucket(u64(mbid))
 	if fb == nil {
@@ -156,7 +156,7 @@ func getFolderTx(tx *bolt.Tx, mbid uint64, name string) (*Folder, error) {
 	return &f, nil
 }
 
-func getFolderByIDTx(tx *bolt.Tx, fid uint64) (*Folder, error) {
+func getFolderByIDTx(tx kv.Tx, fid uint64) (*Folder, error) {
 	ref := bucket(tx, "folderids").Get(u64(fid))
 	if ref == nil {
 		return nil, fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -167,7 +167,7 @@ func getFolderByIDTx(tx *bolt.Tx, fid uint64) (*Folder, error) {
 // GetFolder returns a folder by mailbox and name ("inbox" in any case is INBOX).
 func (s *Store) GetFolder(mbid uint64, name string) (*Folder, error) {
 	var f *Folder
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		var err error
 		f, err = getFolderTx(tx, mbid, name)
 		return err
@@ -178,7 +178,7 @@ func (s *Store) GetFolder(mbid uint64, name string) (*Folder, error) {
 // FolderByID returns a folder by its id.
 func (s *Store) FolderByID(fid uint64) (*Folder, error) {
 	var f *Folder
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		var err error
 		f, err = getFolderByIDTx(tx, fid)
 		return err
@@ -189,7 +189,7 @@ func (s *Store) FolderByID(fid uint64) (*Folder, error) {
 // Folders lists a mailbox's folders, INBOX first, then by name.
 func (s *Store) Folders(mbid uint64) ([]Folder, error) {
 	var out []Folder
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fb := bucket(tx, "folders").Bucket(u64(mbid))
 		if fb == nil {
 			return fmt.Errorf("mailbox %d: %w", mbid, ErrNotFound)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // FlagsOf returns the flags of the given UIDs of folder fid (missing ones
@@ -13,7 +13,7 @@ import (
 // so IMAP "FETCH n:m (FLAGS)" never decodes message metadata.
 func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 	out := make([]UIDFlags, 0, len(uids))
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -67,13 +67,13 @@ func dense(uids []uint32) bool {
 // sequence numbers to UIDs).
 func (s *Store) FolderUIDs(fid uint64) ([]uint32, error) {
 	var out []uint32
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
 		fb := fm.Bucket([]byte("f"))
-		out = make([]uint32, 0, fb.Stats().KeyN)
+		out = make([]uint32, 0, fb.KeyN())
 		c := fb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			out = append(out, getU32(k))
@@ -98,7 +98,7 @@ func (s *Store) AuditAction(mbid uint64, e AuditEntry) error {
 // record (a folder written before keywords were recorded).
 func (s *Store) FolderKeywords(fid uint64) ([]string, error) {
 	var out []string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err

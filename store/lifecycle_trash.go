@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Recycle-bin restore and purge. Items are created by RemoveUser,
@@ -25,7 +25,7 @@ import (
 // come back.
 const RestoredPrefix = "Restored"
 
-func getTrashTx(tx *bolt.Tx, id uint64) (*TrashItem, error) {
+func getTrashTx(tx kv.Tx, id uint64) (*TrashItem, error) {
 	var it TrashItem
 	ok, err := getJSON(bucket(tx, "trash"), u64(id), &it)
 	if err != nil {
@@ -209,7 +209,7 @@ func (t *Tx) purge(item *TrashItem) error {
 	return bucket(t.tx, "trash").Delete(u64(item.ID))
 }
 
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+func deletePrefix(b kv.Bucket, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Mailbox kinds.
@@ -77,7 +77,7 @@ func (t *Tx) putMailbox(mb *Mailbox) error {
 	return putJSON(bucket(t.tx, "mailboxes"), u64(mb.ID), mb)
 }
 
-func getMailboxTx(tx *bolt.Tx, id uint64) (*Mailbox, error) {
+func getMailboxTx(tx kv.Tx, id uint64) (*Mailbox, error) {
 	var mb Mailbox
 	ok, err := getJSON(bucket(tx, "mailboxes"), u64(id), &mb)
 	if err != nil {
@@ -92,7 +92,7 @@ func getMailboxTx(tx *bolt.Tx, id uint64) (*Mailbox, error) {
 // Mailbox returns a mailbox by id (also one in the recycle bin).
 func (s *Store) Mailbox(id uint64) (*Mailbox, error) {
 	var mb *Mailbox
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		var err error
 		mb, err = getMailboxTx(tx, id)
 		return err
@@ -108,7 +108,7 @@ func (s *Store) MailboxByAddress(addr string) (*Mailbox, error) {
 		return nil, err
 	}
 	var mb *Mailbox
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		id := bucket(tx, "mbaddr").Get([]byte(a))
 		if id == nil {
 			return errorf(ErrNotFound, "mailbox %s: not found (see `mailsrv user list` and `mailsrv shared list`)", a)
@@ -123,7 +123,7 @@ func (s *Store) MailboxByAddress(addr string) (*Mailbox, error) {
 // SharedMailboxes lists live shared mailboxes sorted by address.
 func (s *Store) SharedMailboxes() ([]Mailbox, error) {
 	var out []Mailbox
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "mailboxes")
 		return b.ForEach(func(k, _ []byte) error {
 			var mb Mailbox
@@ -176,7 +176,7 @@ func (s *Store) CreateShared(addr, name, owner, passwordHash string, maxPerDomai
 	return mb, err
 }
 
-func countShared(tx *bolt.Tx, domain string) int {
+func countShared(tx kv.Tx, domain string) int {
 	n := 0
 	b := bucket(tx, "mailboxes")
 	b.ForEach(func(k, _ []byte) error {

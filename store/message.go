@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Message is one message in a folder.
@@ -289,13 +289,13 @@ type UIDFlags struct {
 // only the compact flags bucket.
 func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
 	var out []UIDFlags
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
 		fb, q := fm.Bucket([]byte("f")), fm.Bucket(bktModSeq)
-		out = make([]UIDFlags, 0, fb.Stats().KeyN)
+		out = make([]UIDFlags, 0, fb.KeyN())
 		return fb.ForEach(func(k, v []byte) error {
 			out = append(out, UIDFlags{UID: getU32(k), Flags: splitFlags(v), ModSeq: modSeqOf(q, getU32(k))})
 			return nil
@@ -339,7 +339,7 @@ func isASCIIAlnum(w string) bool {
 // messages decodes the records of uids for which keep (nil: all) holds.
 func (s *Store) messages(fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
 	out := make([]Message, 0, len(uids))
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -664,7 +664,7 @@ func (s *Store) RecentSubmittedCopy(fid uint64, messageID string, since time.Tim
 	if messageID == "" {
 		return 0, false, nil
 	}
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)

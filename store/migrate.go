@@ -1,10 +1,11 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // SchemaVersion is the schema this code reads and writes.
@@ -27,12 +28,12 @@ var allBuckets = []string{
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema
 // version appends a function here; migrate runs them in one transaction.
-var migrations = map[uint32]func(tx *bolt.Tx) error{
+var migrations = map[uint32]func(tx kv.Tx) error{
 	1: migrateModSeq, // RFC 7162 mod-sequences (modseq.go)
 }
 
 func (s *Store) migrate() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(context.Background(), func(tx kv.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err

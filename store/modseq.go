@@ -33,7 +33,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 const (
@@ -61,7 +61,7 @@ func (f *Folder) nextModSeq() uint64 {
 
 // modSeqBuckets returns folder bucket fm's modseq buckets, creating them
 // (a write transaction on a database the migration has not reached).
-func modSeqBuckets(fm *bolt.Bucket) (q, qi, x *bolt.Bucket, err error) {
+func modSeqBuckets(fm kv.Bucket) (q, qi, x kv.Bucket, err error) {
 	if q, err = fm.CreateBucketIfNotExists(bktModSeq); err != nil {
 		return
 	}
@@ -81,7 +81,7 @@ func modKey(ms uint64, uid uint32) []byte {
 
 // modSeqOf reads uid's modseq from bucket q (nil in a read transaction
 // of an unmigrated folder).
-func modSeqOf(q *bolt.Bucket, uid uint32) uint64 {
+func modSeqOf(q kv.Bucket, uid uint32) uint64 {
 	if q == nil {
 		return 1
 	}
@@ -92,7 +92,7 @@ func modSeqOf(q *bolt.Bucket, uid uint32) uint64 {
 }
 
 // setModSeq records that uid changed at ms.
-func (t *Tx) setModSeq(fm *bolt.Bucket, uid uint32, ms uint64) error {
+func (t *Tx) setModSeq(fm kv.Bucket, uid uint32, ms uint64) error {
 	q, qi, _, err := modSeqBuckets(fm)
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ type Changes struct {
 // (the modseq index), never the whole folder.
 func (s *Store) ChangesSince(fid uint64, since uint64) (*Changes, error) {
 	var out *Changes
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -234,7 +234,7 @@ func (s *Store) FolderUIDsAt(fid uint64) ([]uint32, uint64, error) {
 		uids []uint32
 		ms   uint64
 	)
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -245,7 +245,7 @@ func (s *Store) FolderUIDsAt(fid uint64) ([]uint32, uint64, error) {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
 		fb := fm.Bucket([]byte("f"))
-		uids = make([]uint32, 0, fb.Stats().KeyN)
+		uids = make([]uint32, 0, fb.KeyN())
 		c := fb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			uids = append(uids, getU32(k))
@@ -258,7 +258,7 @@ func (s *Store) FolderUIDsAt(fid uint64) ([]uint32, uint64, error) {
 // migrateModSeq is the schema 1→2 migration: every folder gets its modseq
 // buckets and a HighestModSeq of 1 (its messages' implicit modseq). It is
 // idempotent: a folder that has them is left as it is.
-func migrateModSeq(tx *bolt.Tx) error {
+func migrateModSeq(tx kv.Tx) error {
 	folders := tx.Bucket([]byte("folders"))
 	msgs := tx.Bucket([]byte("msgs"))
 	return folders.ForEach(func(mbid, v []byte) error {

@@ -3,6 +3,7 @@ package store
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // TestModSeqHistory checks that every change raises the folder's modseq
@@ -191,12 +192,12 @@ func TestMigrateSchema1ModSeq(t *testing.T) {
 // downgradeToSchema1 rewrites dir's database into the form schema 1 had.
 func downgradeToSchema1(t *testing.T, dir string) {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	db, err := kv.OpenBolt(filepath.Join(dir, DBFile), kv.BoltOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(context.Background(), func(tx kv.Tx) error {
 		tx.Bucket([]byte("meta")).Put([]byte("schema"), u32(1))
 		msgs := tx.Bucket([]byte("msgs"))
 		msgs.ForEach(func(k, _ []byte) error {
@@ -278,7 +279,7 @@ func TestMigrateSchema1Fixture(t *testing.T) {
 		t.Fatalf("changes after migration: %+v", ch)
 	}
 	var schema uint32
-	s.view(func(tx *bolt.Tx) error {
+	s.view(func(tx kv.Tx) error {
 		schema = getU32(tx.Bucket([]byte("meta")).Get([]byte("schema")))
 		return nil
 	})

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // bktHeads is the per-folder message head index (msghead_codec.go):
@@ -20,7 +20,7 @@ import (
 var bktHeads = []byte("h")
 
 // putHead stores m's head in folder bucket fm.
-func putHead(fm *bolt.Bucket, m *Message) error {
+func putHead(fm kv.Bucket, m *Message) error {
 	if m.Envelope == nil || m.Envelope.Version < EnvelopeVersion {
 		return nil // read from the JSON record until it is current
 	}
@@ -32,7 +32,7 @@ func putHead(fm *bolt.Bucket, m *Message) error {
 }
 
 // deleteHead removes uid's head from folder bucket fm, if any.
-func deleteHead(fm *bolt.Bucket, uid uint32) error {
+func deleteHead(fm kv.Bucket, uid uint32) error {
 	if hb := fm.Bucket(bktHeads); hb != nil {
 		return hb.Delete(u32(uid))
 	}
@@ -59,7 +59,7 @@ func (s *Store) MessageHeadsWithWords(fid uint64, uids []uint32, words []string)
 func (s *Store) messageHeads(fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
 	out := make([]Message, 0, len(uids))
 	var fill []*Message
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // viaJSON is what a message reads back as from its JSON record (the
@@ -100,7 +100,7 @@ func TestHeadCodecMatchesJSON(t *testing.T) {
 func headUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 	t.Helper()
 	var out []uint32
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx kv.Tx) error {
 		hb := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(bktHeads)
 		if hb == nil {
 			return nil

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // EditRecordsForTest rewrites the JSON record of every message of folder
@@ -51,7 +51,7 @@ func (s *Store) DropHeadsForTest(fid uint64) error {
 	})
 }
 
-func dropHeads(tx *bolt.Tx, fid uint64) error {
+func dropHeads(tx kv.Tx, fid uint64) error {
 	fm := bucket(tx, "msgs").Bucket(u64(fid))
 	if fm == nil {
 		return errorf(ErrNotFound, "folder %d not found", fid)

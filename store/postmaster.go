@@ -3,7 +3,7 @@ package store
 import (
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Every local domain accepts postmaster@ and abuse@ (RFC 5321 §4.5.1,
@@ -19,7 +19,7 @@ func isRoleAccount(addr string) bool {
 
 // postmasterFallbackTx returns the users who receive postmaster@domain and
 // abuse@domain when no user or alias has that name (nil: nobody).
-func postmasterFallbackTx(tx *bolt.Tx, domain string) []string {
+func postmasterFallbackTx(tx kv.Tx, domain string) []string {
 	if hs := roleHoldersTx(tx, RolePostmaster); len(hs) > 0 {
 		return hs
 	}
@@ -50,7 +50,7 @@ func (s *Store) Receivers(addr string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		for _, id := range ids {
 			mb, err := getMailboxTx(tx, id)
 			if err != nil {

@@ -3,7 +3,7 @@ package store
 import (
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // MemberPrefs are a user's own choices about the team features, kept in
@@ -19,7 +19,7 @@ type MemberPrefs struct {
 // Prefs returns user's preferences (the defaults when none were set).
 func (s *Store) Prefs(user string) (MemberPrefs, error) {
 	var p MemberPrefs
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		_, err := getJSON(bucket(tx, "prefs"), []byte(strings.ToLower(user)), &p)
 		return err
 	})

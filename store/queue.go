@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // QueueItem is a message waiting for remote delivery. It holds a reference
@@ -45,7 +45,7 @@ func (t *Tx) enqueue(q *QueueItem) error {
 // Queue lists queued items ordered by next attempt.
 func (s *Store) Queue() ([]QueueItem, error) {
 	var out []QueueItem
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "queue")
 		return b.ForEach(func(k, _ []byte) error {
 			var q QueueItem
@@ -63,7 +63,7 @@ func (s *Store) Queue() ([]QueueItem, error) {
 // QueueGet returns one queue item.
 func (s *Store) QueueGet(id uint64) (*QueueItem, error) {
 	var q QueueItem
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "queue"), u64(id), &q)
 		if err == nil && !ok {
 			err = errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", id)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Quotas (RFC 9208's STORAGE and MESSAGE resources, SPEC §3 quota_bytes,
@@ -53,7 +53,7 @@ func (s *Store) SetDefaultQuota(bytes int64) { s.quotaDefault.Store(bytes) }
 // QuotaOf returns mailbox mbid's usage and limits.
 func (s *Store) QuotaOf(mbid uint64) (Quota, error) {
 	var q Quota
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		var err error
 		q, err = s.quotaTx(tx, mbid)
 		return err
@@ -82,7 +82,7 @@ func (s *Store) SetQuota(mbid uint64, lim QuotaLimit, actor string) error {
 	})
 }
 
-func (s *Store) quotaTx(tx *bolt.Tx, mbid uint64) (Quota, error) {
+func (s *Store) quotaTx(tx kv.Tx, mbid uint64) (Quota, error) {
 	q := Quota{LimitBytes: s.quotaDefault.Load(), Default: true}
 	var lim QuotaLimit
 	ok, err := getJSON(bucket(tx, "quota"), u64(mbid), &lim)
@@ -133,7 +133,7 @@ func (t *Tx) checkQuota(mbid uint64) error {
 // DATA is the caller's choice, see server/smtpd/quota.go.
 func (s *Store) WithRoom(ids []uint64) ([]uint64, error) {
 	var keep []uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		for _, id := range ids {
 			q, err := s.quotaTx(tx, id)
 			if err != nil {

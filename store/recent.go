@@ -13,7 +13,7 @@ package store
 // field existed start at 0: their messages are \Recent once, to the first
 // session that selects them after the upgrade.
 
-import bolt "go.etcd.io/bbolt"
+import "mailsrv/store/kv"
 
 // ClaimRecent raises folder fid's \Recent boundary to upTo, the highest
 // UID the calling session knows of, and returns the previous boundary:
@@ -21,7 +21,7 @@ import bolt "go.etcd.io/bbolt"
 // no other. When the boundary is already at or above upTo nothing is
 // written and prev >= upTo (the session claims nothing).
 func (s *Store) ClaimRecent(fid uint64, upTo uint32) (prev uint32, err error) {
-	if err := s.view(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // RestoreStats describes a finished restore.
@@ -223,12 +224,12 @@ func checkRestored(dir string) (err error) {
 			err = notBackup(fmt.Sprintf("the database is damaged: %v", r))
 		}
 	}()
-	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{ReadOnly: true})
+	db, err := kv.OpenBolt(filepath.Join(dir, DBFile), kv.BoltOptions{ReadOnly: true})
 	if err != nil {
 		return notBackup("the database does not open: " + err.Error())
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
+	return db.View(context.Background(), func(tx kv.Tx) error {
 		if tx.Bucket([]byte("meta")) == nil || tx.Bucket([]byte("blobrefs")) == nil {
 			return notBackup("the database is not a mailsrv database")
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Role is an administrative role (SPEC §4, §8): what a user may administer
@@ -143,7 +143,7 @@ func joinRoles(rs []Role) string {
 }
 
 // rolesTx returns a's roles in the order of Roles.
-func rolesTx(tx *bolt.Tx, a string) []Role {
+func rolesTx(tx kv.Tx, a string) []Role {
 	var out []Role
 	b := bucket(tx, "roles")
 	for _, r := range Roles {
@@ -162,7 +162,7 @@ func (s *Store) RolesOf(addr string) ([]Role, error) {
 		return nil, err
 	}
 	var out []Role
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		out = rolesTx(tx, a)
 		return nil
 	})
@@ -172,14 +172,14 @@ func (s *Store) RolesOf(addr string) ([]Role, error) {
 // RoleHolders returns the users holding role r, sorted.
 func (s *Store) RoleHolders(r Role) ([]string, error) {
 	var out []string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		out = roleHoldersTx(tx, r)
 		return nil
 	})
 	return out, err
 }
 
-func roleHoldersTx(tx *bolt.Tx, r Role) []string {
+func roleHoldersTx(tx kv.Tx, r Role) []string {
 	var out []string
 	suffix := []byte("\x00" + string(r))
 	bucket(tx, "roles").ForEach(func(k, _ []byte) error {
@@ -195,7 +195,7 @@ func roleHoldersTx(tx *bolt.Tx, r Role) []string {
 // RoleGrants lists every role held, sorted by address then role order.
 func (s *Store) RoleGrants() ([]RoleGrant, error) {
 	out := []RoleGrant{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "roles")
 		return b.ForEach(func(k, _ []byte) error {
 			var g RoleGrant

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Per-member \Seen (SPEC §6, `shared create|set --seen per-member`).
@@ -47,8 +47,8 @@ var bktSeenPvt = []byte("seenpvt")
 
 // pvtTx and pvtBucket are the transaction types the store uses.
 type (
-	pvtTx     = *bolt.Tx
-	pvtBucket = *bolt.Bucket
+	pvtTx     = kv.Tx
+	pvtBucket = kv.Bucket
 )
 
 func pvtPrefix(fid uint64, member string) []byte {

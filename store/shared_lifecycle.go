@@ -5,7 +5,7 @@ import (
 
 	"mailsrv/auth/acl"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // This file holds the lifecycle of shared mailboxes beyond create/grant
@@ -14,7 +14,7 @@ import (
 // another user. The recycle-bin side (restore, purge) is in lifecycle_trash.go.
 
 // liveMailboxTx returns the live mailbox at normalised address a.
-func liveMailboxTx(tx *bolt.Tx, a string) (*Mailbox, error) {
+func liveMailboxTx(tx kv.Tx, a string) (*Mailbox, error) {
 	id := bucket(tx, "mbaddr").Get([]byte(a))
 	if id == nil {
 		return nil, errorf(ErrNotFound, "mailbox %s: not found (see `mailsrv user list` and `mailsrv shared list`)", a)
@@ -22,7 +22,7 @@ func liveMailboxTx(tx *bolt.Tx, a string) (*Mailbox, error) {
 	return getMailboxTx(tx, getU64(id))
 }
 
-func liveSharedTx(tx *bolt.Tx, a string) (*Mailbox, error) {
+func liveSharedTx(tx kv.Tx, a string) (*Mailbox, error) {
 	mb, err := liveMailboxTx(tx, a)
 	if err != nil {
 		return nil, errorf(ErrNotFound, "shared mailbox %s: not found (see `mailsrv shared list`)", a)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // snapshotGuard defers body removals while a snapshot runs, so a
@@ -24,6 +24,10 @@ type snapshotGuard struct {
 	active  int
 	pending []string
 }
+
+// errNoFileSnapshot is Snapshot's answer on an engine that is not one
+// database file (PostgreSQL): its backup is the engine's own (pg_dump).
+var errNoFileSnapshot = errors.New("this storage engine has no file snapshot: back up the database with its own tools (pg_dump) and the blob store with a bucket copy")
 
 // SnapshotStats describes a written snapshot.
 type SnapshotStats struct {
@@ -99,12 +103,16 @@ func (s *Store) SnapshotWith(w io.Writer, o SnapshotOptions) (SnapshotStats, err
 	// The database copy and the list of referenced blobs come from the same
 	// read transaction. The tar goes to a local file, not a network client,
 	// so holding the transaction while writing it is acceptable.
-	err := s.view(func(tx *bolt.Tx) error {
-		st.DBBytes = tx.Size()
+	err := s.view(func(tx kv.Tx) error {
+		fsnap, ok := tx.(kv.FileSnapshotter)
+		if !ok {
+			return errNoFileSnapshot
+		}
+		st.DBBytes = fsnap.Size()
 		if err := tw.WriteHeader(&tar.Header{Name: DBFile, Mode: 0o600, Size: st.DBBytes, ModTime: s.now()}); err != nil {
 			return err
 		}
-		if _, err := tx.WriteTo(tw); err != nil {
+		if _, err := fsnap.WriteTo(tw); err != nil {
 			return err
 		}
 		return bucket(tx, "blobrefs").ForEach(func(k, _ []byte) error {

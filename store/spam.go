@@ -22,7 +22,7 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Bounds of one mailbox's filter state (about 4 MB at most).
@@ -69,14 +69,14 @@ type SpamSample struct {
 	Senders []string
 }
 
-func spamBucket(tx *bolt.Tx, mbid uint64) *bolt.Bucket {
+func spamBucket(tx kv.Tx, mbid uint64) kv.Bucket {
 	if b := bucket(tx, "spam"); b != nil {
 		return b.Bucket(u64(mbid))
 	}
 	return nil
 }
 
-func (t *Tx) spamBucket(mbid uint64) (*bolt.Bucket, error) {
+func (t *Tx) spamBucket(mbid uint64) (kv.Bucket, error) {
 	mb, err := bucket(t.tx, "spam").CreateBucketIfNotExists(u64(mbid))
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (t *Tx) spamBucket(mbid uint64) (*bolt.Bucket, error) {
 	return mb, nil
 }
 
-func readSpamStats(b *bolt.Bucket) SpamStats {
+func readSpamStats(b kv.Bucket) SpamStats {
 	var st SpamStats
 	if b != nil {
 		getJSON(b, []byte("stats"), &st)
@@ -102,7 +102,7 @@ func readSpamStats(b *bolt.Bucket) SpamStats {
 func (s *Store) SpamLookup(mbid uint64, tokens []uint64) (SpamStats, []SpamCounts, error) {
 	out := make([]SpamCounts, len(tokens))
 	var st SpamStats
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := spamBucket(tx, mbid)
 		st = readSpamStats(b)
 		if b == nil {
@@ -129,7 +129,7 @@ func (s *Store) SpamStatsOf(mbid uint64) (SpamStats, error) {
 // "ham" or "" (not trained).
 func (s *Store) SpamTrainedAs(mbid uint64, key string) (string, error) {
 	var out string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		if b := spamBucket(tx, mbid); b != nil {
 			switch string(b.Bucket([]byte("m")).Get([]byte(key))) {
 			case "s":
@@ -206,7 +206,7 @@ func (s *Store) SpamTrain(mbid uint64, smp SpamSample) (changed bool, err error)
 }
 
 // addTokens adds delta (±1) to each token's count of one class.
-func addTokens(tb *bolt.Bucket, st *SpamStats, tokens []uint64, spam bool, delta int) error {
+func addTokens(tb kv.Bucket, st *SpamStats, tokens []uint64, spam bool, delta int) error {
 	for _, tok := range tokens {
 		k := u64(tok)
 		var sp, hm uint32
@@ -251,7 +251,7 @@ func addTokens(tb *bolt.Bucket, st *SpamStats, tokens []uint64, spam bool, delta
 
 // setKnown records (on) or forgets (!on, only entries of the same origin)
 // a known sender.
-func setKnown(kb *bolt.Bucket, st *SpamStats, key string, on bool, origin byte) error {
+func setKnown(kb kv.Bucket, st *SpamStats, key string, on bool, origin byte) error {
 	if key == "" || len(key) > 320 {
 		return nil
 	}
@@ -274,7 +274,7 @@ func setKnown(kb *bolt.Bucket, st *SpamStats, key string, on bool, origin byte) 
 
 // pruneSpam keeps the state within its bounds: the rarest tokens and the
 // oldest message keys go first.
-func pruneSpam(b *bolt.Bucket, st *SpamStats) error {
+func pruneSpam(b kv.Bucket, st *SpamStats) error {
 	if st.Tokens > MaxSpamTokens {
 		tb := b.Bucket([]byte("t"))
 		// Only as many of the rarest as needed: all tokens seen once are
@@ -339,7 +339,7 @@ func (s *Store) SpamAddKnown(mbid uint64, senders []string) error {
 // "ham" as the reason.
 func (s *Store) SpamKnown(mbid uint64, senders []string) (map[string]string, error) {
 	out := map[string]string{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := spamBucket(tx, mbid)
 		if b == nil {
 			return nil

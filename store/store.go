@@ -1,8 +1,23 @@
-// Package store owns all persistent state of mailsrv: one bbolt database
-// (data_dir/mailsrv.db) for metadata and the message bodies, behind the
-// BlobStore interface (blob.go): one file per body under data_dir/blobs/
-// by default, or an S3 bucket (store/s3blobs). It is the only package
-// that opens either.
+// Package store owns all persistent state of mailsrv: the metadata in an
+// ordered key-value engine and the message bodies, behind the BlobStore
+// interface (blob.go): one file per body under data_dir/blobs/ by default,
+// or an S3 bucket (store/s3blobs). It is the only package that opens
+// either.
+//
+// # Engines
+//
+// The store's logic (schema, rules, events) is written once against the
+// transaction model of package store/kv: serial writable transactions
+// across every process sharing the engine, ordered nestable buckets,
+// NextSequence and cursors, which is bbolt's model. bbolt
+// (data_dir/mailsrv.db, kv.OpenBolt) is the engine of a single server;
+// PostgreSQL (store/kv/pgkv) is the engine of several servers sharing one
+// database. This is how Stalwart runs one store over FoundationDB or
+// PostgreSQL: each engine only provides ordered buckets and serialisable
+// transactions, so every engine gets the same UIDs, MODSEQs and rules
+// without a second implementation to keep in step. What only one engine
+// can do is an optional interface of store/kv (kv.FileSnapshotter: the
+// consistent file copy Snapshot puts in a backup, bbolt only).
 //
 // # Durability
 //
@@ -20,7 +35,7 @@
 //
 // All writes go through one committer goroutine (see commit.go). While one
 // transaction is being fsynced, new write requests queue up; the committer
-// then runs every queued request in a single bbolt transaction and one
+// then runs every queued request in a single engine transaction and one
 // fsync. There is no artificial delay: a lone writer commits at once, and
 // concurrency alone creates batches. If any request in a batch fails, the
 // batch is rolled back and each request is re-run in its own transaction,
@@ -66,6 +81,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,7 +91,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Errors callers map to protocol answers.
@@ -115,7 +131,7 @@ type Store struct {
 	blobs   BlobStore // message bodies (blob.go)
 
 	blobRemoveDelay time.Duration // blob_remove.go
-	db              *bolt.DB
+	db              kv.DB
 	now             func() time.Time
 	log             *slog.Logger
 	noSync          bool
@@ -154,13 +170,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{
-		Timeout:      200 * time.Millisecond,
-		NoSync:       opts.NoSync,
-		FreelistType: bolt.FreelistMapType,
-	})
+	db, err := kv.OpenBolt(filepath.Join(dir, DBFile), kv.BoltOptions{NoSync: opts.NoSync})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, kv.ErrLocked) {
 			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
 		}
 		return nil, fmt.Errorf("open database: %w", err)
@@ -210,8 +222,8 @@ func (s *Store) Close() error {
 
 // view runs fn in a read-only transaction. Callers must copy what they need
 // out of it and never write to a network client while it is open.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
-	return s.db.View(fn)
+func (s *Store) view(fn func(tx kv.Tx) error) error {
+	return s.db.View(context.Background(), fn)
 }
 
 // kindError is an error whose message is complete on its own but which

@@ -3,7 +3,7 @@ package store
 import (
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Subscriptions that outlive their folder (RFC 3501 §6.3.6, §6.3.9): a
@@ -23,7 +23,7 @@ func subNameKey(mbid uint64, name string) []byte { return append(u64(mbid), name
 // folder.
 func (s *Store) SubscribedNames(mbid uint64) ([]string, error) {
 	var out []string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		c := bucket(tx, "subnames").Cursor()
 		p := u64(mbid)
 		for k, _ := c.Seek(p); k != nil && len(k) >= 8 && string(k[:8]) == string(p); k, _ = c.Next() {

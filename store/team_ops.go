@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // TeamMessage is one message of a shared mailbox as the team views see
@@ -64,7 +64,7 @@ func normalMessageID(id string) string {
 // findByMessageID finds the messages of mailbox mbid with Message-ID id:
 // those in INBOX, or, when INBOX has none, those of the first other
 // folder that has one.
-func findByMessageID(tx *bolt.Tx, mbid uint64, id string) (*Folder, []uint32, error) {
+func findByMessageID(tx kv.Tx, mbid uint64, id string) (*Folder, []uint32, error) {
 	names := []string{"INBOX"}
 	fb := bucket(tx, "folders").Bucket(u64(mbid))
 	if fb == nil {
@@ -175,7 +175,7 @@ func (s *Store) SetDone(mbid uint64, id string, done bool, actor string) (*TeamM
 func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 	var out []TeamMessage
 	replied := map[string][]Message{} // Message-ID → Sent messages naming it
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		if fs, err := foldersTx(tx, mbid); err == nil {
 			for _, f := range fs {
 				if f.SpecialUse != `\Sent` {
@@ -232,7 +232,7 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 }
 
 // foldersTx lists the folders of mailbox mbid.
-func foldersTx(tx *bolt.Tx, mbid uint64) ([]Folder, error) {
+func foldersTx(tx kv.Tx, mbid uint64) ([]Folder, error) {
 	fb := bucket(tx, "folders").Bucket(u64(mbid))
 	if fb == nil {
 		return nil, errorf(ErrNotFound, "mailbox %d has no folders", mbid)

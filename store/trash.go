@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // TrashItem is an entry of the recycle bin: a removed user or shared
@@ -118,7 +118,7 @@ func (s *Store) RemoveUser(addr string) (*TrashItem, error) {
 	return item, err
 }
 
-func ownedShared(tx *bolt.Tx, user string) []string {
+func ownedShared(tx kv.Tx, user string) []string {
 	var out []string
 	b := bucket(tx, "mailboxes")
 	b.ForEach(func(k, _ []byte) error {
@@ -135,7 +135,7 @@ func ownedShared(tx *bolt.Tx, user string) []string {
 // Trash lists the recycle bin, oldest first.
 func (s *Store) Trash() ([]TrashItem, error) {
 	var out []TrashItem
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx kv.Tx) error {
 		b := bucket(tx, "trash")
 		return b.ForEach(func(k, _ []byte) error {
 			var it TrashItem

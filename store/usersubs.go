@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 
-	bolt "go.etcd.io/bbolt"
+	"mailsrv/store/kv"
 )
 
 // Subscriptions to folders of another mailbox (a shared mailbox seen under
@@ -49,7 +49,7 @@ func (s *Store) UserSubscriptions(user string) (map[uint64]bool, error) {
 	}
 	out := map[uint64]bool{}
 	prefix := append([]byte(user), 0)
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx kv.Tx) error {
 		c := bucket(tx, "usersubs").Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) == len(prefix)+8 {
@@ -62,7 +62,7 @@ func (s *Store) UserSubscriptions(user string) (map[uint64]bool, error) {
 }
 
 // dropUserSubscriptionsTx removes user's overrides (account removal).
-func dropUserSubscriptionsTx(tx *bolt.Tx, user string) error {
+func dropUserSubscriptionsTx(tx kv.Tx, user string) error {
 	b := bucket(tx, "usersubs")
 	prefix := append([]byte(user), 0)
 	var keys [][]byte

@@ -1,51 +1,17 @@
 package imapd
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
 	"testing"
 
 	"mailsrv/store"
 )
 
 // downgradeEnvelopes rewrites the records of folder fid as a store from
-// before References was cached wrote them (no "refs", no "v"), inside a
-// real store transaction (a delivery's Check, the only way in from here).
+// before References was cached wrote them (no "refs", no "v").
 func (e *env) downgradeEnvelopes(fid uint64) {
 	e.t.Helper()
-	w, err := e.st.NewBlob(0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	io.WriteString(w, testMessage(0))
-	if err := w.Sync(); err != nil {
-		e.t.Fatal(err)
-	}
-	key := make([]byte, 8)
-	binary.BigEndian.PutUint64(key, fid)
-	n := 0
-	_, err = e.st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: e.mailbox("dave@example.com")}},
-		Check: func(t *store.Tx) error {
-			mb := t.Bolt().Bucket([]byte("msgs")).Bucket(key).Bucket([]byte("m"))
-			return mb.ForEach(func(k, v []byte) error {
-				var rec map[string]json.RawMessage
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return err
-				}
-				var env map[string]json.RawMessage
-				if err := json.Unmarshal(rec["env"], &env); err != nil {
-					return err
-				}
-				delete(env, "refs")
-				delete(env, "v")
-				rec["env"], _ = json.Marshal(env)
-				raw, _ := json.Marshal(rec)
-				n++
-				return mb.Put(k, raw)
-			})
-		}})
+	n, err := e.st.DowngradeEnvelopesForTest(fid)
 	if err != nil || n == 0 {
 		e.t.Fatalf("downgrade: %v (%d records)", err, n)
 	}
