@@ -21,6 +21,10 @@ type QueueItem struct {
 	Attempts    int       `json:"attempts"`
 	LastError   string    `json:"last_error,omitempty"`
 	Warned      bool      `json:"warned,omitempty"` // delay DSN sent
+	// LeaseOwner is the ServerID of the queue worker delivering the item
+	// now, until LeaseUntil (queue_lease.go); "" = nobody.
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 func (t *Tx) enqueue(q *QueueItem) error {

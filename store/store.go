@@ -81,7 +81,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,9 +125,17 @@ type Options struct {
 	// Blobs keeps the message bodies ([blobs] backend); nil means files
 	// under data_dir/blobs (NewFileBlobs).
 	Blobs BlobStore
+	// ServerID names this server among those sharing the engine (queue
+	// leases). "" = the one kept in data_dir/server-id, created once, so a
+	// restarted server takes its own leases back at once.
+	ServerID string
+	// CloseEngine makes Close close the engine too, when this store is
+	// its only user (OpenEngine; Open always does).
+	CloseEngine bool
 }
 
-// Store is an open data directory.
+// Store is an open store: an engine, a blob store and this server's data
+// directory.
 type Store struct {
 	dir     string
 	blobDir string    // data_dir/blobs: the files BlobStore's directory
@@ -132,6 +143,8 @@ type Store struct {
 
 	blobRemoveDelay time.Duration // blob_remove.go
 	db              kv.DB
+	ownDB           bool   // Close closes db (Options.CloseEngine)
+	id              string // ServerID
 	now             func() time.Time
 	log             *slog.Logger
 	noSync          bool
@@ -150,9 +163,37 @@ type Store struct {
 // DBFile is the database file name inside the data directory.
 const DBFile = "mailsrv.db"
 
-// Open opens (creating if needed) the data directory dir. It fails at once
-// with ErrLocked if another process holds the database.
+// Open opens (creating if needed) the data directory dir with its bbolt
+// database. It fails at once with ErrLocked if another process holds the
+// database. Close closes the database too.
 func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := kv.OpenBolt(filepath.Join(dir, DBFile), kv.BoltOptions{NoSync: opts.NoSync})
+	if err != nil {
+		if errors.Is(err, kv.ErrLocked) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	opts.CloseEngine = true
+	s, err := OpenEngine(db, dir, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenEngine opens a store on an open engine (bbolt from kv.OpenBolt, or
+// PostgreSQL), creating its buckets and upgrading its schema. dir is this
+// server's data directory (the admin socket, TLS state, and the bodies
+// when opts.Blobs is nil). Several stores may share one engine, as several
+// servers share one PostgreSQL database; the caller keeps ownership of db
+// and closes it after every store on it is closed, unless
+// opts.CloseEngine hands it to the store.
+func OpenEngine(db kv.DB, dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -170,28 +211,29 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	db, err := kv.OpenBolt(filepath.Join(dir, DBFile), kv.BoltOptions{NoSync: opts.NoSync})
-	if err != nil {
-		if errors.Is(err, kv.ErrLocked) {
-			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("open database: %w", err)
-	}
 	s := &Store{
 		dir:     dir,
 		blobDir: blobDir,
 		blobs:   blobs,
 		db:      db,
+		ownDB:   opts.CloseEngine,
+		id:      opts.ServerID,
 		now:     opts.Now,
 		log:     opts.Logger,
 		noSync:  opts.NoSync,
 		writes:  make(chan *writeReq, 1024),
 	}
+	if s.id == "" {
+		id, err := loadServerID(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.id = id
+	}
 	if d, ok := blobs.(blobRemoveDelayer); ok {
 		s.blobRemoveDelay = d.RemoveDelay()
 	}
 	if err := s.migrate(); err != nil {
-		db.Close()
 		return nil, err
 	}
 	s.quotaDefault.Store(opts.QuotaBytes)
@@ -199,6 +241,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.commitLoop()
 	return s, nil
 }
+
+// ServerIDFile holds the ServerID of the server using the data directory.
+const ServerIDFile = "server-id"
+
+// loadServerID reads dir/server-id, creating it on first use with the host
+// name and a random suffix, so two servers never share one.
+func loadServerID(dir string) (string, error) {
+	p := filepath.Join(dir, ServerIDFile)
+	if b, err := os.ReadFile(p); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "mailsrv"
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	id := host + "-" + hex.EncodeToString(b[:])
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write server id: %w", err)
+	}
+	return id, nil
+}
+
+// ServerID names this open store among the servers sharing its engine.
+func (s *Store) ServerID() string { return s.id }
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
@@ -217,6 +285,9 @@ func (s *Store) Close() error {
 	close(s.writes)
 	s.closeMu.Unlock()
 	s.loopWG.Wait()
+	if !s.ownDB {
+		return nil
+	}
 	return s.db.Close()
 }
 

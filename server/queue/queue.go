@@ -7,7 +7,12 @@
 //   - The queue itself lives in the store (bbolt + blob files), written in
 //     the same transaction that accepted the message, so it survives restart
 //     and kill -9 with nothing else to recover. This package only keeps
-//     in-memory state for the duration of one delivery round.
+//     in-memory state for the duration of one delivery attempt.
+//   - Several servers may run workers on one engine (PostgreSQL): an item
+//     is claimed with a lease written in a write transaction before it is
+//     delivered (store.QueueClaim), renewed while it runs and dropped when
+//     the outcome is stored, so one message goes out once; a dead server's
+//     leases expire (DefaultLease) and another server takes them over.
 //   - At-least-once: an item (or recipient) is removed from the store only
 //     after the remote side accepted it or after its bounce was stored. A
 //     crash in between re-sends, never loses.
@@ -69,7 +74,16 @@ type Options struct {
 	MaxParallel  int      // 0 = DefaultMaxParallel
 	MaxPerDomain int      // 0 = DefaultMaxPerDomain
 	Timeouts     Timeouts // zero fields: DefaultTimeouts
+	// Lease is how long a claim on an item keeps other servers' workers
+	// off it without being renewed (0 = DefaultLease).
+	Lease time.Duration
 }
+
+// DefaultLease is how long a queue worker's claim on an item lasts unless
+// renewed (store.QueueClaim). Running deliveries are renewed when half of
+// it is left, at least every idlePoll, so it only matters once a server
+// died: its items wait this long before another server takes them over.
+const DefaultLease = 10 * time.Minute
 
 // Runner delivers the store's outbound queue.
 type Runner struct {
@@ -86,6 +100,7 @@ type Runner struct {
 	perDomain int
 	wake      chan struct{}
 	s         *sched
+	lease     time.Duration
 }
 
 // New returns a Runner; call Run to start delivering.
@@ -117,6 +132,9 @@ func New(opts Options) *Runner {
 	}
 	if r.perDomain <= 0 {
 		r.perDomain = DefaultMaxPerDomain
+	}
+	if r.lease = opts.Lease; r.lease <= 0 {
+		r.lease = DefaultLease
 	}
 	if r.hostname == "" {
 		r.hostname = "localhost"
@@ -168,6 +186,8 @@ func (r *Runner) finish(it *store.QueueItem, outs []outcome) error {
 	if err != nil {
 		return err
 	}
+	// Whatever is written back below ends this server's claim.
+	cur.LeaseOwner, cur.LeaseUntil = "", time.Time{}
 	if len(perm) > 0 {
 		if err := r.bounce(cur, perm, dsnFailed); err != nil {
 			return err // item unchanged: retried (and bounced) next round

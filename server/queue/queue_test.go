@@ -30,6 +30,7 @@ type testMX struct {
 	fail     func(rcpt string, attempt int) *smtp.SMTPError
 	port     int
 	tlsConns int
+	delay    time.Duration // before answering DATA
 }
 
 type received struct {
@@ -72,6 +73,7 @@ func (s *mxSess) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(s.m.delay)
 	s.m.mu.Lock()
 	s.m.got = append(s.m.got, received{s.from, s.to, string(b)})
 	s.m.mu.Unlock()

@@ -119,23 +119,49 @@ func (r *Runner) dispatch(ctx context.Context, accept func(*store.QueueItem) boo
 	}
 	now := r.now()
 	s := r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	var due, renew []uint64
+	s.mu.Lock()
 	for i := range items {
 		it := &items[i]
 		if _, busy := s.items[it.ID]; busy {
+			if it.LeaseUntil.Sub(now) < r.lease/2 {
+				renew = append(renew, it.ID)
+			}
 			continue
 		}
 		if it.NextAttempt.After(now) {
-			if next.IsZero() || it.NextAttempt.Before(next) {
-				next = it.NextAttempt
-			}
+			later(it.NextAttempt)
+			continue
+		}
+		if r.st.LeasedElsewhere(it, now) {
+			later(it.LeaseUntil) // take it over if that server is gone
 			continue
 		}
 		if accept != nil && !accept(it) {
 			continue
 		}
+		due = append(due, it.ID)
+	}
+	s.mu.Unlock()
+	r.renew(renew, now)
+	// Claim in one write transaction, so a worker of another server on
+	// the same engine does not deliver the same items (store.QueueClaim).
+	var claimed []store.QueueItem
+	if len(due) > 0 {
+		if claimed, err = r.st.QueueClaim(due, now, r.lease); err != nil {
+			r.log.Error("claiming queue items", "err", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range claimed {
+		it := &claimed[i]
 		st := &itemState{it: it, waiting: map[string][]string{}}
 		for _, rc := range it.To {
 			d := r.destination(rc)
@@ -177,6 +203,23 @@ func (r *Runner) dispatch(ctx context.Context, accept func(*store.QueueItem) boo
 		go r.work(ctx, d, jobs)
 	}
 	return next
+}
+
+// renew extends the leases of deliveries still running; one that was lost
+// (its lease expired and another server took the item) is only logged: the
+// attempt in progress finishes, and its outcome is recorded by whoever
+// holds the item then.
+func (r *Runner) renew(ids []uint64, now time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	lost, err := r.st.QueueRenew(ids, now, r.lease)
+	if err != nil {
+		r.log.Error("renewing queue leases", "err", err)
+	}
+	for _, id := range lost {
+		r.log.Warn("queue lease lost while delivering", "queue_id", id)
+	}
 }
 
 // work delivers one destination's pieces and records them.
