@@ -22,6 +22,7 @@ import (
 
 	"mailsrv/server/admin"
 	"mailsrv/server/config"
+	"mailsrv/server/storage"
 	"mailsrv/store"
 )
 
@@ -147,7 +148,10 @@ func (g *Globals) callProgress(cmd *cobra.Command, opName string, args, out any,
 
 // runOffline opens the data directory and runs req in-process.
 func runOffline(ctx context.Context, cfg *config.Config, req admin.Request) (admin.Response, error) {
-	st, err := store.Open(cfg.DataDir, store.Options{QuotaBytes: cfg.Limits.QuotaBytes})
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	st, err := storage.Open(ctx, cfg, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return admin.Response{}, fmt.Errorf("%s is locked by a running mailsrv whose admin socket does not answer; wait for it to finish starting or stop it", cfg.DataDir)
 	}
@@ -156,9 +160,6 @@ func runOffline(ctx context.Context, cfg *config.Config, req admin.Request) (adm
 	}
 	defer st.Close()
 	h := &admin.Handler{Store: st, Config: cfg}
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	return h.Handle(ctx, req), nil
 }
 

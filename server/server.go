@@ -28,6 +28,7 @@ import (
 	"mailsrv/server/admin"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
+	"mailsrv/server/storage"
 	"mailsrv/server/submit"
 	"mailsrv/server/tlsconf"
 	"mailsrv/server/web"
@@ -74,7 +75,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{Logger: log, QuotaBytes: cfg.Limits.QuotaBytes})
+	st, err := storage.Open(context.Background(), cfg, store.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,32 @@ type Config struct {
 	// the same name under [listen]).
 	Submission Submission `toml:"submission"`
 	Web        Web        `toml:"web"`
+	Store      Store      `toml:"store"`
+	Blobs      Blobs      `toml:"blobs"`
+}
+
+// Store selects the metadata engine (SPEC §9).
+type Store struct {
+	// Backend is "bbolt" (embedded, one process owns data_dir) or
+	// "postgres" (several servers may share one database).
+	Backend string `toml:"backend"`
+	// PostgresURL is the database of the postgres backend, e.g.
+	// "postgres://mailsrv:pw@127.0.0.1:5432/mailsrv".
+	PostgresURL string `toml:"postgres_url"`
+}
+
+// Blobs selects where message bodies live.
+type Blobs struct {
+	// Backend is "files" (under data_dir) or "s3" (an S3-compatible bucket,
+	// shared by every server of a postgres store).
+	Backend     string `toml:"backend"`
+	S3Endpoint  string `toml:"s3_endpoint"` // URL or host:port; https unless s3_insecure
+	S3Bucket    string `toml:"s3_bucket"`
+	S3Region    string `toml:"s3_region"`
+	S3AccessKey string `toml:"s3_access_key"`
+	S3SecretKey string `toml:"s3_secret_key"`
+	// S3Insecure allows an http:// endpoint (tests, private networks).
+	S3Insecure bool `toml:"s3_insecure"`
 }
 
 // Submission configures what submission does with a message beyond
@@ -235,5 +261,7 @@ func Default() *Config {
 		Log:       Log{Level: "info", Format: "text"},
 		Spam:      Spam{DNSBL: []string{}, JunkFilter: true},
 		Web:       Web{Enabled: true},
+		Store:     Store{Backend: "bbolt"},
+		Blobs:     Blobs{Backend: "files"},
 	}
 }

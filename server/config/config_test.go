@@ -162,6 +162,16 @@ func TestBadValuesNameKeyAndLine(t *testing.T) {
 		{"inline table", "listen = { smtp = \"nope\" }\n", `config.toml:1: listen.smtp: "nope"`},
 		{"outbound port", "[outbound]\nport = 0\n", `config.toml:2: outbound.port: 0 is not a port`},
 		{"empty schedule", "[outbound]\nretry_schedule = []\n", `config.toml:2: outbound.retry_schedule: must list at least one delay`},
+		{"store backend", "[store]\nbackend = \"sqlite\"\n", `config.toml:2: store.backend: "sqlite" is not one of bbolt, postgres`},
+		{"postgres without url", "[store]\nbackend = \"postgres\"\n", `config.toml:2: store.postgres_url: must be set when store.backend is "postgres"`},
+		{"postgres bad url", "[store]\nbackend = \"postgres\"\npostgres_url = \"mysql://x\"\n", `config.toml:3: store.postgres_url: "mysql://x" is not a postgres:// URL`},
+		{"url without postgres", "[store]\npostgres_url = \"postgres://x/y\"\n", `config.toml:2: store.postgres_url: is set but store.backend is "bbolt"`},
+		{"blobs backend", "[blobs]\nbackend = \"nfs\"\n", `config.toml:2: blobs.backend: "nfs" is not one of files, s3`},
+		{"s3 without bucket", "[blobs]\nbackend = \"s3\"\ns3_endpoint = \"https://s3.test\"\n", `config.toml:2: blobs.s3_bucket: must be set when blobs.backend is "s3"`},
+		{"s3 without endpoint", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\n", `config.toml:2: blobs.s3_endpoint: must be set when blobs.backend is "s3"`},
+		{"s3 http", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n", `config.toml:4: blobs.s3_endpoint: "http://127.0.0.1:9000" is plain http: use https, or set s3_insecure = true`},
+		{"s3 path", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"https://h/b\"\n", `blobs.s3_endpoint: "https://h/b": want only a scheme, host and port`},
+		{"s3 half credentials", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"h:9000\"\ns3_access_key = \"k\"\n", `config.toml:5: blobs.s3_secret_key: s3_access_key and s3_secret_key must be set together`},
 		{"syntax", "hostname = \"a\"\nsmtp = = 1\n", `config.toml:2: syntax error`},
 	}
 	for _, tt := range tests {
@@ -196,6 +206,28 @@ func TestMissingFile(t *testing.T) {
 
 const examplePath = "../../config.example.toml"
 
+// A postgres store with an S3 bucket over http is valid once s3_insecure
+// says so, and files stay valid with postgres (one server).
+func TestStorageBackendsValid(t *testing.T) {
+	for _, body := range []string{
+		"[store]\nbackend = \"postgres\"\npostgres_url = \"postgres://m:pw@127.0.0.1:5432/m\"\n[blobs]\nbackend = \"s3\"\ns3_endpoint = \"http://127.0.0.1:7070\"\ns3_bucket = \"mail\"\ns3_insecure = true\ns3_access_key = \"a\"\ns3_secret_key = \"s\"\n",
+		"[store]\nbackend = \"postgres\"\npostgres_url = \"postgresql:///m?host=/run/postgresql\"\n",
+		"[blobs]\nbackend = \"s3\"\ns3_endpoint = \"s3.example.com\"\ns3_bucket = \"mail\"\n",
+	} {
+		c, err := Load(writeConfig(t, body))
+		if err != nil {
+			t.Errorf("%q: %v", body, err)
+			continue
+		}
+		if c.Blobs.Backend == "s3" {
+			host, secure, err := c.Blobs.S3EndpointHost()
+			if err != nil || host == "" || secure == c.Blobs.S3Insecure {
+				t.Errorf("%q: endpoint %q secure=%v %v", body, host, secure, err)
+			}
+		}
+	}
+}
+
 func TestExampleLoads(t *testing.T) {
 	c, err := Load(examplePath)
 	if err != nil {
@@ -218,6 +250,8 @@ func TestExampleLoads(t *testing.T) {
 		{c.Limits.AuthFailuresPerMinute, 10},
 		{c.Retention.RecycleBinDays, 30},
 		{c.Outbound.MaxAge.D(), 120 * time.Hour},
+		{c.Store.Backend, "bbolt"},
+		{c.Blobs.Backend, "files"},
 	}
 	for i, ck := range checks {
 		if ck.got != ck.want {

@@ -145,10 +145,75 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	errs = append(errs, c.validateStorage()...)
+
 	oneOf("log.level", c.Log.Level, []string{"debug", "info", "warn", "error"})
 	oneOf("log.format", c.Log.Format, []string{"text", "json"})
 
 	return errors.Join(errs...)
+}
+
+// validateStorage checks [store] and [blobs]: each backend has what it
+// needs to connect, and an S3 endpoint is https unless s3_insecure says
+// otherwise (bodies and keys must not cross a network in clear by accident).
+func (c *Config) validateStorage() []error {
+	var errs []error
+	need := func(key, near, msg string) {
+		errs = append(errs, &KeyError{Key: key, near: near, Msg: key + ": " + msg})
+	}
+	switch st := c.Store; st.Backend {
+	case "bbolt":
+		if st.PostgresURL != "" {
+			need("store.postgres_url", "store.backend", `is set but store.backend is "bbolt": set backend = "postgres" or remove it`)
+		}
+	case "postgres":
+		if st.PostgresURL == "" {
+			need("store.postgres_url", "store.backend", `must be set when store.backend is "postgres", e.g. "postgres://mailsrv:pw@127.0.0.1:5432/mailsrv"`)
+		} else if u, err := url.Parse(st.PostgresURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			need("store.postgres_url", "", fmt.Sprintf("%q is not a postgres:// URL", st.PostgresURL))
+		}
+	default:
+		need("store.backend", "", fmt.Sprintf("%q is not one of bbolt, postgres", st.Backend))
+	}
+	b := c.Blobs
+	switch b.Backend {
+	case "files":
+	case "s3":
+		if b.S3Bucket == "" {
+			need("blobs.s3_bucket", "blobs.backend", `must be set when blobs.backend is "s3"`)
+		}
+		if b.S3Endpoint == "" {
+			need("blobs.s3_endpoint", "blobs.backend", `must be set when blobs.backend is "s3", e.g. "https://s3.example.com"`)
+		} else if _, secure, err := b.S3EndpointHost(); err != nil {
+			need("blobs.s3_endpoint", "", fmt.Sprintf("%q: %v", b.S3Endpoint, err))
+		} else if !secure && !b.S3Insecure {
+			need("blobs.s3_endpoint", "", fmt.Sprintf("%q is plain http: use https, or set s3_insecure = true for a test or private network", b.S3Endpoint))
+		}
+		if (b.S3AccessKey == "") != (b.S3SecretKey == "") {
+			need("blobs.s3_secret_key", "blobs.s3_access_key", "s3_access_key and s3_secret_key must be set together")
+		}
+	default:
+		need("blobs.backend", "", fmt.Sprintf("%q is not one of files, s3", b.Backend))
+	}
+	return errs
+}
+
+// S3EndpointHost splits s3_endpoint into host:port and whether it is
+// https. A bare "host:port" means https; "http://" and "https://" URLs
+// say so themselves and may carry no path.
+func (b Blobs) S3EndpointHost() (host string, secure bool, err error) {
+	e := b.S3Endpoint
+	if !strings.Contains(e, "://") {
+		e = "https://" + e
+	}
+	u, err := url.Parse(e)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false, errors.New(`want "https://host[:port]" or "host:port"`)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return "", false, errors.New("want only a scheme, host and port (no path, query or credentials)")
+	}
+	return u.Host, u.Scheme == "https", nil
 }
 
 // validZone reports whether z looks like a DNS zone name: dot-separated
