@@ -128,6 +128,8 @@ func (b boltBucket) Bucket(name []byte) Bucket                { return bucketOf(
 func (b boltBucket) DeleteBucket(name []byte) error           { return mapErr(b.b.DeleteBucket(name)) }
 func (b boltBucket) Cursor() Cursor                           { return boltCursor{b.b.Cursor()} }
 func (b boltBucket) NextSequence() (uint64, error)            { return b.b.NextSequence() }
+func (b boltBucket) Sequence() uint64                         { return b.b.Sequence() }
+func (b boltBucket) SetSequence(v uint64) error               { return b.b.SetSequence(v) }
 func (b boltBucket) KeyN() int                                { return b.b.Stats().KeyN }
 func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
 func (b boltBucket) CreateBucket(name []byte) (Bucket, error) {

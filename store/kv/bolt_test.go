@@ -60,6 +60,15 @@ func TestBoltAdapter(t *testing.T) {
 				t.Errorf("NextSequence = %d, %v; want %d", n, err, want)
 			}
 		}
+		if b.Sequence() != 2 {
+			t.Errorf("Sequence = %d, want 2", b.Sequence())
+		}
+		if err := b.SetSequence(41); err != nil {
+			return err
+		}
+		if n, _ := b.NextSequence(); n != 42 {
+			t.Errorf("NextSequence after SetSequence(41) = %d", n)
+		}
 		return nil
 	})
 	if err != nil {

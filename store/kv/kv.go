@@ -87,6 +87,12 @@ type Bucket interface {
 	ForEach(fn func(k, v []byte) error) error
 	// NextSequence returns the bucket's next sequence number, starting at 1.
 	NextSequence() (uint64, error)
+	// Sequence returns the bucket's last sequence number (0 if none yet),
+	// without changing it.
+	Sequence() uint64
+	// SetSequence sets it (a copy of a store keeps its ids: `mailsrv
+	// migrate`).
+	SetSequence(v uint64) error
 	// KeyN is a hint of how many keys the bucket holds (for allocation);
 	// an engine that cannot tell cheaply returns 0.
 	KeyN() int

@@ -488,6 +488,42 @@ func testNextSequence(t *testing.T, _ Engine, db kv.DB) {
 	})
 }
 
+// Sequence reads the counter without moving it and SetSequence sets it,
+// both kept across commits (mailsrv migrate copies ids this way).
+func testSetSequence(t *testing.T, _ Engine, db kv.DB) {
+	update(t, db, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("s"))
+		if err != nil {
+			return err
+		}
+		if got := b.Sequence(); got != 0 {
+			t.Errorf("a new bucket's Sequence = %d, want 0", got)
+		}
+		b.NextSequence()
+		b.NextSequence()
+		if got := b.Sequence(); got != 2 {
+			t.Errorf("Sequence after two NextSequence = %d, want 2", got)
+		}
+		return b.SetSequence(1 << 40)
+	})
+	update(t, db, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("s"))
+		if got := b.Sequence(); got != 1<<40 {
+			t.Errorf("Sequence after commit = %d, want %d", got, uint64(1<<40))
+		}
+		if got, _ := b.NextSequence(); got != 1<<40+1 {
+			t.Errorf("NextSequence after SetSequence = %d", got)
+		}
+		return nil
+	})
+	view(t, db, func(tx kv.Tx) error {
+		if got := tx.Bucket([]byte("s")).Sequence(); got != 1<<40+1 {
+			t.Errorf("Sequence in a reader = %d", got)
+		}
+		return nil
+	})
+}
+
 func testRollback(t *testing.T, _ Engine, db kv.DB) {
 	fill(t, db, "r", 10)
 	failed := errors.New("fn failed")

@@ -39,6 +39,7 @@ func Run(t *testing.T, e Engine) {
 		{"CursorSeesOwnWrites", testCursorOwnWrites},
 		{"ForEachStops", testForEachStops},
 		{"NextSequence", testNextSequence},
+		{"SetSequence", testSetSequence},
 		{"Rollback", testRollback},
 		{"ReadOnly", testReadOnly},
 		{"Values", testValues},
