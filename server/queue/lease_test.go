@@ -4,39 +4,59 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"mailsrv/internal/pgtest"
 	"mailsrv/store"
 	"mailsrv/store/kv"
+	"mailsrv/store/kv/pgkv"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // testEngines opens each engine the lease tests run on. The servers of a
 // test share one kv.DB, as several `mailsrv serve` share one PostgreSQL
 // database; bbolt allows one process, so its two servers share it
-// in-process. The PostgreSQL engine (store/kv/pgkv) adds itself here.
-func testEngines(t *testing.T) map[string]func(t *testing.T) kv.DB {
-	return map[string]func(t *testing.T) kv.DB{
-		"bbolt": func(t *testing.T) kv.DB {
+// in-process; on PostgreSQL each server has its own connection pool, as
+// two processes would (skipped, saying why, where PostgreSQL is missing).
+func testEngines(t *testing.T) map[string]func(t *testing.T) (kv.DB, kv.DB) {
+	return map[string]func(t *testing.T) (kv.DB, kv.DB){
+		"bbolt": func(t *testing.T) (kv.DB, kv.DB) {
 			db, err := kv.OpenBolt(filepath.Join(t.TempDir(), store.DBFile), kv.BoltOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			return db
+			return db, db
+		},
+		"postgres": func(t *testing.T) (kv.DB, kv.DB) {
+			url := pgtest.URL(t)
+			var dbs [2]kv.DB
+			for i := range dbs {
+				db, err := pgkv.Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				dbs[i] = db
+			}
+			return dbs[0], dbs[1]
 		},
 	}
 }
 
-// twoServers opens two stores on one engine, with distinct server ids and
-// one body directory (as two servers share one bucket), and points e at
-// the first.
-func twoServers(t *testing.T, e *env, db kv.DB) (a, b *store.Store) {
+// twoServers opens two stores on one engine (PostgreSQL: a second
+// connection pool on the same database, as a second server would), with
+// distinct server ids and one body directory (as two servers share one
+// bucket), and points e at the first.
+func twoServers(t *testing.T, e *env, dbA, dbB kv.DB) (a, b *store.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	open := func(id string) *store.Store {
+	open := func(db kv.DB, id string) *store.Store {
 		st, err := store.OpenEngine(db, dir, store.Options{Logger: quietLog(), ServerID: id, Now: e.now})
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +64,7 @@ func twoServers(t *testing.T, e *env, db kv.DB) (a, b *store.Store) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	a, b = open("server-a"), open("server-b")
+	a, b = open(dbA, "server-a"), open(dbB, "server-b")
 	if err := a.AddDomain(store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +86,8 @@ func TestTwoServersDeliverOnce(t *testing.T) {
 			// A slow MX keeps deliveries in flight while the other
 			// server looks at the queue.
 			e.mx.delay = 20 * time.Millisecond
-			a, b := twoServers(t, e, open(t))
+			dbA, dbB := open(t)
+			a, b := twoServers(t, e, dbA, dbB)
 			ra, rb := e.runnerOn(a), e.runnerOn(b)
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
@@ -75,7 +96,7 @@ func TestTwoServersDeliverOnce(t *testing.T) {
 				go func() { defer wg.Done(); r.Run(ctx) }()
 			}
 			defer func() { cancel(); wg.Wait() }()
-			const n = 40
+			const n = 20
 			for i := range n {
 				st := a
 				if i%2 == 1 {
@@ -115,7 +136,8 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 			now := time.Now()
 			var mu sync.Mutex
 			e.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			a, dead := twoServers(t, e, open(t))
+			dbA, dbB := open(t)
+			a, dead := twoServers(t, e, dbA, dbB)
 			enqueueOn(t, a, "bob@remote.test")
 			q, err := a.Queue()
 			if err != nil || len(q) != 1 {

@@ -10,33 +10,84 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"mailsrv/server/config"
 	"mailsrv/store"
+	"mailsrv/store/kv"
+	"mailsrv/store/kv/pgkv"
+	"mailsrv/store/s3blobs"
 )
 
 // Open opens the store cfg configures; its Close releases the engine.
 // opts.QuotaBytes defaults to [limits] quota_bytes. A configuration that
 // cannot be opened is a one-sentence error that names the key to change.
 func Open(ctx context.Context, cfg *config.Config, opts store.Options) (*store.Store, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if opts.QuotaBytes == 0 {
 		opts.QuotaBytes = cfg.Limits.QuotaBytes
 	}
-	switch cfg.Blobs.Backend {
-	case "", "files":
-	case "s3":
-		return nil, errors.New(`blobs.backend "s3" is not available in this build yet: use backend = "files"`)
-	default:
-		return nil, fmt.Errorf("blobs.backend %q is not one of files, s3", cfg.Blobs.Backend)
+	blobs, err := OpenBlobs(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
+	opts.Blobs = blobs
+	if cfg.Store.Backend == "" || cfg.Store.Backend == "bbolt" {
+		return store.Open(cfg.DataDir, opts)
+	}
+	db, err := OpenEngine(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.CloseEngine = true
+	st, err := store.OpenEngine(db, cfg.DataDir, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenEngine opens the metadata engine cfg configures, without a store on
+// it (`mailsrv migrate` fills an empty one). The caller closes it.
+func OpenEngine(ctx context.Context, cfg *config.Config) (kv.DB, error) {
 	switch cfg.Store.Backend {
 	case "", "bbolt":
-		return store.Open(cfg.DataDir, opts)
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		db, err := kv.OpenBolt(filepath.Join(cfg.DataDir, store.DBFile), kv.BoltOptions{})
+		if errors.Is(err, kv.ErrLocked) {
+			return nil, fmt.Errorf("%s: %w", cfg.DataDir, store.ErrLocked)
+		}
+		return db, err
 	case "postgres":
-		return nil, errors.New(`store.backend "postgres" is not available in this build yet: use backend = "bbolt"`)
+		if cfg.Store.PostgresURL == "" {
+			return nil, errors.New(`store.postgres_url must be set when store.backend is "postgres"`)
+		}
+		db, err := pgkv.Open(ctx, cfg.Store.PostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("store.postgres_url: cannot open the database (%v); check the URL and that PostgreSQL is running", err)
+		}
+		return db, nil
 	}
 	return nil, fmt.Errorf("store.backend %q is not one of bbolt, postgres", cfg.Store.Backend)
+}
+
+// OpenBlobs opens the blob store cfg configures; nil means the files
+// under data_dir/blobs that the store opens itself.
+func OpenBlobs(ctx context.Context, cfg *config.Config) (store.BlobStore, error) {
+	b := cfg.Blobs
+	switch b.Backend {
+	case "", "files":
+		return nil, nil
+	case "s3":
+		bs, err := s3blobs.Open(ctx, s3blobs.Config{Endpoint: b.S3Endpoint, Bucket: b.S3Bucket, Region: b.S3Region,
+			AccessKey: b.S3AccessKey, SecretKey: b.S3SecretKey, Insecure: b.S3Insecure})
+		if err != nil {
+			return nil, err
+		}
+		return bs, nil
+	}
+	return nil, fmt.Errorf("blobs.backend %q is not one of files, s3", b.Backend)
 }
