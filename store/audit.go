@@ -57,7 +57,7 @@ func (t *Tx) auditMessage(f *Folder, uid uint32, actor, action, detail string) {
 	}
 	if e.MessageID == "" {
 		var m Message
-		if ok, _ := getJSON(bucket(t.tx, "msgs").Bucket(u64(f.ID)).Bucket([]byte("m")), u32(uid), &m); ok {
+		if ok, _ := getJSON(bucket(t.tx, "msgs").Bucket(u64(f.ID)).Bucket(bktRecords), u32(uid), &m); ok {
 			e.MessageID = messageID(&m)
 		}
 	}

@@ -111,7 +111,7 @@ func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *Ba
 			}
 			// Bodies already in the destination folder, with multiplicity.
 			have := map[string]int{}
-			dm := bucket(t.tx, "msgs").Bucket(u64(df.ID)).Bucket([]byte("m"))
+			dm := bucket(t.tx, "msgs").Bucket(u64(df.ID)).Bucket(bktRecords)
 			if err := dm.ForEach(func(k, _ []byte) error {
 				var m Message
 				if _, err := getJSON(dm, k, &m); err != nil {
@@ -126,7 +126,7 @@ func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *Ba
 			if sm == nil {
 				return fmt.Errorf("folder id %d: %w", srcFID, ErrNotFound)
 			}
-			smm, sfl := sm.Bucket([]byte("m")), sm.Bucket([]byte("f"))
+			smm, sfl := sm.Bucket(bktRecords), sm.Bucket(bktFlags)
 			// Skip-counting must see every earlier source message too, so
 			// multiplicity is consumed in UID order from the start.
 			c := smm.Cursor()

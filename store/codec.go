@@ -7,7 +7,26 @@ import (
 	"mailsrv/store/kv"
 )
 
-func bucket(tx kv.Tx, name string) kv.Bucket { return tx.Bucket([]byte(name)) }
+// Bucket names as bytes, made once: a []byte passed through the kv
+// interface escapes, so converting a name at each lookup would allocate.
+var (
+	bucketNames = func() map[string][]byte {
+		m := make(map[string][]byte, len(allBuckets))
+		for _, n := range allBuckets {
+			m[n] = []byte(n)
+		}
+		return m
+	}()
+	bktRecords = []byte("m") // in msgs/<folder id>: uid → JSON Message
+	bktFlags   = []byte("f") // in msgs/<folder id>: uid → flags
+)
+
+func bucket(tx kv.Tx, name string) kv.Bucket {
+	if b, ok := bucketNames[name]; ok {
+		return tx.Bucket(b)
+	}
+	return tx.Bucket([]byte(name))
+}
 
 func getJSON(b kv.Bucket, key []byte, v any) (bool, error) {
 	raw := b.Get(key)

@@ -69,7 +69,7 @@ func (s *Store) FillReferences(fid uint64, refs map[uint32][]string) error {
 }
 
 func fillOne(fm kv.Bucket, uid uint32, ids []string) error {
-	mb := fm.Bucket([]byte("m"))
+	mb := fm.Bucket(bktRecords)
 	var m Message
 	raw := mb.Get(u32(uid))
 	if raw == nil {

@@ -18,7 +18,7 @@ func (s *Store) FirstUnseen(fid uint64) (uid uint32, ok bool, err error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		c := fm.Bucket([]byte("f")).Cursor()
+		c := fm.Bucket(bktFlags).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if !hasFlagBytes(v, FlagSeen) {
 				uid, ok = getU32(k), true

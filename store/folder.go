@@ -124,10 +124,10 @@ func (t *Tx) createFolder(mbid uint64, name, specialUse string) (*Folder, error)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := mb.CreateBucket([]byte("m")); err != nil {
+	if _, err := mb.CreateBucket(bktRecords); err != nil {
 		return nil, err
 	}
-	if _, err := mb.CreateBucket([]byte("f")); err != nil {
+	if _, err := mb.CreateBucket(bktFlags); err != nil {
 		return nil, err
 	}
 	t.Publish(Event{Kind: EventFolders, MailboxID: mbid, FolderID: id})
@@ -242,7 +242,7 @@ func (s *Store) DeleteFolder(mbid uint64, name string) error {
 func (t *Tx) deleteFolder(f *Folder) error {
 	msgs := bucket(t.tx, "msgs").Bucket(u64(f.ID))
 	if msgs != nil {
-		mb := msgs.Bucket([]byte("m"))
+		mb := msgs.Bucket(bktRecords)
 		if err := mb.ForEach(func(k, v []byte) error {
 			var m Message
 			if _, err := getJSON(mb, k, &m); err != nil {

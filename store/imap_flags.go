@@ -18,7 +18,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb, q := fm.Bucket([]byte("f")), fm.Bucket(bktModSeq)
+		fb, q := fm.Bucket(bktFlags), fm.Bucket(bktModSeq)
 		if dense(uids) {
 			// Ascending and dense (the usual FETCH 1:* chunk): one cursor
 			// walk instead of a B-tree descent per UID.
@@ -72,7 +72,7 @@ func (s *Store) FolderUIDs(fid uint64) ([]uint32, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb := fm.Bucket([]byte("f"))
+		fb := fm.Bucket(bktFlags)
 		out = make([]uint32, 0, fb.KeyN())
 		c := fb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -108,7 +108,7 @@ func (s *Store) FolderKeywords(fid uint64) ([]string, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		return fm.Bucket([]byte("f")).ForEach(func(_, v []byte) error {
+		return fm.Bucket(bktFlags).ForEach(func(_, v []byte) error {
 			for len(v) > 0 {
 				var tok []byte
 				tok, v, _ = bytes.Cut(v, []byte(" "))

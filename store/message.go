@@ -212,13 +212,13 @@ func (t *Tx) addMessageFrom(f *Folder, m *Message, flags []string, source uint64
 	if !slices.Contains(flags, FlagSeen) {
 		f.Unseen++
 	}
-	if err := putJSON(fm.Bucket([]byte("m")), u32(m.UID), m); err != nil {
+	if err := putJSON(fm.Bucket(bktRecords), u32(m.UID), m); err != nil {
 		return 0, err
 	}
 	if err := putHead(fm, m); err != nil {
 		return 0, err
 	}
-	if err := fm.Bucket([]byte("f")).Put(u32(m.UID), []byte(strings.Join(flags, " "))); err != nil {
+	if err := fm.Bucket(bktFlags).Put(u32(m.UID), []byte(strings.Join(flags, " "))); err != nil {
 		return 0, err
 	}
 	if err := t.refBlob(m.Blob, 1); err != nil {
@@ -294,7 +294,7 @@ func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb, q := fm.Bucket([]byte("f")), fm.Bucket(bktModSeq)
+		fb, q := fm.Bucket(bktFlags), fm.Bucket(bktModSeq)
 		out = make([]UIDFlags, 0, fb.KeyN())
 		return fb.ForEach(func(k, v []byte) error {
 			out = append(out, UIDFlags{UID: getU32(k), Flags: splitFlags(v), ModSeq: modSeqOf(q, getU32(k))})
@@ -344,7 +344,7 @@ func (s *Store) messages(fid uint64, uids []uint32, keep func(raw []byte) bool) 
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		mb, fb := fm.Bucket([]byte("m")), fm.Bucket([]byte("f"))
+		mb, fb := fm.Bucket(bktRecords), fm.Bucket(bktFlags)
 		for _, uid := range uids {
 			raw := mb.Get(u32(uid))
 			if raw == nil || keep != nil && !keep(raw) {
@@ -416,7 +416,7 @@ func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, fla
 	}
 	team := t.teamRulesFor(f, actor, checkActor)
 	fm := bucket(t.tx, "msgs").Bucket(u64(fid))
-	fb := fm.Bucket([]byte("f"))
+	fb := fm.Bucket(bktFlags)
 	ev := Event{Kind: EventFlags, MailboxID: f.MailboxID, FolderID: fid, Origin: origin, Actor: actor}
 	q := fm.Bucket(bktModSeq)
 	for _, uid := range uids {
@@ -492,7 +492,7 @@ func (s *Store) Expunge(fid uint64, uids []uint32, actor string) ([]uint32, erro
 		if err != nil {
 			return err
 		}
-		fb := bucket(t.tx, "msgs").Bucket(u64(fid)).Bucket([]byte("f"))
+		fb := bucket(t.tx, "msgs").Bucket(u64(fid)).Bucket(bktFlags)
 		var victims []uint32
 		if uids == nil {
 			c := fb.Cursor()
@@ -529,7 +529,7 @@ func (s *Store) Expunge(fid uint64, uids []uint32, actor string) ([]uint32, erro
 // saves f and publishes the expunge event).
 func (t *Tx) removeMessage(f *Folder, uid uint32, actor, action string) (bool, error) {
 	fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
-	mb, fb := fm.Bucket([]byte("m")), fm.Bucket([]byte("f"))
+	mb, fb := fm.Bucket(bktRecords), fm.Bucket(bktFlags)
 	var m Message
 	ok, err := getJSON(mb, u32(uid), &m)
 	if err != nil || !ok {
@@ -600,14 +600,14 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 		sm := bucket(t.tx, "msgs").Bucket(u64(src))
 		for _, uid := range uids {
 			var m Message
-			ok, err := getJSON(sm.Bucket([]byte("m")), u32(uid), &m)
+			ok, err := getJSON(sm.Bucket(bktRecords), u32(uid), &m)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			flags := splitFlags(sm.Bucket([]byte("f")).Get(u32(uid)))
+			flags := splitFlags(sm.Bucket(bktFlags).Get(u32(uid)))
 			newUID, err := t.addMessageFrom(df, &m, flags, src)
 			if err != nil {
 				return err
@@ -669,7 +669,7 @@ func (s *Store) RecentSubmittedCopy(fid uint64, messageID string, since time.Tim
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		c := fm.Bucket([]byte("m")).Cursor()
+		c := fm.Bucket(bktRecords).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var m Message
 			if err := json.Unmarshal(v, &m); err != nil {

@@ -184,7 +184,7 @@ func (s *Store) ChangesSince(fid uint64, since uint64) (*Changes, error) {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
 		out = &Changes{UIDValidity: f.UIDValidity, HighestModSeq: max(f.HighestModSeq, 1), Complete: since >= f.TombFloor}
-		fb := fm.Bucket([]byte("f"))
+		fb := fm.Bucket(bktFlags)
 		start := u64(since + 1)
 		if since == 0 {
 			// Everything is above 0, including the messages older than
@@ -244,7 +244,7 @@ func (s *Store) FolderUIDsAt(fid uint64) ([]uint32, uint64, error) {
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		fb := fm.Bucket([]byte("f"))
+		fb := fm.Bucket(bktFlags)
 		uids = make([]uint32, 0, fb.KeyN())
 		c := fb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {

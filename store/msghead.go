@@ -64,7 +64,7 @@ func (s *Store) messageHeads(fid uint64, uids []uint32, keep func(raw []byte) bo
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
-		mb, fb, hb, q := fm.Bucket([]byte("m")), fm.Bucket([]byte("f")), fm.Bucket(bktHeads), fm.Bucket(bktModSeq)
+		mb, fb, hb, q := fm.Bucket(bktRecords), fm.Bucket(bktFlags), fm.Bucket(bktHeads), fm.Bucket(bktModSeq)
 		for _, uid := range uids {
 			var m Message
 			var raw []byte
@@ -118,7 +118,7 @@ func (s *Store) fillHeads(fid uint64, msgs []*Message) error {
 		if fm == nil {
 			return nil // folder gone
 		}
-		mb := fm.Bucket([]byte("m"))
+		mb := fm.Bucket(bktRecords)
 		for _, m := range msgs {
 			if mb.Get(u32(m.UID)) == nil {
 				continue // expunged meanwhile

@@ -204,11 +204,11 @@ func TestHeadsBuiltLazilyForOlderData(t *testing.T) {
 	if err := s.update(func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		var m Message
-		if _, err := getJSON(fm.Bucket([]byte("m")), u32(uids[2]), &m); err != nil {
+		if _, err := getJSON(fm.Bucket(bktRecords), u32(uids[2]), &m); err != nil {
 			return err
 		}
 		m.Envelope.Version = 0
-		if err := putJSON(fm.Bucket([]byte("m")), u32(uids[2]), &m); err != nil {
+		if err := putJSON(fm.Bucket(bktRecords), u32(uids[2]), &m); err != nil {
 			return err
 		}
 		return fm.DeleteBucket(bktHeads)

@@ -19,7 +19,7 @@ func (s *Store) EditRecordsForTest(fid uint64, edit func(*Message)) (int, error)
 		if fm == nil {
 			return errorf(ErrNotFound, "folder %d not found", fid)
 		}
-		mb := fm.Bucket([]byte("m"))
+		mb := fm.Bucket(bktRecords)
 		var msgs []Message
 		if err := mb.ForEach(func(k, v []byte) error {
 			var m Message

@@ -131,7 +131,7 @@ func (s *Store) SpamTrainedAs(mbid uint64, key string) (string, error) {
 	var out string
 	err := s.view(func(tx kv.Tx) error {
 		if b := spamBucket(tx, mbid); b != nil {
-			switch string(b.Bucket([]byte("m")).Get([]byte(key))) {
+			switch string(b.Bucket(bktRecords).Get([]byte(key))) {
 			case "s":
 				out = "spam"
 			case "h":
@@ -158,7 +158,7 @@ func (s *Store) SpamTrain(mbid uint64, smp SpamSample) (changed bool, err error)
 		if smp.Spam {
 			class = []byte("s")
 		}
-		mb := b.Bucket([]byte("m"))
+		mb := b.Bucket(bktRecords)
 		prev := mb.Get([]byte(smp.Key))
 		if bytes.Equal(prev, class) {
 			return nil
@@ -297,7 +297,7 @@ func pruneSpam(b kv.Bucket, st *SpamStats) error {
 		}
 	}
 	if st.Messages > MaxSpamTrained {
-		mb := b.Bucket([]byte("m"))
+		mb := b.Bucket(bktRecords)
 		var victims [][]byte
 		c := mb.Cursor()
 		for k, _ := c.First(); k != nil && st.Messages-len(victims) > MaxSpamTrained*9/10; k, _ = c.Next() {

@@ -190,7 +190,7 @@ func (r *teamRules) audit(uid uint32, action, detail string) {
 	e := AuditEntry{Actor: actor, Action: action, Folder: r.f.Name, UID: uid, Detail: detail}
 	var m Message
 	if fm := bucket(r.t.tx, "msgs").Bucket(u64(r.f.ID)); fm != nil {
-		if ok, _ := getJSON(fm.Bucket([]byte("m")), u32(uid), &m); ok {
+		if ok, _ := getJSON(fm.Bucket(bktRecords), u32(uid), &m); ok {
 			e.MessageID = messageID(&m)
 		}
 	}
@@ -261,9 +261,9 @@ func (t *Tx) markAnswered(mbid uint64, ids []string) error {
 		}
 		needles = append(needles, []byte(inner))
 	}
-	fb := fm.Bucket([]byte("f"))
+	fb := fm.Bucket(bktFlags)
 	var uids []uint32
-	c := fm.Bucket([]byte("m")).Cursor()
+	c := fm.Bucket(bktRecords).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		if needles != nil && !slices.ContainsFunc(needles, func(n []byte) bool { return bytes.Contains(v, n) }) {
 			continue

@@ -87,7 +87,7 @@ func findByMessageID(tx kv.Tx, mbid uint64, id string) (*Folder, []uint32, error
 			continue
 		}
 		var uids []uint32
-		fm.Bucket([]byte("m")).ForEach(func(k, v []byte) error {
+		fm.Bucket(bktRecords).ForEach(func(k, v []byte) error {
 			if !strings.ContainsAny(string(needle), `"\<>&`) && !bytes.Contains(v, needle) {
 				return nil
 			}
@@ -128,13 +128,13 @@ func (s *Store) teamChange(mbid uint64, id, actor string, edit func([]string) []
 		}
 		fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
 		for _, uid := range uids {
-			next := normalizeFlags(canonicalTeamFlags(edit(splitFlags(fm.Bucket([]byte("f")).Get(u32(uid))))))
+			next := normalizeFlags(canonicalTeamFlags(edit(splitFlags(fm.Bucket(bktFlags).Get(u32(uid))))))
 			res, err := t.changeFlags(nil, f.ID, []uint32{uid}, FlagsSet, next, actor, false)
 			if err != nil {
 				return err
 			}
 			var m Message
-			if _, err := getJSON(fm.Bucket([]byte("m")), u32(uid), &m); err != nil {
+			if _, err := getJSON(fm.Bucket(bktRecords), u32(uid), &m); err != nil {
 				return err
 			}
 			tm := teamMessage(f.Name, uid, &m, res[uid])
@@ -182,7 +182,7 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 					continue
 				}
 				fm := bucket(tx, "msgs").Bucket(u64(f.ID))
-				fm.Bucket([]byte("m")).ForEach(func(_, v []byte) error {
+				fm.Bucket(bktRecords).ForEach(func(_, v []byte) error {
 					var m Message
 					if json.Unmarshal(v, &m) == nil && m.Envelope != nil {
 						for _, id := range m.Envelope.InReplyTo {
@@ -198,8 +198,8 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 			return err
 		}
 		fm := bucket(tx, "msgs").Bucket(u64(inbox.ID))
-		fb := fm.Bucket([]byte("f"))
-		return fm.Bucket([]byte("m")).ForEach(func(k, v []byte) error {
+		fb := fm.Bucket(bktFlags)
+		return fm.Bucket(bktRecords).ForEach(func(k, v []byte) error {
 			var m Message
 			if err := json.Unmarshal(v, &m); err != nil {
 				return nil

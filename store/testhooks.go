@@ -18,7 +18,7 @@ func (s *Store) DowngradeEnvelopesForTest(fid uint64) (int, error) {
 		if fm == nil {
 			return errorf(ErrNotFound, "folder %d not found", fid)
 		}
-		mb := fm.Bucket([]byte("m"))
+		mb := fm.Bucket(bktRecords)
 		type pair struct{ k, v []byte }
 		var recs []pair
 		err := mb.ForEach(func(k, v []byte) error {
