@@ -39,6 +39,7 @@ func newRoot() *cobra.Command {
 		cli.Spam(g),
 		cli.Vacation(g),
 		cli.Quota(g),
+		cli.Migrate(g),
 	)
 	return root
 }
