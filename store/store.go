@@ -19,6 +19,26 @@
 // can do is an optional interface of store/kv (kv.FileSnapshotter: the
 // consistent file copy Snapshot puts in a backup, bbolt only).
 //
+// # Several servers on one engine
+//
+// What must agree between servers lives in the engine and changes in its
+// write transactions: \Recent claims (the folder record's RecentUID,
+// ClaimRecent), quotas (sums of folder records, per-mailbox limits),
+// rights, and queue claims (leases with this store's ServerID, see
+// queue_lease.go), so a queued message goes out once. What is kept per
+// process, and why that is right:
+//
+//   - the change-event bus (events.go) reaches this server's sessions;
+//     another server's commits reach them through the engine's own signal
+//     (PostgreSQL LISTEN/NOTIFY, pgkv.DB.Listen), not through this bus;
+//   - the default quota ([limits] quota_bytes) is configuration: servers
+//     sharing an engine must be given the same value;
+//   - the snapshot guard only defers this process's body removals, and
+//     Snapshot exists only on bbolt (kv.FileSnapshotter), one process;
+//   - the login cache (auth.Verifier) is keyed by the stored hash, so a
+//     password change read from the engine ends it on every server; the
+//     guessing throttle counts per server.
+//
 // # Durability
 //
 // A message body is written to its blob file and fsynced before the
