@@ -43,6 +43,7 @@ func main() {
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	data := fs.String("data", "", "mailsrv data directory")
+	s3URL := fs.String("s3", "", "keep the message bodies in S3, http://ACCESS:SECRET@host:port/bucket (bench/backends.sh); default files in -data")
 	listen := fs.String("listen", "127.0.0.1:14300", "listen address (serve)")
 	certFile := fs.String("cert", "", "TLS certificate (serve)")
 	keyFile := fs.String("key", "", "TLS key (serve)")
@@ -66,13 +67,13 @@ func main() {
 	case "cert":
 		err = benchkit.WriteCert(*dir)
 	case "serve":
-		err = serve(*data, *listen, *certFile, *keyFile, *ctl, *quickAck)
+		err = serve(*data, *s3URL, *listen, *certFile, *keyFile, *ctl, *quickAck)
 	case "setup":
-		err = setup(*data, *user, *pass)
+		err = setup(*data, *s3URL, *user, *pass)
 	case "fill":
-		err = fill(*data, *user, *folder, *first, *n)
+		err = fill(*data, *s3URL, *user, *folder, *first, *n)
 	case "count":
-		err = count(*data, *user, *folder)
+		err = count(*data, *s3URL, *user, *folder)
 	case "maildir":
 		err = writeMaildir(*dir, *first, *n)
 	case "run":
@@ -98,11 +99,11 @@ func Message(i int) []byte {
 	return fmt.Appendf(nil, "From: Sender %d <sender%d@remote.example>\r\nTo: bench@example.com\r\nSubject: benchmark message %d\r\nMessage-ID: <bench%d@remote.example>\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n%s", i%100, i%100, i, i, body)
 }
 
-func openStore(data string) (*store.Store, error) {
-	return store.Open(data, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+func openStore(data, s3URL string) (*store.Store, error) {
+	return benchkit.OpenStore(data, s3URL, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
-func serve(data, listen, certFile, keyFile, ctl string, quickAck bool) error {
+func serve(data, s3URL, listen, certFile, keyFile, ctl string, quickAck bool) error {
 	tlsConf, err := benchkit.LoadTLS(certFile, keyFile)
 	if err != nil {
 		return err
@@ -112,7 +113,7 @@ func serve(data, listen, certFile, keyFile, ctl string, quickAck bool) error {
 			return err
 		}
 	}
-	st, err := openStore(data)
+	st, err := openStore(data, s3URL)
 	if err != nil {
 		return err
 	}
@@ -130,8 +131,8 @@ func serve(data, listen, certFile, keyFile, ctl string, quickAck bool) error {
 	return srv.Serve(ln)
 }
 
-func setup(data, user, pass string) error {
-	st, err := openStore(data)
+func setup(data, s3URL, user, pass string) error {
+	st, err := openStore(data, s3URL)
 	if err != nil {
 		return err
 	}
@@ -149,8 +150,8 @@ func setup(data, user, pass string) error {
 
 // fill delivers messages first..first+n-1 with 16 concurrent writers
 // (group commit).
-func fill(data, user, folder string, first, n int) error {
-	st, err := openStore(data)
+func fill(data, s3URL, user, folder string, first, n int) error {
+	st, err := openStore(data, s3URL)
 	if err != nil {
 		return err
 	}
@@ -198,8 +199,8 @@ func fill(data, user, folder string, first, n int) error {
 	return firstErr
 }
 
-func count(data, user, folder string) error {
-	st, err := openStore(data)
+func count(data, s3URL, user, folder string) error {
+	st, err := openStore(data, s3URL)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,11 +55,12 @@ func main() {
 	ctl := flag.String("ctl", "", "profile control address for -serve")
 	starttls := flag.Bool("starttls", false, "load over STARTTLS")
 	noSync := flag.Bool("nosync", false, "-serve: store without any fsync (experiment: the upper bound of fewer fsyncs; never durable)")
+	s3URL := flag.String("s3", "", "-serve: keep the message bodies in S3, http://ACCESS:SECRET@host:port/bucket (bench/backends.sh); default files in -data")
 	quickAck := flag.Bool("quickack", false, "-serve: re-arm TCP_QUICKACK after every read (experiment, benchkit/quickack.go)")
 	flag.Parse()
 	var err error
 	if *serve {
-		err = runServer(*data, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
+		err = runServer(*data, *s3URL, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
 	} else {
 		err = runLoad(*addr, *conc, *n, *size, *from, *to, *starttls)
 	}
@@ -68,7 +70,7 @@ func main() {
 	}
 }
 
-func runServer(dir, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
+func runServer(dir, s3URL, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
 	if dir == "" {
 		return fmt.Errorf("-serve needs -data DIR")
 	}
@@ -82,15 +84,16 @@ func runServer(dir, listen, user, certFile, keyFile, ctl string, quickAck, noSyn
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(dir, store.Options{Logger: log, NoSync: noSync})
+	st, err := benchkit.OpenStore(dir, s3URL, store.Options{Logger: log, NoSync: noSync})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.AddDomain(store.Domain{Name: store.DomainOf(user)}); err != nil {
+	// A second server on a shared store finds both made.
+	if err := st.AddDomain(store.Domain{Name: store.DomainOf(user)}); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
-	if _, err := st.AddUser(user, "", "x"); err != nil {
+	if _, err := st.AddUser(user, "", "x"); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
 	dns, err := dnstest.Listen()
