@@ -13,9 +13,9 @@
 #
 # It prints each figure, the ratios s3 / files, and the CPU time per
 # message of mailsrv and versitygw during the intake runs (where the time
-# goes). PostgreSQL + S3 and two servers against one need [store] backend
-# = "postgres" to be openable by serve (server/storage); until then this
-# compares the blob stores alone. Separate from bench/run.sh (which CI
+# goes). It compares the blob stores alone: PostgreSQL + S3 and two
+# servers against one are still to be added (bench servers opening the
+# store through server/storage.Open with a config file). Separate from bench/run.sh (which CI
 # smokes): it needs versitygw and takes minutes.
 #
 #   bench/backends.sh            N=1000 messages in the IMAP folder, 1000 per MX run
