@@ -2,12 +2,16 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mailsrv/internal/pgtest"
+	"mailsrv/store/kv/pgkv"
 )
 
 var benchBody = bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n"), 48) // ~3 KiB
@@ -24,7 +28,35 @@ var benchBody = bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789a
 // files between runs makes the next run's file creations slower on some
 // file systems (ext4 without a journal avoids reusing recently freed
 // inodes, and scans past them), which would tax whichever run comes second.
-func BenchmarkDurableInsert(b *testing.B) {
+func BenchmarkDurableInsert(b *testing.B) { durableInsert(b, openTest) }
+
+// BenchmarkDurableInsertPostgres is the same on PostgreSQL (store/kv/pgkv)
+// on internal/pgtest's cluster, which runs with fsync=off: its commits
+// cost round trips and WAL writes but no disk flush, so read the ratio to
+// bbolt as an upper bound.
+func BenchmarkDurableInsertPostgres(b *testing.B) {
+	url := pgtest.URL(b)
+	first := true
+	durableInsert(b, func(t testing.TB, dir string) *Store {
+		if !first {
+			// A fresh database per run: the runs must not share mailboxes.
+			url = pgtest.URL(t)
+		}
+		first = false
+		db, err := pgkv.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenEngine(db, dir, Options{CloseEngine: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func durableInsert(b *testing.B, openTest func(testing.TB, string) *Store) {
 	base := fsyncLoopRate(b)
 	parent := b.TempDir()
 	var single float64

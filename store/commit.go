@@ -110,8 +110,14 @@ func (s *Store) runTx(reqs []*writeReq) ([]*Tx, error) {
 			}
 			txs = append(txs, t)
 		}
+		if s.shared != nil {
+			return s.shared.record(ktx, txs)
+		}
 		return nil
 	})
+	if err != nil && s.shared != nil {
+		s.shared.forget(txs)
+	}
 	var re *requestError
 	if errors.As(err, &re) {
 		return nil, re.err
@@ -131,6 +137,17 @@ func (e *requestError) Error() string { return e.err.Error() }
 // finish publishes events and runs after-commit actions of committed requests.
 func (s *Store) finish(txs []*Tx, err error) {
 	if err != nil {
+		return
+	}
+	if s.shared != nil {
+		// The pump publishes every server's events in sequence order;
+		// catching up now publishes this commit's before update returns.
+		s.shared.catchUp()
+		for _, t := range txs {
+			for _, fn := range t.afterCommit {
+				fn()
+			}
+		}
 		return
 	}
 	for _, t := range txs {

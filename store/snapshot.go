@@ -25,9 +25,9 @@ type snapshotGuard struct {
 	pending []string
 }
 
-// errNoFileSnapshot is Snapshot's answer on an engine that is not one
+// ErrNoFileSnapshot is Snapshot's answer on an engine that is not one
 // database file (PostgreSQL): its backup is the engine's own (pg_dump).
-var errNoFileSnapshot = errors.New("this storage engine has no file snapshot: back up the database with its own tools (pg_dump) and the blob store with a bucket copy")
+var ErrNoFileSnapshot = errors.New("this storage engine has no file snapshot: back up the database with its own tools (pg_dump) and the blob store with a bucket copy")
 
 // SnapshotStats describes a written snapshot.
 type SnapshotStats struct {
@@ -106,7 +106,7 @@ func (s *Store) SnapshotWith(w io.Writer, o SnapshotOptions) (SnapshotStats, err
 	err := s.view(func(tx kv.Tx) error {
 		fsnap, ok := tx.(kv.FileSnapshotter)
 		if !ok {
-			return errNoFileSnapshot
+			return ErrNoFileSnapshot
 		}
 		st.DBBytes = fsnap.Size()
 		if err := tw.WriteHeader(&tar.Header{Name: DBFile, Mode: 0o600, Size: st.DBBytes, ModTime: s.now()}); err != nil {

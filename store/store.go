@@ -174,8 +174,11 @@ type Store struct {
 	closed  bool
 	loopWG  sync.WaitGroup
 
-	bus  bus
-	snap snapshotGuard
+	bus bus
+	// shared is the event pump when several servers share the engine
+	// (events_shared.go); nil on bbolt.
+	shared *eventLog
+	snap   snapshotGuard
 
 	quotaDefault atomic.Int64 // bytes; quota.go
 }
@@ -258,6 +261,13 @@ func OpenEngine(db kv.DB, dir string, opts Options) (*Store, error) {
 	}
 	s.quotaDefault.Store(opts.QuotaBytes)
 	s.loopWG.Add(1)
+	if l, ok := db.(changeListener); ok {
+		e, err := startEventLog(s, l)
+		if err != nil {
+			return nil, fmt.Errorf("read change events: %w", err)
+		}
+		s.shared = e
+	}
 	go s.commitLoop()
 	return s, nil
 }
@@ -305,6 +315,9 @@ func (s *Store) Close() error {
 	close(s.writes)
 	s.closeMu.Unlock()
 	s.loopWG.Wait()
+	if s.shared != nil {
+		s.shared.stop()
+	}
 	if !s.ownDB {
 		return nil
 	}

@@ -99,7 +99,11 @@ type Bucket interface {
 }
 
 // Cursor walks a bucket. A nil key means there is no such entry. A nested
-// bucket is returned with a nil value.
+// bucket is returned with a nil value. After any write to the bucket
+// (Cursor.Delete included), reposition the cursor (First, Last, Seek)
+// before Next or Prev: bbolt's Next after a Delete can skip a key
+// (etcd-io/bbolt#146), and Last after many deletes in one transaction
+// did not return in kvtest on bbolt 1.5.0.
 type Cursor interface {
 	First() (k, v []byte)
 	Last() (k, v []byte)
