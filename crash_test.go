@@ -27,6 +27,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/cli"
+	"mailsrv/internal/pgtest"
 	"mailsrv/store"
 )
 
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MAILSRV_RUN_MAIN") == "1" {
 		os.Exit(cli.Execute(newRoot()))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL test cluster, if one was started
 }
 
 // child is a `mailsrv serve` process.
