@@ -257,14 +257,52 @@ func isWhole(bs *imap.FetchItemBodySection) bool {
 		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
 }
 
+// maxSharedRead bounds the message size prepare reads into memory once
+// to serve several items of one FETCH from it.
+const maxSharedRead = 1 << 20
+
+// fetchPasses counts how many times prepare reads the message for o.
+func fetchPasses(o *imap.FetchOptions) int {
+	n := len(o.BodySection) + len(o.BinarySection) + len(o.BinarySectionSize)
+	if o.BodyStructure != nil {
+		n++
+	}
+	return n
+}
+
 func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, error) {
 	st := s.srv.st
 	p := &prepared{streamAt: -1}
-	// extract runs fn over a fresh reader of the whole message: go-imap's
-	// extractors each parse from the start, and the body is streamed from
-	// its file rather than kept in memory.
-	extract := func(fn func(r io.Reader)) error {
+	// A message read more than once by this FETCH (BODYSTRUCTURE and a
+	// header section, as Thunderbird asks) and small enough is read from
+	// the blob store once: every open is a file open, or an HTTP GET with
+	// S3 bodies.
+	var whole []byte
+	if fetchPasses(o) > 1 && m.Size <= maxSharedRead {
 		rc, err := st.OpenMessage(m)
+		if err != nil {
+			return nil, err
+		}
+		whole, err = io.ReadAll(io.LimitReader(rc, maxSharedRead+1))
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		if len(whole) > maxSharedRead {
+			whole = nil // larger than its record said: stream it
+		}
+	}
+	open := func() (io.ReadCloser, error) {
+		if whole != nil {
+			return io.NopCloser(bytes.NewReader(whole)), nil
+		}
+		return st.OpenMessage(m)
+	}
+	// extract runs fn over a fresh reader of the whole message: go-imap's
+	// extractors each parse from the start, and a large body is streamed
+	// from the blob store rather than kept in memory.
+	extract := func(fn func(r io.Reader)) error {
+		rc, err := open()
 		if err != nil {
 			return err
 		}
@@ -313,7 +351,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 		p.binSizes = append(p.binSizes, uint32(len(b)))
 	}
 	if p.streamAt >= 0 {
-		rc, err := st.OpenMessage(m)
+		rc, err := open()
 		if err != nil {
 			return nil, err
 		}
