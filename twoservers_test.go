@@ -29,7 +29,7 @@ import (
 // twoServers starts A and B on one fresh database and bucket, with
 // example.com, alice and bob (password pw), and info@example.com shared
 // by alice (owner) with bob (manage).
-func twoServers(t *testing.T, pw string) (a, b *child) {
+func twoServers(t *testing.T, pw string) (a, b *child, confA string) {
 	t.Helper()
 	url := pgtest.URL(t)
 	s3 := s3test.Start(t)
@@ -48,13 +48,15 @@ func twoServers(t *testing.T, pw string) (a, b *child) {
 		return p
 	}
 	confA, confB := conf("a"), conf("b")
+	// Each server's CLI (offline now, through its admin socket later)
+	// works on the same organisation.
 	mustRun(t, "", "--config", confA, "domain", "add", "example.com")
 	mustRun(t, pw+"\n", "--config", confA, "user", "add", "alice@example.com", "--password-stdin")
 	// B's CLI sees what A's wrote: one organisation.
 	mustRun(t, pw+"\n", "--config", confB, "user", "add", "bob@example.com", "--password-stdin")
 	mustRun(t, "", "--config", confB, "shared", "create", "info@example.com", "--name", "Info", "--owner", "alice@example.com")
 	mustRun(t, "", "--config", confA, "shared", "grant", "info@example.com", "bob@example.com", "--rights", "read,manage")
-	return startServe(t, confA), startServe(t, confB)
+	return startServe(t, confA), startServe(t, confB), confA
 }
 
 func imapLogin(t *testing.T, srv *child, user, pw string, opts *imapclient.Options) *imapclient.Client {
@@ -89,7 +91,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		t.Skip("starts two mailsrv serve processes, PostgreSQL and an S3 server")
 	}
 	const pw = "a long enough password"
-	a, b := twoServers(t, pw)
+	a, b, confA := twoServers(t, pw)
 
 	// 1. IDLE on B sees a delivery made through A's MX within a second.
 	exists := make(chan uint32, 16)
@@ -184,7 +186,16 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		}
 	}
 
-	// 3. kill -9 A in the middle of deliveries: everything A acknowledged
+	// 3. Revoking bob through A (its admin socket) takes effect on his
+	// open session on B at its next command.
+	mustRun(t, "", "--config", confA, "shared", "revoke", "info@example.com", "bob@example.com")
+	if _, err := bob.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{Flags: true}).Collect(); err == nil {
+		t.Error("bob, revoked through A, can still FETCH from the shared folder on B")
+	} else {
+		t.Logf("bob on B after the revoke through A: %v", err)
+	}
+
+	// 4. kill -9 A in the middle of deliveries: everything A acknowledged
 	// is readable through B, and B keeps serving.
 	var (
 		mu    sync.Mutex
