@@ -10,6 +10,8 @@
 //	imapbench fill    -data DIR -user U -folder F -n N [-first K]
 //	                  deliver messages K..K+N-1 straight into the store
 //	imapbench count   -data DIR -user U -folder F     print the number of messages in F (the server stopped)
+//	                  serve, setup, fill, count: -config FILE instead of -data/-s3 opens the store
+//	                  a mailsrv configuration names, through server/storage (bench/backends.sh)
 //	imapbench maildir -dir D -n N [-first K]           write the same messages as a Maildir (for Dovecot)
 //	imapbench run     -addr A -user U -pass P -folder F -n N [-append K -first S -appendfolder AF]
 //	                  APPEND messages S..S+K-1 to AF (default F), then time the read
@@ -44,6 +46,7 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	data := fs.String("data", "", "mailsrv data directory")
 	s3URL := fs.String("s3", "", "keep the message bodies in S3, http://ACCESS:SECRET@host:port/bucket (bench/backends.sh); default files in -data")
+	cfgFile := fs.String("config", "", "open the store the mailsrv configuration FILE names ([store], [blobs], data_dir) through server/storage, instead of -data/-s3")
 	listen := fs.String("listen", "127.0.0.1:14300", "listen address (serve)")
 	certFile := fs.String("cert", "", "TLS certificate (serve)")
 	keyFile := fs.String("key", "", "TLS key (serve)")
@@ -67,13 +70,13 @@ func main() {
 	case "cert":
 		err = benchkit.WriteCert(*dir)
 	case "serve":
-		err = serve(*data, *s3URL, *listen, *certFile, *keyFile, *ctl, *quickAck)
+		err = serve(*data, *s3URL, *cfgFile, *listen, *certFile, *keyFile, *ctl, *quickAck)
 	case "setup":
-		err = setup(*data, *s3URL, *user, *pass)
+		err = setup(*data, *s3URL, *cfgFile, *user, *pass)
 	case "fill":
-		err = fill(*data, *s3URL, *user, *folder, *first, *n)
+		err = fill(*data, *s3URL, *cfgFile, *user, *folder, *first, *n)
 	case "count":
-		err = count(*data, *s3URL, *user, *folder)
+		err = count(*data, *s3URL, *cfgFile, *user, *folder)
 	case "maildir":
 		err = writeMaildir(*dir, *first, *n)
 	case "run":
@@ -99,11 +102,15 @@ func Message(i int) []byte {
 	return fmt.Appendf(nil, "From: Sender %d <sender%d@remote.example>\r\nTo: bench@example.com\r\nSubject: benchmark message %d\r\nMessage-ID: <bench%d@remote.example>\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n%s", i%100, i%100, i, i, body)
 }
 
-func openStore(data, s3URL string) (*store.Store, error) {
-	return benchkit.OpenStore(data, s3URL, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+func openStore(data, s3URL, cfgFile string) (*store.Store, error) {
+	opts := store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if cfgFile != "" {
+		return benchkit.OpenConfig(cfgFile, opts)
+	}
+	return benchkit.OpenStore(data, s3URL, opts)
 }
 
-func serve(data, s3URL, listen, certFile, keyFile, ctl string, quickAck bool) error {
+func serve(data, s3URL, cfgFile, listen, certFile, keyFile, ctl string, quickAck bool) error {
 	tlsConf, err := benchkit.LoadTLS(certFile, keyFile)
 	if err != nil {
 		return err
@@ -113,7 +120,7 @@ func serve(data, s3URL, listen, certFile, keyFile, ctl string, quickAck bool) er
 			return err
 		}
 	}
-	st, err := openStore(data, s3URL)
+	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
@@ -131,8 +138,8 @@ func serve(data, s3URL, listen, certFile, keyFile, ctl string, quickAck bool) er
 	return srv.Serve(ln)
 }
 
-func setup(data, s3URL, user, pass string) error {
-	st, err := openStore(data, s3URL)
+func setup(data, s3URL, cfgFile, user, pass string) error {
+	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
@@ -150,8 +157,8 @@ func setup(data, s3URL, user, pass string) error {
 
 // fill delivers messages first..first+n-1 with 16 concurrent writers
 // (group commit).
-func fill(data, s3URL, user, folder string, first, n int) error {
-	st, err := openStore(data, s3URL)
+func fill(data, s3URL, cfgFile, user, folder string, first, n int) error {
+	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
@@ -199,8 +206,8 @@ func fill(data, s3URL, user, folder string, first, n int) error {
 	return firstErr
 }
 
-func count(data, s3URL, user, folder string) error {
-	st, err := openStore(data, s3URL)
+func count(data, s3URL, cfgFile, user, folder string) error {
+	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}

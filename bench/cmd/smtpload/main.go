@@ -56,11 +56,12 @@ func main() {
 	starttls := flag.Bool("starttls", false, "load over STARTTLS")
 	noSync := flag.Bool("nosync", false, "-serve: store without any fsync (experiment: the upper bound of fewer fsyncs; never durable)")
 	s3URL := flag.String("s3", "", "-serve: keep the message bodies in S3, http://ACCESS:SECRET@host:port/bucket (bench/backends.sh); default files in -data")
+	cfgFile := flag.String("config", "", "-serve: open the store the mailsrv configuration FILE names ([store], [blobs], data_dir) through server/storage, instead of -data/-s3")
 	quickAck := flag.Bool("quickack", false, "-serve: re-arm TCP_QUICKACK after every read (experiment, benchkit/quickack.go)")
 	flag.Parse()
 	var err error
 	if *serve {
-		err = runServer(*data, *s3URL, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
+		err = runServer(*data, *s3URL, *cfgFile, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
 	} else {
 		err = runLoad(*addr, *conc, *n, *size, *from, *to, *starttls)
 	}
@@ -70,9 +71,9 @@ func main() {
 	}
 }
 
-func runServer(dir, s3URL, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
-	if dir == "" {
-		return fmt.Errorf("-serve needs -data DIR")
+func runServer(dir, s3URL, cfgFile, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
+	if dir == "" && cfgFile == "" {
+		return fmt.Errorf("-serve needs -data DIR or -config FILE")
 	}
 	tlsConf, err := benchkit.LoadTLS(certFile, keyFile)
 	if err != nil {
@@ -84,7 +85,13 @@ func runServer(dir, s3URL, listen, user, certFile, keyFile, ctl string, quickAck
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := benchkit.OpenStore(dir, s3URL, store.Options{Logger: log, NoSync: noSync})
+	opts := store.Options{Logger: log, NoSync: noSync}
+	var st *store.Store
+	if cfgFile != "" {
+		st, err = benchkit.OpenConfig(cfgFile, opts)
+	} else {
+		st, err = benchkit.OpenStore(dir, s3URL, opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,23 @@ import (
 	"net/url"
 	"strings"
 
+	"mailsrv/server/config"
+	"mailsrv/server/storage"
 	"mailsrv/store"
 	"mailsrv/store/s3blobs"
 )
+
+// OpenConfig opens a bench server's store the way serve does: the
+// configuration file at path ([store], [blobs], data_dir; SPEC §3) through
+// server/storage.Open, so bench/backends.sh can run bbolt or PostgreSQL
+// with files or S3 and several servers on one database.
+func OpenConfig(path string, opts store.Options) (*store.Store, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return storage.Open(context.Background(), cfg, opts)
+}
 
 // OpenStore opens a bench server's store in data: bbolt and files, or,
 // with s3 = "http://ACCESS:SECRET@host:port/bucket" (bench/backends.sh),
