@@ -65,6 +65,8 @@ log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 
 cleanup() {
   local p
+  # postgres: a fast shutdown (SIGINT) ends its sessions, SIGTERM would wait for them.
+  [ -n "${PGPID:-}" ] && kill -INT "$PGPID" 2>/dev/null
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
@@ -113,11 +115,11 @@ VGW=$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] && [ -x "$PGBIN/postgres" ] || { echo "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (apt-get install postgresql)" >&2; exit 1; }
-# as_pg CMD...: run CMD as the postgres user when root (initdb and
-# postgres refuse root); setpriv execs, so $! is postgres's own PID.
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi
-}
+# AS_PG runs a command as the postgres user when root (initdb and
+# postgres refuse root); setpriv execs, so "${AS_PG[@]}" postgres & makes
+# $! postgres's own PID (a shell function there would be a subshell).
+AS_PG=()
+[ "$(id -u)" = 0 ] && AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups)
 
 log "load before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; N=$N SMTPN=$SMTPN"
 result host - loadavg_before 0 "$(cut -d' ' -f1 /proc/loadavg)" load
@@ -138,13 +140,14 @@ PGPORT=$((PORT0 + 3))
 log "postgres: $PGBIN on 127.0.0.1:$PGPORT, fsync on, data in $W/pg"
 mkdir -p "$W/pg"
 [ "$(id -u)" = 0 ] && chown postgres: "$W/pg"
-as_pg "$PGBIN/initdb" -D "$W/pg/data" -U mailsrv --auth=trust --encoding=UTF8 --locale=C >"$W/initdb.log" 2>&1 ||
+"${AS_PG[@]}" "$PGBIN/initdb" -D "$W/pg/data" -U mailsrv --auth=trust --encoding=UTF8 --locale=C >"$W/initdb.log" 2>&1 ||
   { cat "$W/initdb.log" >&2; exit 1; }
-as_pg "$PGBIN/postgres" -D "$W/pg/data" -c listen_addresses=127.0.0.1 -c port="$PGPORT" \
+"${AS_PG[@]}" "$PGBIN/postgres" -D "$W/pg/data" -c listen_addresses=127.0.0.1 -c port="$PGPORT" \
   -c unix_socket_directories= -c fsync=on -c max_connections=200 -c log_min_messages=warning >"$W/postgres.log" 2>&1 &
 PGPID=$!; PIDS+=("$PGPID")
 wait_port "$PGPORT" "$PGPID"
 for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+kill -0 "$PGPID" 2>/dev/null || { echo "postgres exited (is port $PGPORT taken? see $W/postgres.log)" >&2; exit 1; }
 result host - postgres_fsync 0 "$([ "$("$PGBIN/psql" -qtA -h 127.0.0.1 -p "$PGPORT" -U mailsrv -d postgres -c 'SHOW fsync')" = on ] && echo 1 || echo 0)" bool
 
 # mkcfg NAME SETUP [DB]: write the configuration $W/NAME.toml of a bench
