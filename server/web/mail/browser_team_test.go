@@ -34,6 +34,12 @@ func TestBrowserTeamViews(t *testing.T) {
 	row := func(subj string) string {
 		return fmt.Sprintf(`[...document.querySelectorAll("#messages li")].find(li => li.textContent.includes(%q))`, subj)
 	}
+	// click clicks sel by script once it exists and is not hidden: the
+	// page re-renders on live events, so a node chromedp.Click looked up
+	// may be replaced before it is clicked ("Could not find node").
+	click := func(sel string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e || e.hidden) return false; e.click(); return true; })()`, sel))
+	}
 	openRow := func(br *browser, subj string) {
 		br.run(poll(row(subj)+` != null`), void(chromedp.Evaluate[bool](row(subj)+`.click() || true`)),
 			poll(fmt.Sprintf(`document.querySelector("#head h2") && document.querySelector("#head h2").textContent === %q`, subj)))
@@ -61,23 +67,23 @@ func TestBrowserTeamViews(t *testing.T) {
 
 	// alice marks "Invoice question" done and filters Unanswered.
 	openRow(b, "Invoice question")
-	b.run(chromedp.Click(chromedp.CSS("#done")), poll(`document.querySelector("#teaminfo").textContent.includes("Done")`))
-	b.run(chromedp.Click(chromedp.CSS(`#teamviews button[data-view="unanswered"]`)),
+	b.run(click("#done"), poll(`document.querySelector("#teaminfo").textContent.includes("Done")`))
+	b.run(click(`#teamviews button[data-view="unanswered"]`),
 		poll(`document.querySelector("#listtitle").textContent.includes("Unanswered · 2")`))
 	subjects := `[...document.querySelectorAll("#messages li .subj")].map(e => e.textContent).join("|")`
 	if !b.eval(subjects+` === "Order 1 is late|Refund for order 3"`) || !b.eval(`document.querySelector("#messages li .age").textContent.startsWith("waiting")`) {
 		t.Errorf("Unanswered view: %q", b.text("#messages"))
 	}
 	b.shot("team-unanswered-view")
-	bob.run(chromedp.Click(chromedp.CSS(`#teamviews button[data-view="mine"]`)), poll(`document.querySelector("#listtitle").textContent.includes("Assigned to me · 1")`))
+	bob.run(click(`#teamviews button[data-view="mine"]`), poll(`document.querySelector("#listtitle").textContent.includes("Assigned to me · 1")`))
 	bob.shot("team-bob-assigned-to-me")
-	bob.run(chromedp.Click(chromedp.CSS(`#teamviews button[data-view=""]`)), poll(row("Refund for order 3")+` != null`))
-	b.run(chromedp.Click(chromedp.CSS(`#teamviews button[data-view=""]`)), poll(row("Refund for order 3")+` != null`))
+	bob.run(click(`#teamviews button[data-view=""]`), poll(row("Refund for order 3")+` != null`))
+	b.run(click(`#teamviews button[data-view=""]`), poll(row("Refund for order 3")+` != null`))
 
 	// bob opens a reply to "Refund"; alice, on the list, sees it within a second.
 	openRow(bob, "Refund for order 3")
 	start := time.Now()
-	bob.run(chromedp.Click(chromedp.CSS("#reply")), chromedp.WaitVisible(chromedp.CSS("#composer")))
+	bob.run(click("#reply"), chromedp.WaitVisible(chromedp.CSS("#composer")))
 	b.run(poll(row("Refund for order 3") + `.querySelector(".replying").textContent === "Bob is replying"`))
 	took := time.Since(start)
 	t.Logf("alice saw \"Bob is replying\" %v after bob clicked Reply", took)
@@ -90,21 +96,21 @@ func TestBrowserTeamViews(t *testing.T) {
 	b.shot("team-reader-bob-is-replying")
 
 	// alice opens her reply too (she sees bob there as well); bob sends first.
-	b.run(chromedp.Click(chromedp.CSS("#reply")), chromedp.WaitVisible(chromedp.CSS("#composer")),
+	b.run(click("#reply"), chromedp.WaitVisible(chromedp.CSS("#composer")),
 		poll(`document.querySelector("#composereplying").textContent.includes("Bob is replying")`),
 		poll(`document.querySelector("#composeform").dataset.replySince !== ""`))
 	bob.run(chromedp.SendKeys(chromedp.CSS("#body"), "Bob: your refund left today."),
-		chromedp.Click(chromedp.CSS(`#composeform button[type=submit]`)),
+		click(`#composeform button[type=submit]`),
 		poll(`document.querySelector("#flash").textContent.includes("Sent")`))
 	b.run(poll(`document.querySelector("#composereplying").hidden`))
 	b.run(chromedp.SendKeys(chromedp.CSS("#body"), "Alice: the refund is on its way."),
-		chromedp.Click(chromedp.CSS(`#composeform button[type=submit]`)),
+		click(`#composeform button[type=submit]`),
 		chromedp.WaitVisible(chromedp.CSS("#stale")))
 	if s := b.text("#stale"); !strings.Contains(s, "Bob answered this message") || !strings.Contains(s, "Bob: your refund left today.") {
 		t.Errorf("stale warning = %q", s)
 	}
 	b.shot("team-stale-reply-warning")
-	b.run(chromedp.Click(chromedp.CSS("#sendanyway")), poll(`document.querySelector("#flash").textContent.includes("Sent")`),
+	b.run(click("#sendanyway"), poll(`document.querySelector("#flash").textContent.includes("Sent")`),
 		poll(`document.querySelector("#composer").hidden`))
 	carol, _ := f.st.MailboxByAddress("carol@example.com")
 	in, _ := f.st.GetFolder(carol.ID, "INBOX")

@@ -138,11 +138,16 @@ async function openFolder(name) {
 async function loadList(keep) {
   const uid = keep && S.list[S.sel] ? S.list[S.sel].uid : 0;
   if (S.view && (!isShared() || S.folder !== 'INBOX' || S.query)) S.view = '';
+  // A live event and a click can each start a load: only the newest one
+  // may paint, or an older answer (another view, folder or page) would
+  // overwrite it under the new title.
+  const seq = S.listSeq = (S.listSeq || 0) + 1;
   const l = S.query
     ? await get(acctAPI('search') + '?' + qs({folder: S.folder, q: S.query}))
     : S.view
       ? await get(acctAPI('team') + '?' + qs({view: S.view}))
       : await get(acctAPI('messages') + '?' + qs({folder: S.folder, page: S.page}));
+  if (seq !== S.listSeq) return;
   S.list = l.messages;
   S.sel = uid ? S.list.findIndex((m) => m.uid === uid) : -1;
   $('listtitle').textContent = (S.query ? 'Search: ' + S.query + ' in ' : '') + S.folder + (S.view ? ' · ' + TEAM_VIEWS[S.view] : '') + ' · ' + l.total;
