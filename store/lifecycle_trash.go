@@ -139,6 +139,7 @@ func (t *Tx) mergeIntoLive(item *TrashItem, src *Mailbox) error {
 			name = fmt.Sprintf("%s%s%s (%d)", RestoredPrefix, FolderDelim, f.Name, n)
 		}
 		f.MailboxID, f.Name, f.SpecialUse = dst.ID, name, ""
+		f.Subscribed = true // server-made, shown in clients that list subscribed folders only (client_folder.go)
 		f.UIDValidity = t.nextUIDValidity()
 		if err := putJSON(db, []byte(name), f); err != nil {
 			return err

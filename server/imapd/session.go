@@ -266,17 +266,24 @@ func (s *session) Create(name string, _ *imap.CreateOptions) error {
 	if err := need(t, acl.OpCreateFolder); err != nil {
 		return err
 	}
+	// CREATE does not subscribe (store/client_folder.go); in another
+	// mailbox only this member's own subscription is off.
+	member := s.user
+	if t.mb.ID == s.root.ID && s.rootAll {
+		member = ""
+	}
+	ctx := context.TODO() // the session's context once store calls take one (issue 15)
 	// RFC 3501 §6.3.3: CREATE a/b/c creates the missing a and a/b too.
 	for i := strings.IndexByte(t.folder, '/'); i > 0; i = nextSlash(t.folder, i) {
 		parent := t.folder[:i]
 		if _, err := s.srv.st.GetFolder(t.mb.ID, parent); errors.Is(err, store.ErrNotFound) {
-			if _, err := s.srv.st.CreateFolder(t.mb.ID, parent, ""); err != nil && !errors.Is(err, store.ErrExists) {
+			if _, err := s.srv.st.CreateClientFolder(ctx, t.mb.ID, parent, member); err != nil && !errors.Is(err, store.ErrExists) {
 				return mapStoreErr(err)
 			}
 			s.audit(t, "create folder", parent)
 		}
 	}
-	if _, err := s.srv.st.CreateFolder(t.mb.ID, t.folder, ""); err != nil {
+	if _, err := s.srv.st.CreateClientFolder(ctx, t.mb.ID, t.folder, member); err != nil {
 		return mapStoreErr(err)
 	}
 	s.audit(t, "create folder", t.folder)
