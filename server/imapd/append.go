@@ -66,9 +66,21 @@ func (a *appendTx) Add(r imap.LiteralReader, o *imap.AppendOptions) error {
 	}
 	// Keep the start of the message for the audit entry's Message-ID.
 	var head headBuffer
-	if _, err := io.Copy(w, io.TeeReader(r, &head)); err != nil {
+	var src io.Reader = r
+	if o.Binary { // literal8: NULs are base64-encoded first (append_binary.go)
+		if src, err = binaryMessage(r, s.srv.maxBytes); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	nuls := nulWatch{w: w}
+	if _, err := io.Copy(&nuls, io.TeeReader(src, &head)); err != nil {
 		w.Abort()
 		return mapStoreErr(err)
+	}
+	if nuls.seen {
+		w.Abort()
+		return errNULInLiteral
 	}
 	if err := w.Sync(); err != nil {
 		w.Abort()

@@ -187,6 +187,9 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 	missed = len(msgs) < len(chunk)
 	writeFlags := o.Flags
 	if markSeen {
+		if err := s.checkBinaryCTE(msgs, o); err != nil {
+			return missed, err // before any \Seen (fetch_cte.go)
+		}
 		var unseen []uint32
 		for _, m := range msgs {
 			if !hasFlag(m.Flags, `\Seen`) {

@@ -184,12 +184,14 @@ func readAppendMessage(dec *imapwire.Decoder, options *imap.AppendOptions) (lit 
 		return nil, false, "", dec.Err()
 	}
 	options.Time = t
-	if !dec.Special('~') && dec.Atom(&dataExt) {
+	options.Binary = dec.Special('~') // literal8: the session stores NULs safely
+	if !options.Binary && dec.Atom(&dataExt) {
 		switch strings.ToUpper(dataExt) {
 		case "UTF8":
 			if !dec.ExpectSP() || !dec.ExpectSpecial('(') || !dec.ExpectSpecial('~') {
 				return nil, false, "", dec.Err()
 			}
+			options.Binary = true
 		default:
 			return nil, false, "", newClientBugError("Unknown APPEND data extension")
 		}
