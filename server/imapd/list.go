@@ -150,6 +150,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if !matchAny(e.name, ref, patterns) {
 			continue
 		}
+		if o.SelectRecursiveMatch && e.subKids && !e.subbed {
+			e.subKids = subscribedKidUnlisted(entries, e.name, ref, patterns)
+		}
 		d := listData(e, o, lsub)
 		if d == nil {
 			continue
@@ -171,6 +174,20 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 	}
 	return nil
+}
+
+// subscribedKidUnlisted reports a subscribed descendant of name that the
+// patterns do not list themselves: only that makes RECURSIVEMATCH return
+// the parent with CHILDINFO (RFC 5258 §3.5 and its examples; a child that
+// is listed tells the client already, as Dovecot and imaptest listext).
+func subscribedKidUnlisted(entries []listEntry, name, ref string, patterns []string) bool {
+	p := name + "/"
+	for _, k := range entries {
+		if k.subbed && strings.HasPrefix(k.name, p) && !matchAny(k.name, ref, patterns) {
+			return true
+		}
+	}
+	return false
 }
 
 func matchAny(name, ref string, patterns []string) bool {
