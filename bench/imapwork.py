@@ -4,7 +4,7 @@ mailsrv and Dovecot, over STARTTLS on both.
 
   imapwork.py run  --addr H:P --client imaplib|raw|raw-plain --folder F --n N
                    [--append K --first S --append-folder AF] [--reps R]
-                   [--ctl URL --profile-dir D --profile-secs S]
+                   [--ctl URL --profile-dir D --profile-secs S] [--only W1,W2]
   imapwork.py idle --addr H:P --conns C     hold C logged-in TLS connections
                                             until stdin closes
   imapwork.py qresync --addr H:P --folder F --n N [--reps R]
@@ -335,6 +335,9 @@ def run(a):
     expect(c.select(a.folder), a.n, "EXISTS")
     out("select_first", a.n, (time.perf_counter() - t) * 1000, "ms")
     work = read_workloads(c, a.folder, a.n)
+    if a.only:
+        keep = a.only.split(",")
+        work = [(name, f) for name, f in work if name in keep]
     for name, f in work:
         ms = []
         cpu0 = tree_cpu_ms(a.cpu_root) if a.cpu_root else 0
@@ -468,6 +471,7 @@ def main():
     p.add_argument("--profile-dir", default="")
     p.add_argument("--profile-secs", type=float, default=3)
     p.add_argument("--profile-append", type=int, default=0)
+    p.add_argument("--only", default="", help="run: only these read workloads (comma-separated names, e.g. select,fetch_flags)")
     a = p.parse_args()
     try:
         {"run": run, "idle": idle, "qresync": qresync}[a.mode](a)

@@ -10,7 +10,9 @@ import (
 
 // FlagsOf returns the flags of the given UIDs of folder fid (missing ones
 // are skipped), in the order given. It reads only the compact flags bucket,
-// so IMAP "FETCH n:m (FLAGS)" never decodes message metadata.
+// so IMAP "FETCH n:m (FLAGS)" never decodes message metadata. Entries
+// with the same flags share one Flags slice (its capacity is its length,
+// so an append copies): callers must not change a Flags slice in place.
 func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 	out := make([]UIDFlags, 0, len(uids))
 	err := s.view(func(tx kv.Tx) error {
@@ -19,10 +21,13 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
 		}
 		fb, q := fm.Bucket(bktFlags), fm.Bucket(bktModSeq)
+		var seen flagSets
 		if dense(uids) {
 			// Ascending and dense (the usual FETCH 1:* chunk): one cursor
-			// walk instead of a B-tree descent per UID.
+			// walk over the flags and one over the modseqs, instead of two
+			// B-tree descents per UID.
 			c := fb.Cursor()
+			ms := newModSeqWalk(q, uids[0])
 			i := 0
 			for k, v := c.Seek(u32(uids[0])); k != nil && i < len(uids); k, v = c.Next() {
 				uid := getU32(k)
@@ -30,7 +35,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 					i++
 				}
 				if i < len(uids) && uids[i] == uid {
-					out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v), ModSeq: modSeqOf(q, uid)})
+					out = append(out, UIDFlags{UID: uid, Flags: seen.split(v), ModSeq: ms.of(uid)})
 					i++
 				}
 			}
@@ -41,7 +46,7 @@ func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
 			if v == nil {
 				continue
 			}
-			out = append(out, UIDFlags{UID: uid, Flags: splitFlags(v), ModSeq: modSeqOf(q, uid)})
+			out = append(out, UIDFlags{UID: uid, Flags: seen.split(v), ModSeq: modSeqOf(q, uid)})
 		}
 		return nil
 	})

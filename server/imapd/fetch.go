@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -251,7 +252,16 @@ type prepared struct {
 	binary   [][]byte
 	binSizes []uint32
 	stream   io.ReadCloser // whole-message BODY[] streamed from the blob
-	streamAt int           // index in o.BodySection served by stream
+	streamAt int           // index in o.BodySection served by stream or whole
+	whole    []byte        // the whole message when it was read into memory (pooled)
+}
+
+// release returns p's pooled buffer to bb; nothing of p may be used after.
+func (p *prepared) release(bb *bodyBufs) {
+	if p.whole != nil {
+		bb.put(p.whole)
+		p.whole = nil
+	}
 }
 
 // isWhole reports a BODY[] / BODY[]<partial> section, served by streaming.
@@ -276,23 +286,24 @@ func fetchPasses(o *imap.FetchOptions) int {
 func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, error) {
 	st := s.srv.st
 	p := &prepared{streamAt: -1}
-	// A message read more than once by this FETCH (BODYSTRUCTURE and a
-	// header section, as Thunderbird asks) and small enough is read from
-	// the blob store once: every open is a file open, or an HTTP GET with
-	// S3 bodies.
+	// A message small enough is read from the blob store once, into a
+	// pooled buffer, and every item of this FETCH is served from memory:
+	// each open is a file open (or an HTTP GET with S3 bodies), and a
+	// body read whole costs one open and one read (bodybuf.go).
 	var whole []byte
-	if fetchPasses(o) > 1 && m.Size <= maxSharedRead {
-		rc, err := st.OpenMessage(m)
-		if err != nil {
+	if fetchPasses(o) > 0 && m.Size <= maxSharedRead {
+		ctx := context.TODO() // the session's context once store calls take one (issue 15)
+		b, err := st.ReadMessage(ctx, m, s.srv.bodies.get(m.Size))
+		switch {
+		case err == nil:
+			whole, p.whole = b, b
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			// Shorter than its record says: streamed below, which pads
+			// the literal and reports the damage.
+			s.srv.bodies.put(b)
+		default:
+			s.srv.bodies.put(b)
 			return nil, err
-		}
-		whole, err = io.ReadAll(io.LimitReader(rc, maxSharedRead+1))
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		if len(whole) > maxSharedRead {
-			whole = nil // larger than its record said: stream it
 		}
 	}
 	open := func() (io.ReadCloser, error) {
@@ -353,7 +364,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 		}
 		p.binSizes = append(p.binSizes, uint32(len(b)))
 	}
-	if p.streamAt >= 0 {
+	if p.streamAt >= 0 && whole == nil {
 		rc, err := open()
 		if err != nil {
 			return nil, err
@@ -379,6 +390,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Messa
 	if p.stream != nil {
 		defer p.stream.Close()
 	}
+	defer p.release(&s.srv.bodies)
 	if writeFlags {
 		if err := s.announce(m.Flags); err != nil {
 			return err
@@ -408,7 +420,9 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Messa
 	}
 	var werr error
 	for i, bs := range o.BodySection {
-		if i == p.streamAt {
+		if i == p.streamAt && p.whole != nil {
+			werr = writeWhole(mw, bs, p.whole)
+		} else if i == p.streamAt {
 			werr = streamSection(mw, bs, p.stream, m.Size)
 		} else {
 			werr = writeLiteral(mw.WriteBodySection(bs, int64(len(p.sections[i]))), p.sections[i])
@@ -436,6 +450,17 @@ func writeLiteral(wc io.WriteCloser, b []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// writeWhole writes BODY[] (or a <partial> of it) of a message read into
+// memory, in one write.
+func writeWhole(mw *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection, whole []byte) error {
+	b := whole
+	if bs.Partial != nil {
+		off := min(bs.Partial.Offset, int64(len(b)))
+		b = b[off:min(off+bs.Partial.Size, int64(len(b)))]
+	}
+	return writeLiteral(mw.WriteBodySection(bs, int64(len(b))), b)
 }
 
 // streamSection copies BODY[] (or a <partial> of it) from the blob file to

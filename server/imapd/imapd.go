@@ -108,6 +108,7 @@ type Server struct {
 	connSeq  atomic.Uint64        // connection ids, as smtpd's
 	acls     *aclWatch            // wakes IDLE on rights changes (revoke.go)
 	unsubACL func()
+	bodies   bodyBufs // buffers of bodies a FETCH reads whole (bodybuf.go)
 
 	mu      sync.Mutex
 	perIP   map[string]int
