@@ -15,12 +15,25 @@ const housekeepingInterval = time.Hour
 // removed: far longer than any SMTP DATA or IMAP APPEND can take.
 const orphanBlobAge = 24 * time.Hour
 
-// housekeeping runs at start and then every housekeepingInterval: it
+// housekeepingStartDelay is how long after the start the first
+// housekeeping pass waits: the orphan sweep lists (and stats) every body
+// file, which on a large store costs more CPU than the whole start and
+// would compete with the first clients' commands (issue 19's cold
+// start). Orphans are a day old before they go, so waiting loses nothing.
+const housekeepingStartDelay = time.Minute
+
+// housekeeping runs housekeepingStartDelay after the start and then every
+// housekeepingInterval: it
 // deletes recycle-bin items older than retention.recycle_bin_days, body
 // files a crash left without a message (see store.SweepOrphanBlobs), and
 // bodies whose delayed removal is due (store.SweepRemovedBlobs; S3 only).
 func (s *Server) housekeeping(ctx context.Context) {
 	retention := time.Duration(s.cfg.Retention.RecycleBinDays) * 24 * time.Hour
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(housekeepingStartDelay):
+	}
 	t := time.NewTicker(housekeepingInterval)
 	defer t.Stop()
 	for {
