@@ -156,6 +156,20 @@ def main():
                 print("| %s | %d | %s | %s | %s | %s | %s |" % (wl, size, fmt(mw, "ms"), fmt(mc, "ms"),
                       fmt(dw, "ms"), fmt(dc, "ms"), "%.2f" % ratio if ratio is not None else "-"))
 
+    cold = {r["workload"]: r for r in rows if r["workload"].startswith("coldstart_")}
+    if cold:
+        cn = next(iter(cold.values()))["n"]
+        print("\n== cold start of mailsrv serve over a %d-message folder (bench/coldstart.sh; medians)" % cn)
+        print("| step | mailsrv | target | met |")
+        print("|---|---|---|---|")
+        for wl, label, limit in (("coldstart_listen", "exec -> IMAP port accepting", 200),
+                                 ("coldstart_first_select", "first SELECT of the big folder", 50),
+                                 ("coldstart_listen_cpu", "server CPU until listening", None),
+                                 ("coldstart_server_cpu", "server CPU until that SELECT answered (incl. LOGIN's argon2id)", None)):
+            if wl in cold:
+                v = cold[wl]["value"]
+                print("| %s | %s | %s | %s |" % (label, fmt(v, "ms"), "< %d ms" % limit if limit else "",
+                      ("yes" if v < limit else "no") if limit else ""))
     profiles = profile_table(rows, sys.argv[5]) if len(sys.argv) > 5 else []
 
     load = {r["workload"]: r["value"] for r in rows if r["server"] == "host"}

@@ -7,6 +7,8 @@
 #         a 10k folder built by APPEND and on a 100k folder (99k written
 #         straight to disk, the last BIGAPPEND appended over IMAP), then PSS
 #         per idle logged-in TLS connection.
+#   cold  `mailsrv serve` started over a BIG-message folder (20 folders):
+#         time to listening and its first SELECT (bench/coldstart.sh).
 #   SMTP  Postfix's smtp-source (no TLS: smtp-source has none) and our Go
 #         bench/cmd/smtpload (plain and STARTTLS) against Postfix → local
 #         Maildir and against mailsrv's MX.
@@ -215,6 +217,15 @@ start_mailsrv
 log "mailsrv: $CONNS idle TLS connections"
 idle_side mailsrv "$MPORT" "$MPID" "http://127.0.0.1:$CTLPORT/freeos"
 stop "$MPID"
+
+# Cold start of the real `mailsrv serve` over a 100k folder in 20 folders
+# (its own store, built once and kept under /var/tmp between runs).
+log "mailsrv: cold start of serve (bench/coldstart.sh)"
+if [ "$SMOKE" = 1 ]; then
+  COLD_N=600 COLD_FOLDERS=3 COLD_SMALL=20 COLD_REPS=1 COLD_DIR="$W/cold" bash "$ROOT/bench/coldstart.sh" "$RES"
+else
+  COLD_N=$BIG bash "$ROOT/bench/coldstart.sh" "$RES"
+fi
 
 # ------------------------------------------------------------ Dovecot IMAP
 if [ $DOVECOT = 1 ]; then
