@@ -19,7 +19,8 @@ import (
 // others are read from JSON until FillReferences brings them up to date.
 var bktHeads = []byte("h")
 
-// putHead stores m's head in folder bucket fm.
+// putHead stores m's head and its sort key (store/sortkeys.go) in folder
+// bucket fm.
 func putHead(fm kv.Bucket, m *Message) error {
 	if m.Envelope == nil || m.Envelope.Version < EnvelopeVersion {
 		return nil // read from the JSON record until it is current
@@ -28,15 +29,20 @@ func putHead(fm kv.Bucket, m *Message) error {
 	if err != nil {
 		return err
 	}
-	return hb.Put(u32(m.UID), encodeHead(m))
+	if err := hb.Put(u32(m.UID), encodeHead(m)); err != nil {
+		return err
+	}
+	return putSortKey(fm, m)
 }
 
-// deleteHead removes uid's head from folder bucket fm, if any.
+// deleteHead removes uid's head and sort key from folder bucket fm, if any.
 func deleteHead(fm kv.Bucket, uid uint32) error {
 	if hb := fm.Bucket(bktHeads); hb != nil {
-		return hb.Delete(u32(uid))
+		if err := hb.Delete(u32(uid)); err != nil {
+			return err
+		}
 	}
-	return nil
+	return deleteSortKey(fm, uid)
 }
 
 // MessageHeads returns, in the order given, the messages of uids (missing

@@ -43,8 +43,8 @@ func (s *Store) EditRecordsForTest(fid uint64, edit func(*Message)) (int, error)
 	return n, err
 }
 
-// DropHeadsForTest removes the head index of folder fid, as a store from
-// before the index left it.
+// DropHeadsForTest removes the head and sort-key indexes of folder fid,
+// as a store from before the indexes left it.
 func (s *Store) DropHeadsForTest(fid uint64) error {
 	return s.update(func(t *Tx) error {
 		return dropHeads(t.tx, fid)
@@ -56,8 +56,13 @@ func dropHeads(tx kv.Tx, fid uint64) error {
 	if fm == nil {
 		return errorf(ErrNotFound, "folder %d not found", fid)
 	}
-	if fm.Bucket(bktHeads) == nil {
-		return nil
+	for _, name := range [][]byte{bktHeads, bktSortKeys} {
+		if fm.Bucket(name) == nil {
+			continue
+		}
+		if err := fm.DeleteBucket(name); err != nil {
+			return err
+		}
 	}
-	return fm.DeleteBucket(bktHeads)
+	return nil
 }

@@ -1,7 +1,9 @@
 package imapd
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -24,15 +26,41 @@ var (
 
 func (s *session) Sort(kind imapserver.NumKind, keys []imapserver.SortCriterion, c *imap.SearchCriteria, o *imapserver.SortOptions) ([]uint32, error) {
 	defer s.observe("SORT", time.Now())
-	msgs, uids, err := s.sortable(kind, c)
+	matched, fresh, err := s.sortMatched(c)
 	if err != nil {
 		return nil, err
 	}
 	mk := make([]mailsort.Key, len(keys))
+	var spec strings.Builder
 	for i, k := range keys {
 		mk[i] = mailsort.Key{Name: string(k.Key), Reverse: k.Reverse}
+		if k.Reverse {
+			spec.WriteByte('-')
+		}
+		spec.WriteString(string(k.Key) + " ")
 	}
-	nums := mailsort.Sort(msgs, mk)
+	uids := refUIDs(matched)
+	cache := &s.sel.fs.sortKeys
+	order := cache.order(spec.String(), uids)
+	if order == nil {
+		items, err := s.sortItems(kind, matched, fresh)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) != len(matched) { // expunged meanwhile: not kept
+			return mailsort.Sort(items, mk), nil
+		}
+		order = mailsort.Order(items, mk)
+		cache.putOrder(spec.String(), uids, order)
+	}
+	nums := make([]uint32, len(order))
+	for i, k := range order {
+		if kind == imapserver.NumKindUID {
+			nums[i] = matched[k].uid
+		} else {
+			nums[i] = matched[k].seq
+		}
+	}
 	if o.Return.ReturnSave {
 		var set imap.UIDSet
 		for _, uid := range uids {
@@ -49,7 +77,11 @@ func (s *session) ThreadAlgorithms() []imap.ThreadAlgorithm {
 
 func (s *session) Thread(kind imapserver.NumKind, alg imap.ThreadAlgorithm, c *imap.SearchCriteria) ([]imapserver.ThreadNode, error) {
 	defer s.observe("THREAD", time.Now())
-	msgs, _, err := s.sortable(kind, c)
+	matched, fresh, err := s.sortMatched(c)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.sortItems(kind, matched, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -73,26 +105,32 @@ func threadNodes(nodes []mailsort.Node) []imapserver.ThreadNode {
 	return out
 }
 
-// sortable returns the messages matching c as mailsort input, with their
-// UIDs. Sort keys come from the folder's sortCache; records not in it are
-// read from the store once. References of records cached before that
-// field existed are read from the message header and stored
-// (store.FillReferences), so that happens once per message.
-func (s *session) sortable(kind imapserver.NumKind, c *imap.SearchCriteria) ([]mailsort.Msg, []uint32, error) {
+// sortMatched returns the selected folder's messages matching c, and the
+// sort keys the matching had to prepare (messages it loaded) by UID.
+func (s *session) sortMatched(c *imap.SearchCriteria) ([]msgRef, map[uint32]*mailsort.Msg, error) {
 	if err := s.needSel(acl.OpRead); err != nil {
 		return nil, nil, err
 	}
 	all := s.refs(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	c = s.staticCriteria(c, all)
-	cache := &s.sel.fs.sortKeys
 	fresh := map[uint32]*mailsort.Msg{}
-	matched := all
-	if !matchesAll(c) {
-		var err error
-		if matched, err = s.sortMatches(all, c, fresh); err != nil {
-			return nil, nil, err
-		}
+	if matchesAll(c) {
+		return all, fresh, nil
 	}
+	matched, err := s.sortMatches(all, c, fresh)
+	return matched, fresh, err
+}
+
+// sortItems returns matched as mailsort input. Sort keys come from the
+// folder's sortCache, then fresh; keys in neither are read from the
+// store's sort-key index (store.SortKeys) once. References of records
+// cached before that field existed are read from the message header and
+// stored (store.FillReferences), so that happens once per message. The
+// cached keys are shared, never copied: each request only pairs them
+// with its numbers (mailsort.Item). Messages expunged meanwhile are left
+// out.
+func (s *session) sortItems(kind imapserver.NumKind, matched []msgRef, fresh map[uint32]*mailsort.Msg) ([]mailsort.Item, error) {
+	cache := &s.sel.fs.sortKeys
 	uids := refUIDs(matched)
 	keys := cache.lookup(uids)
 	var missing []uint32
@@ -101,11 +139,19 @@ func (s *session) sortable(kind imapserver.NumKind, c *imap.SearchCriteria) ([]m
 			missing = append(missing, uids[i])
 		}
 	}
-	if err := s.loadSortKeys(missing, fresh); err != nil {
-		return nil, nil, err
+	if len(missing) > 0 {
+		stored, stale, err := s.srv.st.SortKeys(s.sortCtx(), s.sel.fid, missing)
+		if err != nil {
+			return nil, mapStoreErr(err)
+		}
+		for i := range stored {
+			fresh[stored[i].UID] = &stored[i].Msg
+		}
+		if err := s.loadSortKeys(stale, fresh); err != nil {
+			return nil, err
+		}
 	}
-	out := make([]mailsort.Msg, 0, len(matched))
-	outUIDs := make([]uint32, 0, len(matched))
+	out := make([]mailsort.Item, 0, len(matched))
 	for i, r := range matched {
 		k := keys[i]
 		if k == nil {
@@ -114,18 +160,16 @@ func (s *session) sortable(kind imapserver.NumKind, c *imap.SearchCriteria) ([]m
 		if k == nil {
 			continue // expunged meanwhile
 		}
-		m := *k
-		m.Seq, m.Num = r.seq, r.seq
+		it := mailsort.Item{Num: r.seq, Seq: r.seq, Msg: k}
 		if kind == imapserver.NumKindUID {
-			m.Num = r.uid
+			it.Num = r.uid
 		}
-		out = append(out, m)
-		outUIDs = append(outUIDs, r.uid)
+		out = append(out, it)
 	}
 	if len(fresh) > 0 {
-		cache.add(fresh, refUIDs(all))
+		cache.add(fresh, s.liveUIDs())
 	}
-	return out, outUIDs, nil
+	return out, nil
 }
 
 // matchesAll reports whether c is ALL (no condition at all).
@@ -173,7 +217,9 @@ func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[ui
 	return out, nil
 }
 
-// loadSortKeys reads the records of uids and prepares their keys into fresh.
+// loadSortKeys reads the records of uids (older than the References
+// field: store.SortKeys names them stale) and prepares their keys into
+// fresh.
 func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) error {
 	var fill map[uint32][]string
 	for start := 0; start < len(uids); start += fetchChunk {
@@ -203,7 +249,7 @@ func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) er
 // sortKeysOf prepares the sort keys of m, reading References from the
 // message for a record older than the cached field.
 func (s *session) sortKeysOf(m *store.Message) *mailsort.Msg {
-	sm := toSortMsg(m)
+	sm := store.SortMsg(m)
 	if m.Envelope == nil || m.Envelope.Version < store.EnvelopeVersion {
 		if ids, err := s.srv.st.ReadReferences(m); err == nil {
 			sm.Refs = ids
@@ -213,28 +259,13 @@ func (s *session) sortKeysOf(m *store.Message) *mailsort.Msg {
 	return &sm
 }
 
-func toSortMsg(m *store.Message) mailsort.Msg {
-	sm := mailsort.Msg{Arrival: m.InternalDate, Size: m.Size}
-	e := m.Envelope
-	if e == nil {
-		return sm
-	}
-	sm.Sent, sm.Subject, sm.MessageID = e.Date, e.Subject, e.MessageID
-	sm.InReplyTo, sm.Refs = e.InReplyTo, e.References
-	sm.From, sm.To, sm.Cc = firstAddr(e.From), firstAddr(e.To), firstAddr(e.Cc)
-	return sm
+// sortCtx is the context of SORT/THREAD's store calls.
+func (s *session) sortCtx() context.Context {
+	return context.TODO() // becomes the session's context once it has one
 }
 
-// firstAddr is the first address of the field's ENVELOPE list (RFC 5256
-// §3 "the first ... address"): the start marker of a group counts, with
-// the group's name as its mailbox ("team:;" sorts as "team", as Dovecot
-// does), and so does an address without a domain ("From: d").
-func firstAddr(l []store.Address) mailsort.Addr {
-	for _, a := range l {
-		if a.Name == "" && a.Mailbox == "" && a.Host == "" {
-			continue // the end marker of a group
-		}
-		return mailsort.Addr{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
-	}
-	return mailsort.Addr{}
+// liveUIDs are the selected folder's UIDs (the sort cache drops entries
+// of others when they pile up).
+func (s *session) liveUIDs() []uint32 {
+	return refUIDs(s.refs(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}))
 }

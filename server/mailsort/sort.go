@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// Msg is what sorting and threading need of one message; Num is the
-// number reported to the client (sequence number or UID), Seq orders ties
-// (mailbox order).
+// Msg is what sorting and threading need of one message. A Msg holds no
+// per-request numbers (Item has them), so a prepared Msg can be cached
+// and shared by concurrent sorts without copying it.
 type Msg struct {
-	Num, Seq  uint32
 	Arrival   time.Time // internal date
 	Sent      time.Time // Date header; zero = missing (Arrival is used)
 	Size      int64
@@ -23,28 +22,50 @@ type Msg struct {
 	Refs      []string // References, oldest first
 
 	prepared bool
-	keys     msgKeys
+	keys     Keys
 }
 
-// msgKeys are the comparison forms of a message's string keys.
-type msgKeys struct {
-	subject             string // base subject
-	reply               bool   // the subject had a reply/forward leader
-	from, to, cc        string // mailbox, folded
-	displayFrom, dispTo string
+// Item is one message of a sort or threading request: Num is the number
+// reported to the client (sequence number or UID), Seq orders ties
+// (mailbox order).
+type Item struct {
+	Num, Seq uint32
+	*Msg
+}
+
+// Keys are the comparison forms of a message's string keys, as Prepare
+// computes them from Subject and the addresses. The store keeps them per
+// message (store/sortkeys.go), so a SORT does no string work.
+type Keys struct {
+	Subject                string // base subject (RFC 5256 §2.1), folded
+	Reply                  bool   // the subject had a reply/forward leader
+	From, To, Cc           string // addr-mailbox of the first address, folded
+	DisplayFrom, DisplayTo string // RFC 5957 display form, folded
 }
 
 // Prepare computes the comparison keys once; a prepared Msg may be
-// cached and copied (Num and Seq changed) for later sorts.
+// cached and shared by later sorts.
 func (m *Msg) Prepare() {
 	if m.prepared {
 		return
 	}
 	k := &m.keys
-	k.subject, k.reply = BaseSubject(m.Subject)
-	k.from, k.to, k.cc = fold(m.From.Mailbox), fold(m.To.Mailbox), fold(m.Cc.Mailbox)
-	k.displayFrom, k.dispTo = fold(m.From.display()), fold(m.To.display())
+	k.Subject, k.Reply = BaseSubject(m.Subject)
+	k.From, k.To, k.Cc = fold(m.From.Mailbox), fold(m.To.Mailbox), fold(m.Cc.Mailbox)
+	k.DisplayFrom, k.DisplayTo = fold(m.From.display()), fold(m.To.display())
 	m.prepared = true
+}
+
+// Keys returns m's comparison keys (preparing m if needed).
+func (m *Msg) Keys() Keys {
+	m.Prepare()
+	return m.keys
+}
+
+// SetKeys marks m prepared with keys computed earlier by Prepare (and
+// stored); Subject and the addresses may then be left empty.
+func (m *Msg) SetKeys(k Keys) {
+	m.keys, m.prepared = k, true
 }
 
 // Addr is the first address of an address field.
@@ -79,49 +100,76 @@ func (a Addr) display() string {
 	return a.Mailbox + "@" + a.Host
 }
 
-// Sort orders msgs by keys (RFC 5256 §3), ties in mailbox order, and
+// Sort orders items by keys (RFC 5256 §3), ties in mailbox order, and
 // returns their numbers.
-func Sort(msgs []Msg, keys []Key) []uint32 {
-	items := make([]*Msg, len(msgs))
-	for i := range msgs {
-		msgs[i].Prepare()
-		items[i] = &msgs[i]
+func Sort(items []Item, keys []Key) []uint32 {
+	order := Order(items, keys)
+	out := make([]uint32, len(order))
+	for i, k := range order {
+		out[i] = items[k].Num
 	}
-	slices.SortFunc(items, func(a, b *Msg) int {
-		for _, key := range keys {
-			var c int
-			switch key.Name {
-			case "ARRIVAL":
-				c = a.Arrival.Compare(b.Arrival)
-			case "DATE":
-				c = a.SentDate().Compare(b.SentDate())
-			case "SIZE":
-				c = cmp.Compare(a.Size, b.Size)
-			case "SUBJECT":
-				c = strings.Compare(a.keys.subject, b.keys.subject)
-			case "FROM":
-				c = strings.Compare(a.keys.from, b.keys.from)
-			case "TO":
-				c = strings.Compare(a.keys.to, b.keys.to)
-			case "CC":
-				c = strings.Compare(a.keys.cc, b.keys.cc)
-			case "DISPLAYFROM":
-				c = strings.Compare(a.keys.displayFrom, b.keys.displayFrom)
-			case "DISPLAYTO":
-				c = strings.Compare(a.keys.dispTo, b.keys.dispTo)
-			}
-			if key.Reverse {
-				c = -c
-			}
-			if c != 0 {
+	return out
+}
+
+// Order is Sort's ordering as indexes into items. It sorts an index of
+// the items; the messages are neither copied nor changed (beyond Prepare
+// for unprepared ones). The order depends only on the messages and their
+// Seq, so a caller may keep it for the same messages.
+func Order(items []Item, keys []Key) []int32 {
+	for i := range items {
+		items[i].Prepare()
+	}
+	cmps := make([]func(a, b *Item) int, 0, len(keys))
+	for _, key := range keys {
+		if f := comparer(key); f != nil {
+			cmps = append(cmps, f)
+		}
+	}
+	order := make([]int32, len(items))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		a, b := &items[x], &items[y]
+		for _, f := range cmps {
+			if c := f(a, b); c != 0 {
 				return c
 			}
 		}
 		return cmp.Compare(a.Seq, b.Seq)
 	})
-	out := make([]uint32, len(items))
-	for i, m := range items {
-		out[i] = m.Num
+	return order
+}
+
+// comparer returns the comparison of one sort key (nil for an unknown
+// name, which the parser never passes), chosen once per SORT rather than
+// per comparison.
+func comparer(key Key) func(a, b *Item) int {
+	var f func(a, b *Item) int
+	switch key.Name {
+	case "ARRIVAL":
+		f = func(a, b *Item) int { return a.Arrival.Compare(b.Arrival) }
+	case "DATE":
+		f = func(a, b *Item) int { return a.SentDate().Compare(b.SentDate()) }
+	case "SIZE":
+		f = func(a, b *Item) int { return cmp.Compare(a.Size, b.Size) }
+	case "SUBJECT":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.Subject, b.keys.Subject) }
+	case "FROM":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.From, b.keys.From) }
+	case "TO":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.To, b.keys.To) }
+	case "CC":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.Cc, b.keys.Cc) }
+	case "DISPLAYFROM":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.DisplayFrom, b.keys.DisplayFrom) }
+	case "DISPLAYTO":
+		f = func(a, b *Item) int { return strings.Compare(a.keys.DisplayTo, b.keys.DisplayTo) }
+	default:
+		return nil
 	}
-	return out
+	if key.Reverse {
+		return func(a, b *Item) int { return -f(a, b) }
+	}
+	return f
 }

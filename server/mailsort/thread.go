@@ -16,15 +16,15 @@ type Node struct {
 // OrderedSubject threads msgs by base subject (RFC 5256 §4,
 // ORDEREDSUBJECT): each group's first message by sent date is the parent
 // of the others; threads are ordered by their first message's sent date.
-func OrderedSubject(msgs []Msg) []Node {
+func OrderedSubject(msgs []Item) []Node {
 	type item struct {
-		m    *Msg
+		m    *Item
 		subj string
 	}
 	items := make([]item, len(msgs))
 	for i := range msgs {
 		msgs[i].Prepare()
-		items[i] = item{&msgs[i], msgs[i].keys.subject}
+		items[i] = item{&msgs[i], msgs[i].keys.Subject}
 	}
 	slices.SortFunc(items, func(a, b item) int {
 		if c := cmp.Compare(a.subj, b.subj); c != 0 {
@@ -33,7 +33,7 @@ func OrderedSubject(msgs []Msg) []Node {
 		return compareSent(a.m, b.m)
 	})
 	var roots []Node
-	var first []*Msg
+	var first []*Item
 	for i := 0; i < len(items); {
 		j := i + 1
 		for j < len(items) && items[j].subj == items[i].subj {
@@ -60,7 +60,7 @@ func OrderedSubject(msgs []Msg) []Node {
 }
 
 // compareSent orders by sent date, then mailbox order.
-func compareSent(a, b *Msg) int {
+func compareSent(a, b *Item) int {
 	if c := a.SentDate().Compare(b.SentDate()); c != 0 {
 		return c
 	}
@@ -69,7 +69,7 @@ func compareSent(a, b *Msg) int {
 
 // container is a node of the REFERENCES algorithm (RFC 5256 §4).
 type container struct {
-	msg      *Msg
+	msg      *Item
 	parent   *container
 	children []*container // kept in insertion order, sorted in step 6
 }
@@ -115,7 +115,7 @@ func link(parent, child *container, force bool) {
 
 // References threads msgs by the REFERENCES algorithm of RFC 5256 §4
 // (steps 1–6, including the merge of threads with the same base subject).
-func References(msgs []Msg) []Node {
+func References(msgs []Item) []Node {
 	byID := make(map[string]*container, len(msgs))
 	all := make([]*container, 0, len(msgs))
 	get := func(id string) *container {
@@ -129,11 +129,11 @@ func References(msgs []Msg) []Node {
 	}
 	// Step 1, in mailbox order (a duplicate Message-ID is only the
 	// first message's).
-	order := make([]*Msg, len(msgs))
+	order := make([]*Item, len(msgs))
 	for i := range msgs {
 		order[i] = &msgs[i]
 	}
-	slices.SortFunc(order, func(a, b *Msg) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(order, func(a, b *Item) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, m := range order {
 		var c *container
 		if id := m.MessageID; id != "" {
@@ -221,7 +221,7 @@ func prune(list []*container, root bool) []*container {
 }
 
 // first is the message c sorts by: its own, or a placeholder's first child's.
-func (c *container) first() *Msg {
+func (c *container) first() *Item {
 	for c.msg == nil {
 		c = c.children[0]
 	}
@@ -245,7 +245,7 @@ func mergeSubjects(roots []*container) []*container {
 	subjOf := func(c *container) subj {
 		m := c.first()
 		m.Prepare()
-		b, r := m.keys.subject, m.keys.reply
+		b, r := m.keys.Subject, m.keys.Reply
 		if c.msg == nil {
 			r = false
 		}

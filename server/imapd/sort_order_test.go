@@ -1,0 +1,53 @@
+package imapd
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A SORT repeated on the same messages is answered from the order the
+// folder kept (sortcache.go), and that order is never stale: a message
+// delivered or expunged since, another key list, REVERSE, a search
+// criterion, UID SORT and a second session all get the order the keys
+// give, checked against the expected lists.
+func TestSortOrderKeptAndRenewed(t *testing.T) {
+	e := newEnv(t)
+	alice := e.mailbox("alice@example.com")
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Subjects c, a, d, b; arrival in delivery order.
+	for i, subj := range []string{"c", "Re: a", "d", "b"} {
+		e.deliverAt(alice, sortMsg(fmt.Sprintf("<o%d@x>", i), subj, fmt.Sprintf("u%d@x", 4-i), "t@x", "Mon, 01 Jan 2024 10:00:00 +0000", "", "", "x"), base.Add(time.Duration(i)*time.Hour))
+	}
+	rc := rawLogin(t, e.addr, "alice@example.com")
+	rc.cmd("SELECT INBOX")
+	check := func(what, cmd, want string) {
+		t.Helper()
+		u, tagged := rc.cmd(cmd)
+		wantLine(t, what+": "+cmd, u, tagged, want)
+	}
+	check("first", "SORT (SUBJECT) UTF-8 ALL", "* SORT 2 4 1 3")
+	check("repeated", "SORT (SUBJECT) UTF-8 ALL", "* SORT 2 4 1 3")
+	check("reverse", "SORT (REVERSE SUBJECT) UTF-8 ALL", "* SORT 3 1 4 2")
+	check("other key", "SORT (FROM) UTF-8 ALL", "* SORT 4 3 2 1")
+	check("subset", "SORT (SUBJECT) UTF-8 2:4", "* SORT 2 4 3")
+	check("uid", "UID SORT (SUBJECT) UTF-8 ALL", "* SORT 2 4 1 3")
+	check("after the others", "SORT (SUBJECT) UTF-8 ALL", "* SORT 2 4 1 3")
+
+	// A new message (subject "aa") sorts between "a" and "b".
+	e.deliverAt(alice, sortMsg("<o5@x>", "aa", "u0@x", "t@x", "Mon, 01 Jan 2024 10:00:00 +0000", "", "", "x"), base.Add(5*time.Hour))
+	rc.cmd("NOOP")
+	check("after delivery", "SORT (SUBJECT) UTF-8 ALL", "* SORT 2 5 4 1 3")
+	check("after delivery", "SORT (FROM) UTF-8 ALL", "* SORT 5 4 3 2 1")
+
+	// Expunge "Re: a" (seq 2, UID 2): numbers shift down.
+	rc.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+	rc.cmd("EXPUNGE")
+	check("after expunge", "SORT (SUBJECT) UTF-8 ALL", "* SORT 4 3 1 2")
+	check("after expunge", "UID SORT (SUBJECT) UTF-8 ALL", "* SORT 5 4 1 3")
+
+	rc2 := rawLogin(t, e.addr, "alice@example.com")
+	rc2.cmd("SELECT INBOX")
+	u, tagged := rc2.cmd("SORT (SUBJECT) UTF-8 ALL")
+	wantLine(t, "second session", u, tagged, "* SORT 4 3 1 2")
+}
