@@ -81,26 +81,53 @@ func (s *session) Thread(kind imapserver.NumKind, alg imap.ThreadAlgorithm, c *i
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := s.sortItems(kind, matched, fresh)
-	if err != nil {
-		return nil, err
+	// The trees are kept like SORT orders, numbered by position in
+	// matched (Num i+1; 0 is a placeholder), as they depend only on the
+	// messages threaded.
+	spec := "THREAD " + string(alg)
+	uids := refUIDs(matched)
+	cache := &s.sel.fs.sortKeys
+	nodes := cache.threads(spec, uids)
+	if nodes == nil {
+		msgs, err := s.sortItems(kind, matched, fresh)
+		if err != nil {
+			return nil, err
+		}
+		kept := len(msgs) == len(matched) // else expunged meanwhile: not kept
+		if kept {
+			for i := range msgs {
+				msgs[i].Num = uint32(i + 1)
+			}
+		}
+		if alg == imap.ThreadReferences {
+			nodes = mailsort.References(msgs)
+		} else {
+			nodes = mailsort.OrderedSubject(msgs)
+		}
+		if !kept {
+			return threadNodes(nodes, func(n uint32) uint32 { return n }), nil
+		}
+		cache.putThreads(spec, uids, nodes)
 	}
-	var nodes []mailsort.Node
-	if alg == imap.ThreadReferences {
-		nodes = mailsort.References(msgs)
-	} else {
-		nodes = mailsort.OrderedSubject(msgs)
-	}
-	return threadNodes(nodes), nil
+	return threadNodes(nodes, func(i uint32) uint32 {
+		if i == 0 {
+			return 0
+		}
+		if kind == imapserver.NumKindUID {
+			return matched[i-1].uid
+		}
+		return matched[i-1].seq
+	}), nil
 }
 
-func threadNodes(nodes []mailsort.Node) []imapserver.ThreadNode {
+// threadNodes converts a thread tree, numbering its messages by num.
+func threadNodes(nodes []mailsort.Node, num func(uint32) uint32) []imapserver.ThreadNode {
 	if len(nodes) == 0 {
 		return nil
 	}
 	out := make([]imapserver.ThreadNode, len(nodes))
 	for i, n := range nodes {
-		out[i] = imapserver.ThreadNode{Num: n.Num, Children: threadNodes(n.Children)}
+		out[i] = imapserver.ThreadNode{Num: num(n.Num), Children: threadNodes(n.Children, num)}
 	}
 	return out
 }
@@ -122,52 +149,70 @@ func (s *session) sortMatched(c *imap.SearchCriteria) ([]msgRef, map[uint32]*mai
 }
 
 // sortItems returns matched as mailsort input. Sort keys come from the
-// folder's sortCache, then fresh; keys in neither are read from the
-// store's sort-key index (store.SortKeys) once. References of records
-// cached before that field existed are read from the message header and
-// stored (store.FillReferences), so that happens once per message. The
-// cached keys are shared, never copied: each request only pairs them
-// with its numbers (mailsort.Item). Messages expunged meanwhile are left
-// out.
+// folder's sortCache, then fresh (prepared by the search); keys in
+// neither are read from the store's sort-key index (store.SortKeys)
+// once. References of records cached before that field existed are read
+// from the message header and stored (store.FillReferences), so that
+// happens once per message. The cached keys are shared, never copied:
+// each request only pairs them with its numbers (mailsort.Item).
+// Messages expunged meanwhile are left out.
 func (s *session) sortItems(kind imapserver.NumKind, matched []msgRef, fresh map[uint32]*mailsort.Msg) ([]mailsort.Item, error) {
 	cache := &s.sel.fs.sortKeys
 	uids := refUIDs(matched)
 	keys := cache.lookup(uids)
+	var added []keyed
 	var missing []uint32
 	for i, k := range keys {
-		if k == nil && fresh[uids[i]] == nil {
-			missing = append(missing, uids[i])
+		if k != nil {
+			continue
 		}
+		if f := fresh[uids[i]]; f != nil {
+			keys[i] = f
+			added = append(added, keyed{uids[i], f})
+			continue
+		}
+		missing = append(missing, uids[i])
 	}
 	if len(missing) > 0 {
 		stored, stale, err := s.srv.st.SortKeys(s.sortCtx(), s.sel.fid, missing)
 		if err != nil {
 			return nil, mapStoreErr(err)
 		}
-		for i := range stored {
-			fresh[stored[i].UID] = &stored[i].Msg
-		}
-		if err := s.loadSortKeys(stale, fresh); err != nil {
+		more := map[uint32]*mailsort.Msg{}
+		if err := s.loadSortKeys(stale, more); err != nil {
 			return nil, err
+		}
+		j := 0 // stored ascends, as missing and uids do
+		for i, k := range keys {
+			if k != nil {
+				continue
+			}
+			for j < len(stored) && stored[j].UID < uids[i] {
+				j++
+			}
+			if j < len(stored) && stored[j].UID == uids[i] {
+				keys[i] = &stored[j].Msg
+			} else if m := more[uids[i]]; m != nil {
+				keys[i] = m
+			} else {
+				continue // expunged meanwhile
+			}
+			added = append(added, keyed{uids[i], keys[i]})
 		}
 	}
 	out := make([]mailsort.Item, 0, len(matched))
 	for i, r := range matched {
-		k := keys[i]
-		if k == nil {
-			k = fresh[r.uid]
-		}
-		if k == nil {
+		if keys[i] == nil {
 			continue // expunged meanwhile
 		}
-		it := mailsort.Item{Num: r.seq, Seq: r.seq, Msg: k}
+		it := mailsort.Item{Num: r.seq, Seq: r.seq, Msg: keys[i]}
 		if kind == imapserver.NumKindUID {
 			it.Num = r.uid
 		}
 		out = append(out, it)
 	}
-	if len(fresh) > 0 {
-		cache.add(fresh, s.liveUIDs())
+	if len(added) > 0 {
+		cache.add(added, s.liveUIDs())
 	}
 	return out, nil
 }

@@ -111,34 +111,110 @@ func Sort(items []Item, keys []Key) []uint32 {
 	return out
 }
 
-// Order is Sort's ordering as indexes into items. It sorts an index of
-// the items; the messages are neither copied nor changed (beyond Prepare
-// for unprepared ones). The order depends only on the messages and their
-// Seq, so a caller may keep it for the same messages.
+// Order is Sort's ordering as indexes into items. The messages are
+// neither copied nor changed (beyond Prepare for unprepared ones). The
+// first key is copied into a contiguous array of entries which is what
+// is sorted: comparing through each item's pointer to its message cost a
+// cache miss per comparison on a large folder. Later keys are compared
+// from the messages, for ties only. The order depends only on the
+// messages and their Seq, so a caller may keep it for the same messages.
 func Order(items []Item, keys []Key) []int32 {
 	for i := range items {
 		items[i].Prepare()
 	}
-	cmps := make([]func(a, b *Item) int, 0, len(keys))
+	var cmps []func(a, b *Item) int
 	for _, key := range keys {
 		if f := comparer(key); f != nil {
 			cmps = append(cmps, f)
 		}
 	}
-	order := make([]int32, len(items))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(x, y int32) int {
-		a, b := &items[x], &items[y]
-		for _, f := range cmps {
-			if c := f(a, b); c != 0 {
-				return c
+	var first Key
+	if len(cmps) > 0 {
+		for _, k := range keys { // the first key the parser gave that compares
+			if comparer(k) != nil {
+				first = k
+				break
 			}
 		}
-		return cmp.Compare(a.Seq, b.Seq)
+		cmps = cmps[1:]
+	}
+	entries := make([]orderEntry, len(items))
+	for i := range items {
+		entries[i] = entryOf(&items[i], first.Name, int32(i))
+	}
+	dir := 1
+	if first.Reverse {
+		dir = -1
+	}
+	slices.SortFunc(entries, func(x, y orderEntry) int {
+		if c := x.compare(&y); c != 0 {
+			return dir * c
+		}
+		if len(cmps) > 0 {
+			a, b := &items[x.idx], &items[y.idx]
+			for _, f := range cmps {
+				if c := f(a, b); c != 0 {
+					return c
+				}
+			}
+		}
+		return cmp.Compare(x.seq, y.seq)
 	})
+	order := make([]int32, len(entries))
+	for i, e := range entries {
+		order[i] = e.idx
+	}
 	return order
+}
+
+// orderEntry is one item's first sort key: a number (seconds and
+// nanoseconds of a date, or the size) or a string key, with the item's
+// Seq for ties and its index.
+type orderEntry struct {
+	s   string
+	n   int64
+	ns  int32
+	seq uint32
+	idx int32
+}
+
+func (x *orderEntry) compare(y *orderEntry) int {
+	if c := cmp.Compare(x.n, y.n); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.ns, y.ns); c != 0 {
+		return c
+	}
+	return strings.Compare(x.s, y.s)
+}
+
+// entryOf is it's entry for the first key name ("" or an unknown name:
+// every entry equal, so mailbox order).
+func entryOf(it *Item, name string, idx int32) orderEntry {
+	e := orderEntry{seq: it.Seq, idx: idx}
+	k := &it.keys
+	switch name {
+	case "ARRIVAL":
+		e.n, e.ns = it.Arrival.Unix(), int32(it.Arrival.Nanosecond())
+	case "DATE":
+		d := it.SentDate()
+		e.n, e.ns = d.Unix(), int32(d.Nanosecond())
+	case "SIZE":
+		e.n = it.Size
+	case "SUBJECT":
+		e.s = k.Subject
+	case "FROM":
+		e.s = k.From
+	case "TO":
+		e.s = k.To
+	case "CC":
+		e.s = k.Cc
+	case "DISPLAYFROM":
+		e.s = k.DisplayFrom
+	case "DISPLAYTO":
+		e.s = k.DisplayTo
+	}
+	return e
 }
 
 // comparer returns the comparison of one sort key (nil for an unknown
