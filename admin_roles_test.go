@@ -54,7 +54,7 @@ func TestCLIAdminRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(cfg, server.NewLogger(cfg.Log, os.Stderr))
+	srv, err := server.New(t.Context(), cfg, server.NewLogger(cfg.Log, os.Stderr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,18 +88,18 @@ func TestCLIAdminRoles(t *testing.T) {
 		t.Fatalf("revoke all: %s", out)
 	}
 	st := srv.Store()
-	if rs, _ := st.RolesOf("alice@example.com"); len(rs) != 0 {
+	if rs, _ := st.RolesOf(ctx, "alice@example.com"); len(rs) != 0 {
 		t.Fatalf("alice still has %v", rs)
 	}
-	if hs, _ := st.RoleHolders(store.RoleSharedMailboxes); len(hs) != 1 || hs[0] != "bob@example.com" {
+	if hs, _ := st.RoleHolders(ctx, store.RoleSharedMailboxes); len(hs) != 1 || hs[0] != "bob@example.com" {
 		t.Fatalf("holders: %v", hs)
 	}
 	// Removing a user drops their roles.
 	mustRun(t, "", append([]string{"user", "remove", "bob@example.com"}, g...)...)
-	if hs, _ := st.RoleHolders(store.RoleSharedMailboxes); len(hs) != 0 {
+	if hs, _ := st.RoleHolders(ctx, store.RoleSharedMailboxes); len(hs) != 0 {
 		t.Fatalf("removed user still holds: %v", hs)
 	}
-	log, err := st.AuditLog(store.ServerAuditID, st.Now().AddDate(-1, 0, 0))
+	log, err := st.AuditLog(ctx, store.ServerAuditID, st.Now().AddDate(-1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,15 +168,15 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen after kill -9: %v", err)
 	}
-	acct, err := st.User("alice@example.com")
+	acct, err := st.User(t.Context(), "alice@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	inbox, err := st.GetFolder(acct.MailboxID, "INBOX")
+	inbox, err := st.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	flags, err := st.FolderFlags(inbox.ID)
+	flags, err := st.FolderFlags(t.Context(), inbox.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +184,13 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 	for _, f := range flags {
 		uids = append(uids, f.UID)
 	}
-	msgs, err := st.Messages(inbox.ID, uids)
+	msgs, err := st.Messages(t.Context(), inbox.ID, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored := map[string]bool{}
 	for i := range msgs {
-		rc, err := st.OpenMessage(&msgs[i])
+		rc, err := st.OpenMessage(t.Context(), &msgs[i])
 		if err != nil {
 			t.Fatalf("UID %d: body missing after the crash: %v", msgs[i].UID, err)
 		}

@@ -27,9 +27,9 @@ func TestCLISpamShowReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := st.User("alice@example.com")
+	a, _ := st.User(t.Context(), "alice@example.com")
 	for i := 0; i < 12; i++ {
-		if _, err := st.SpamTrain(a.MailboxID, store.SpamSample{Key: fmt.Sprint("m", i), Spam: i%3 == 0, Tokens: []uint64{1, 2, uint64(100 + i)}}); err != nil {
+		if _, err := st.SpamTrain(t.Context(), a.MailboxID, store.SpamSample{Key: fmt.Sprint("m", i), Spam: i%3 == 0, Tokens: []uint64{1, 2, uint64(100 + i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}

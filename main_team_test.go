@@ -50,7 +50,7 @@ func TestSharedTeamCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(cfg, server.NewLogger(cfg.Log, os.Stderr))
+	srv, err := server.New(t.Context(), cfg, server.NewLogger(cfg.Log, os.Stderr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,7 +113,7 @@ func TestCLIOfflineAndOnlineGiveSameResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(cfg, server.NewLogger(cfg.Log, os.Stderr))
+	srv, err := server.New(t.Context(), cfg, server.NewLogger(cfg.Log, os.Stderr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestCLIOfflineAndOnlineGiveSameResults(t *testing.T) {
 	}
 	// A second server on the same data directory fails at once.
 	start := time.Now()
-	if _, err := server.New(cfg, server.NewLogger(cfg.Log, os.Stderr)); !errors.Is(err, store.ErrLocked) {
+	if _, err := server.New(ctx, cfg, server.NewLogger(cfg.Log, os.Stderr)); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second server: %v", err)
 	}
 	if time.Since(start) > 2*time.Second {
@@ -163,7 +163,7 @@ func TestCLIOfflineAndOnlineGiveSameResults(t *testing.T) {
 		t.Fatalf("backup file: %v", err)
 	}
 	// A change made through the socket is visible to the running server at once.
-	if _, err := srv.Store().User("carol@example.com"); err != nil {
+	if _, err := srv.Store().User(ctx, "carol@example.com"); err != nil {
 		t.Fatalf("running server does not see carol: %v", err)
 	}
 }

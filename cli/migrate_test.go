@@ -46,22 +46,22 @@ func TestMigrateCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := src.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	acct, err := src.AddUser("alice@example.com", "Alice", "pw")
+	acct, err := src.AddUser(t.Context(), "alice@example.com", "Alice", "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		w, _ := src.NewBlob(0)
+		w, _ := src.NewBlob(t.Context(), 0)
 		fmt.Fprintf(w, "Subject: %d\r\n\r\nbody %d\r\n", i, i)
 		w.Sync()
-		if _, err := src.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: acct.MailboxID}}}); err != nil {
+		if _, err := src.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: acct.MailboxID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	in, _ := src.GetFolder(acct.MailboxID, "INBOX")
+	in, _ := src.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	src.Close()
 
 	targets := map[string]func(t *testing.T) string{
@@ -97,15 +97,15 @@ func TestMigrateCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			f, err := st.GetFolder(acct.MailboxID, "INBOX")
+			f, err := st.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 			if err != nil || f.UIDValidity != in.UIDValidity || f.UIDNext != in.UIDNext || f.Messages != 3 {
 				t.Fatalf("INBOX in the target %+v %v, source %+v", f, err, in)
 			}
-			msgs, err := st.Messages(f.ID, []uint32{2})
+			msgs, err := st.Messages(t.Context(), f.ID, []uint32{2})
 			if err != nil || len(msgs) != 1 {
 				t.Fatal(msgs, err)
 			}
-			rc, err := st.OpenMessage(&msgs[0])
+			rc, err := st.OpenMessage(t.Context(), &msgs[0])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -69,13 +69,13 @@ func TestQuotaCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, _ := st.MailboxByAddress("alice@example.com")
-	w, _ := st.NewBlob(0)
+	mb, _ := st.MailboxByAddress(t.Context(), "alice@example.com")
+	w, _ := st.NewBlob(t.Context(), 0)
 	io.WriteString(w, "Subject: hi\r\n\r\nhello\r\n")
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mb.ID}}}); err != nil {
+	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mb.ID}}}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -23,7 +23,11 @@ func Serve(g *Globals) *cobra.Command {
 				return failed(err)
 			}
 			log := server.NewLogger(cfg.Log, os.Stderr)
-			srv, err := server.New(cfg, log)
+			startCtx := cmd.Context()
+			if startCtx == nil {
+				startCtx = context.Background()
+			}
+			srv, err := server.New(startCtx, cfg, log)
 			if err != nil {
 				return failed(err)
 			}

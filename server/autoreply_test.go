@@ -118,7 +118,7 @@ func TestSharedAutoReplyRFC3834(t *testing.T) {
 	})
 	st := s.Store()
 	adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
-	info, err := st.CreateShared("info@example.com", "Info Desk", "", "", 0)
+	info, err := st.CreateShared(t.Context(), "info@example.com", "Info Desk", "", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,11 +161,11 @@ func TestSharedAutoReplyRFC3834(t *testing.T) {
 	if strings.Join(tos, " ") != "c@remote.test e@remote.test" {
 		t.Errorf("auto-replies went to %q, want c and e only", tos)
 	}
-	sent, err := st.GetFolder(info.ID, "Sent")
+	sent, err := st.GetFolder(t.Context(), info.ID, "Sent")
 	if err != nil || sent.Messages != 2 {
 		t.Errorf("info@ Sent holds %d messages, want the 2 replies (%v)", sent.Messages, err)
 	}
-	q, err := st.TeamInbox(info.ID)
+	q, err := st.TeamInbox(t.Context(), info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestSharedAutoReplyRFC3834(t *testing.T) {
 // example.com as `domain records` publishes them.
 func checkDKIM(t *testing.T, st *store.Store, msg string) {
 	t.Helper()
-	dom, err := st.GetDomain("example.com")
+	dom, err := st.GetDomain(t.Context(), "example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestAutoReplyLoopStopsAfterOneEach(t *testing.T) {
 	a, b := server("a.test", "127.0.0.1"), server("b.test", "127.0.0.2")
 	addUser(t, a.Store(), "alice@a.test", "alice-password")
 	adminDo(t, a, "vacation.set", map[string]string{"address": "alice@a.test", "body": "I am away.", "subject": "Away"})
-	info, err := b.Store().CreateShared("info@b.test", "Info", "", "", 0)
+	info, err := b.Store().CreateShared(t.Context(), "info@b.test", "Info", "", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,9 +249,9 @@ func TestAutoReplyLoopStopsAfterOneEach(t *testing.T) {
 	mxSendFrom(t, b, "alice@a.test", "info@b.test", "From: alice@a.test\r\nTo: info@b.test\r\nSubject: hi info\r\nMessage-ID: <x1@a.test>\r\n\r\nhi\r\n")
 	mxSendFrom(t, a, "info@b.test", "alice@a.test", "From: info@b.test\r\nTo: alice@a.test\r\nSubject: hi alice\r\nMessage-ID: <y1@b.test>\r\n\r\nhi\r\n")
 
-	alice, _ := a.Store().User("alice@a.test")
+	alice, _ := a.Store().User(t.Context(), "alice@a.test")
 	count := func(st *store.Store, mbid uint64, folder string) uint32 {
-		f, err := st.GetFolder(mbid, folder)
+		f, err := st.GetFolder(t.Context(), mbid, folder)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +296,7 @@ func TestVacationAnswersLocalSubmission(t *testing.T) {
 		c.Quit()
 	}
 	inboxCount := func(a *store.Account) uint32 {
-		f, err := st.GetFolder(a.MailboxID, "INBOX")
+		f, err := st.GetFolder(t.Context(), a.MailboxID, "INBOX")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +314,7 @@ func TestVacationAnswersLocalSubmission(t *testing.T) {
 	if n := inboxCount(alice); n != 3 {
 		t.Errorf("alice's INBOX has %d messages, want the 3 sent", n)
 	}
-	sent, _ := st.GetFolder(alice.MailboxID, "Sent")
+	sent, _ := st.GetFolder(t.Context(), alice.MailboxID, "Sent")
 	if sent.Messages != 2 {
 		t.Errorf("alice's Sent has %d notices, want 2", sent.Messages)
 	}

@@ -14,7 +14,7 @@ func (s *Server) checkMX(ctx context.Context) {
 	if resolver == "" {
 		resolver = dns.SystemResolverAddr()
 	}
-	for _, d := range s.store.DomainNames() {
+	for _, d := range s.store.DomainNames(ctx) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		ok, err := dns.MXPointsAt(cctx, resolver, d, s.cfg.Hostname)
 		cancel()

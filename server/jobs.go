@@ -37,19 +37,19 @@ func (s *Server) housekeeping(ctx context.Context) {
 	t := time.NewTicker(housekeepingInterval)
 	defer t.Stop()
 	for {
-		purged, err := s.store.PurgeExpired(retention)
+		purged, err := s.store.PurgeExpired(ctx, retention)
 		if err != nil {
 			s.log.Error("recycle bin purge", "err", err)
 		}
 		for _, it := range purged {
 			s.log.Info("recycle bin item purged", "id", it.ID, "kind", it.Kind, "address", it.Address, "deleted_at", it.DeletedAt)
 		}
-		if n, err := s.store.SweepOrphanBlobs(orphanBlobAge); err != nil {
+		if n, err := s.store.SweepOrphanBlobs(ctx, orphanBlobAge); err != nil {
 			s.log.Error("orphaned message bodies sweep", "err", err)
 		} else if n > 0 {
 			s.log.Info("removed message bodies left by an interrupted delivery", "count", n)
 		}
-		if n, err := s.store.SweepRemovedBlobs(); err != nil {
+		if n, err := s.store.SweepRemovedBlobs(ctx); err != nil {
 			s.log.Error("removal of expunged message bodies", "err", err)
 		} else if n > 0 {
 			s.log.Info("removed the bodies of expunged messages after their delay", "count", n, "delay", s.store.BlobRemoveDelay())

@@ -19,7 +19,7 @@ func TestBackupProgressOverSocket(t *testing.T) {
 	adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
 	a := addUser(t, s.Store(), "alice@example.com", "alice-password")
 	for i := range 30 {
-		w, err := s.Store().NewBlob(0)
+		w, err := s.Store().NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func TestBackupProgressOverSocket(t *testing.T) {
 		if err := w.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Store().Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: a.MailboxID}}}); err != nil {
+		if _, err := s.Store().Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: a.MailboxID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,11 +24,11 @@ func TestSaveSent(t *testing.T) {
 		adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
 		addUser(t, s.Store(), "alice@example.com", "alice-password")
 		addUser(t, s.Store(), "bob@example.com", "bob-password")
-		info, err := s.Store().CreateShared("info@example.com", "Info", "", "", 0)
+		info, err := s.Store().CreateShared(t.Context(), "info@example.com", "Info", "", "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Store().Grant(info.ID, "alice@example.com", acl.Read|acl.Send, 0, "admin"); err != nil {
+		if err := s.Store().Grant(t.Context(), info.ID, "alice@example.com", acl.Read|acl.Send, 0, "admin"); err != nil {
 			t.Fatal(err)
 		}
 		const msg = "From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: lunch\r\nMessage-ID: <lunch1@example.com>\r\n\r\nNoon?\r\n"

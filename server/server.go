@@ -71,7 +71,7 @@ type Server struct {
 
 // New opens the data directory, binds every listener and prepares the
 // services. Nothing is served until Run.
-func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 			srv.closeAll()
 		}
 	}()
-	if s.tls, err = tlsconf.New(cfg, st.DomainNames, log); err != nil {
+	if s.tls, err = tlsconf.New(cfg, func() []string { return st.DomainNames(context.WithoutCancel(ctx)) }, log); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	if s.adminLn, err = admin.Listen(cfg.DataDir); err != nil {
@@ -103,7 +103,7 @@ func New(cfg *config.Config, log *slog.Logger) (s *Server, err error) {
 	if err := s.addProtocols(); err != nil {
 		return nil, err
 	}
-	if err := s.addHTTP(); err != nil {
+	if err := s.addHTTP(ctx); err != nil {
 		return nil, err
 	}
 	s.jobs = append(s.jobs, s.housekeeping, s.memTrim)
@@ -144,7 +144,7 @@ func (s *Server) boundPort(name string) int {
 	return 0
 }
 
-func (s *Server) addHTTP() error {
+func (s *Server) addHTTP(ctx context.Context) error {
 	var con http.Handler
 	if s.cfg.Web.Enabled {
 		c, err := console.New(console.Options{Admin: s.admin, Hostname: s.cfg.Hostname, Logger: s.log,
@@ -172,7 +172,7 @@ func (s *Server) addHTTP() error {
 		IMAPSPort:       s.boundPort("imaps"),
 		SubmissionsPort: s.boundPort("submissions"),
 		SubmissionPort:  s.boundPort("submission"),
-		Healthy:         func() error { _, err := s.store.Domains(); return err },
+		Healthy:         func() error { _, err := s.store.Domains(ctx); return err },
 		Console:         con,
 	})
 	for _, l := range []struct {

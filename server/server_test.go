@@ -44,7 +44,7 @@ func testServer(t *testing.T, mods ...func(*config.Config)) (*Server, *config.Co
 		m(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s, err := New(cfg, log)
+	s, err := New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func addUser(t *testing.T, st *store.Store, addr, pw string) *store.Account {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := st.AddUser(addr, "", h)
+	a, err := st.AddUser(t.Context(), addr, "", h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +89,11 @@ func infoFixture(t *testing.T) (*Server, *store.Mailbox) {
 	// Through the admin handler, as `mailsrv domain add` does: creates DKIM keys.
 	adminDo(t, s, "domain.add", map[string]string{"name": "example.com"})
 	addUser(t, s.Store(), "alice@example.com", "alice-password")
-	info, err := s.Store().CreateShared("info@example.com", "Info", "", "", 0)
+	info, err := s.Store().CreateShared(t.Context(), "info@example.com", "Info", "", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Store().Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "admin"); err != nil {
+	if err := s.Store().Grant(t.Context(), info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	return s, info
@@ -185,7 +185,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 5. The audit log recorded the send-as; the metrics saw the MX delivery.
-	log, _ := st.AuditLog(info.ID, time.Time{})
+	log, _ := st.AuditLog(t.Context(), info.ID, time.Time{})
 	if !slices.ContainsFunc(log, func(e store.AuditEntry) bool {
 		return e.Actor == "alice@example.com" && strings.HasPrefix(e.Action, "send")
 	}) {
@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 // client on the same machine as a loopback trial server sets itself up.
 func TestAutoconfigAdvertisesBoundPorts(t *testing.T) {
 	s, _ := testServer(t)
-	if err := s.Store().AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := s.Store().AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get("http://" + s.Addr("http").String() + "/mail/config-v1.1.xml?emailaddress=alice@example.com")

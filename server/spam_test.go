@@ -34,19 +34,19 @@ func mxSendAll(t *testing.T, s *Server, msgs []spamtest.Message) {
 // newest message in addr's folder, or "" when it is empty.
 func lastMessage(t *testing.T, st *store.Store, mbid uint64, folder string) (raw, blob string) {
 	t.Helper()
-	f, err := st.GetFolder(mbid, folder)
+	f, err := st.GetFolder(t.Context(), mbid, folder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uids, _ := st.FolderUIDs(f.ID)
+	uids, _ := st.FolderUIDs(t.Context(), f.ID)
 	if len(uids) == 0 {
 		return "", ""
 	}
-	msgs, err := st.Messages(f.ID, uids[len(uids)-1:])
+	msgs, err := st.Messages(t.Context(), f.ID, uids[len(uids)-1:])
 	if err != nil || len(msgs) != 1 {
 		t.Fatal(err)
 	}
-	rc, err := st.OpenMessage(&msgs[0])
+	rc, err := st.OpenMessage(t.Context(), &msgs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 	s, info := infoFixture(t)
 	st := s.Store()
-	alice, _ := st.User("alice@example.com")
+	alice, _ := st.User(t.Context(), "alice@example.com")
 	mbid := alice.MailboxID
 
 	corpus := spamtest.Corpus(7, 40) // ham, spam, ham, ...
@@ -121,7 +121,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 		t.Fatalf("STORE $NotJunk: %v", err)
 	}
 	waitFor(t, "12 spam and 12 ham trained", func() bool {
-		stt, _ := st.SpamStatsOf(mbid)
+		stt, _ := st.SpamStatsOf(t.Context(), mbid)
 		return stt.Spam == 12 && stt.Ham == 12
 	})
 
@@ -142,7 +142,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 	if raw, _ := lastMessage(t, st, mbid, "INBOX"); !strings.Contains(raw, nextHam.Raw) || !strings.HasPrefix(spamStatus(raw), "No, ") {
 		t.Fatalf("new ham not in INBOX: %q", spamStatus(raw))
 	}
-	if tr, _ := st.SpamTrainedAs(mbid, junkBlob); tr != "" {
+	if tr, _ := st.SpamTrainedAs(t.Context(), mbid, junkBlob); tr != "" {
 		t.Fatalf("the filter's own Junk delivery trained it as %q", tr)
 	}
 
@@ -159,7 +159,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 		t.Fatalf("MOVE out of Junk: %v", err)
 	}
 	waitFor(t, "the message moved out of Junk trained as ham", func() bool {
-		tr, _ := st.SpamTrainedAs(mbid, junkBlob)
+		tr, _ := st.SpamTrainedAs(t.Context(), mbid, junkBlob)
 		return tr == "ham"
 	})
 	// One of the trained spam moved back retrains it: spam -1, ham +1.
@@ -168,7 +168,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 		t.Fatalf("MOVE to Archive: %v", err)
 	}
 	waitFor(t, "a trained spam retrained as ham", func() bool {
-		stt, _ := st.SpamStatsOf(mbid)
+		stt, _ := st.SpamStatsOf(t.Context(), mbid)
 		return stt.Spam == trainedSpam-1 && stt.Ham == 14
 	})
 	again := nextSpam
@@ -194,7 +194,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 		t.Fatalf("APPEND to Sent: %v", err)
 	}
 	waitFor(t, "Sent recipient known", func() bool {
-		k, _ := st.SpamKnown(mbid, []string{other.From})
+		k, _ := st.SpamKnown(t.Context(), mbid, []string{other.From})
 		return k[other.From] == "sent"
 	})
 	mxSendAll(t, s, []spamtest.Message{other})
@@ -204,7 +204,7 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 
 	// The shared mailbox's filter is its own: a member's move into its
 	// Junk trains info@, not Alice.
-	before, _ := st.SpamStatsOf(mbid)
+	before, _ := st.SpamStatsOf(t.Context(), mbid)
 	c2, err := smtp.Dial(s.Addr("smtp").String())
 	if err != nil {
 		t.Fatal(err)
@@ -220,10 +220,10 @@ func TestJunkFilterLearnsFromIMAP(t *testing.T) {
 		t.Fatalf("MOVE in the shared mailbox: %v", err)
 	}
 	waitFor(t, "info@'s filter trained", func() bool {
-		stt, _ := st.SpamStatsOf(info.ID)
+		stt, _ := st.SpamStatsOf(t.Context(), info.ID)
 		return stt.Spam == 1
 	})
-	if after, _ := st.SpamStatsOf(mbid); after.Spam != before.Spam || after.Ham != before.Ham {
+	if after, _ := st.SpamStatsOf(t.Context(), mbid); after.Spam != before.Spam || after.Ham != before.Ham {
 		t.Fatalf("a move in info@ trained Alice's filter: %+v → %+v", before, after)
 	}
 }

@@ -33,7 +33,7 @@ func (l webLogin) Login(ctx context.Context, remote net.Addr, username, password
 type storeRoles struct{ st *store.Store }
 
 func (r storeRoles) RolesOf(ctx context.Context, addr string) ([]string, error) {
-	rs, err := r.st.RolesOf(addr)
+	rs, err := r.st.RolesOf(ctx, addr)
 	out := make([]string, len(rs))
 	for i, x := range rs {
 		out[i] = string(x)

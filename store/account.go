@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"mailsrv/store/kv"
@@ -49,13 +50,13 @@ func checkFreeAddress(tx kv.Tx, addr string) error {
 }
 
 // AddUser creates an account with its personal mailbox and default folders.
-func (s *Store) AddUser(addr, name, passwordHash string) (*Account, error) {
+func (s *Store) AddUser(ctx context.Context, addr, name, passwordHash string) (*Account, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	acct := &Account{Address: a, Name: name, PasswordHash: passwordHash, Created: s.now().UTC()}
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		if err := checkFreeAddress(t.tx, a); err != nil {
 			return err
 		}
@@ -73,13 +74,13 @@ func (s *Store) AddUser(addr, name, passwordHash string) (*Account, error) {
 }
 
 // User returns the account for addr.
-func (s *Store) User(addr string) (*Account, error) {
+func (s *Store) User(ctx context.Context, addr string) (*Account, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var acct Account
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "accounts"), []byte(a), &acct)
 		if err == nil && !ok {
 			err = errNoUser(a)
@@ -93,9 +94,9 @@ func (s *Store) User(addr string) (*Account, error) {
 }
 
 // Users lists all accounts sorted by address.
-func (s *Store) Users() ([]Account, error) {
+func (s *Store) Users(ctx context.Context) ([]Account, error) {
 	var out []Account
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "accounts")
 		return b.ForEach(func(k, _ []byte) error {
 			var a Account
@@ -110,12 +111,12 @@ func (s *Store) Users() ([]Account, error) {
 }
 
 // SetPassword replaces a user's password hash.
-func (s *Store) SetPassword(addr, passwordHash string) error {
+func (s *Store) SetPassword(ctx context.Context, addr, passwordHash string) error {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "accounts")
 		var acct Account
 		ok, err := getJSON(b, []byte(a), &acct)

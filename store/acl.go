@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 
@@ -21,9 +22,9 @@ func aclKey(mbid uint64, member string) []byte { return append(u64(mbid), member
 // RightsOf returns what user may do in mailbox mbid, read from the database
 // on every call so a revoke applies to the very next command. The owner of
 // a personal or shared mailbox has every right.
-func (s *Store) RightsOf(mbid uint64, user string) (acl.Rights, error) {
+func (s *Store) RightsOf(ctx context.Context, mbid uint64, user string) (acl.Rights, error) {
 	var r acl.Rights
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		r, err = rightsTx(tx, mbid, user)
 		return err
@@ -55,9 +56,9 @@ func rightsTx(tx kv.Tx, mbid uint64, user string) (acl.Rights, error) {
 
 // ACL lists the members of a mailbox with their rights (the owner is not
 // listed; it has every right implicitly).
-func (s *Store) ACL(mbid uint64) ([]ACLEntry, error) {
+func (s *Store) ACL(ctx context.Context, mbid uint64) ([]ACLEntry, error) {
 	var out []ACLEntry
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		out = aclTx(tx, mbid)
 		return nil
 	})
@@ -81,7 +82,7 @@ func aclTx(tx kv.Tx, mbid uint64) []ACLEntry {
 
 // Grant sets member's rights on shared mailbox mbid (replacing earlier
 // rights). maxMembers > 0 caps the member count. actor is audited.
-func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers int, actor string) error {
+func (s *Store) Grant(ctx context.Context, mbid uint64, member string, rights acl.Rights, maxMembers int, actor string) error {
 	m, err := NormalizeAddress(member)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers 
 	if rights == 0 {
 		return fmt.Errorf("no rights given: use `shared revoke` to remove a member")
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err
@@ -120,12 +121,12 @@ func (s *Store) Grant(mbid uint64, member string, rights acl.Rights, maxMembers 
 }
 
 // Revoke removes member from shared mailbox mbid. The owner cannot be revoked.
-func (s *Store) Revoke(mbid uint64, member string, actor string) error {
+func (s *Store) Revoke(ctx context.Context, mbid uint64, member string, actor string) error {
 	m, err := NormalizeAddress(member)
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err
@@ -155,9 +156,9 @@ type SharedAccess struct {
 
 // SharedFor lists the live shared mailboxes user has the read right on
 // (as owner or member), sorted by address.
-func (s *Store) SharedFor(user string) ([]SharedAccess, error) {
+func (s *Store) SharedFor(ctx context.Context, user string) ([]SharedAccess, error) {
 	var out []SharedAccess
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "mailboxes")
 		return b.ForEach(func(k, _ []byte) error {
 			var mb Mailbox

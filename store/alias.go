@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func normalizeAliasAddress(addr string) (string, error) {
 
 // AddAlias makes addr deliver to target (a local user or shared mailbox).
 // Adding a second target to an existing alias extends its target list.
-func (s *Store) AddAlias(addr, target string) error {
+func (s *Store) AddAlias(ctx context.Context, addr, target string) error {
 	a, err := normalizeAliasAddress(addr)
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func (s *Store) AddAlias(addr, target string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		if !isLocalDomainTx(t.tx, DomainOf(a)) {
 			return errorf(ErrUnknownDomain, "%s: domain %s is not a local domain (add it with `mailsrv domain add %s`)", a, DomainOf(a), DomainOf(a))
 		}
@@ -70,9 +71,9 @@ func (s *Store) AddAlias(addr, target string) error {
 }
 
 // Aliases lists all aliases.
-func (s *Store) Aliases() ([]Alias, error) {
+func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
 	var out []Alias
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "aliases")
 		return b.ForEach(func(k, _ []byte) error {
 			var a Alias
@@ -87,12 +88,12 @@ func (s *Store) Aliases() ([]Alias, error) {
 }
 
 // RemoveAlias removes an alias (all its targets).
-func (s *Store) RemoveAlias(addr string) error {
+func (s *Store) RemoveAlias(ctx context.Context, addr string) error {
 	a, err := normalizeAliasAddress(addr)
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "aliases")
 		if b.Get([]byte(a)) == nil {
 			return errorf(ErrNotFound, "alias %s: not found (see `mailsrv alias list`)", a)
@@ -109,13 +110,13 @@ const maxAliasDepth = 5
 // It returns ErrUnknownDomain for a non-local domain and ErrNotFound for an
 // unknown local address. postmaster@ and abuse@ of every local domain
 // resolve even without a user or alias of that name (postmaster.go).
-func (s *Store) Resolve(addr string) ([]uint64, error) {
+func (s *Store) Resolve(ctx context.Context, addr string) ([]uint64, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var ids []uint64
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		if !isLocalDomainTx(tx, DomainOf(a)) {
 			return ErrUnknownDomain
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -65,9 +66,9 @@ func (t *Tx) auditMessage(f *Folder, uid uint32, actor, action, detail string) {
 }
 
 // AuditLog returns mailbox mbid's audit entries at or after since, oldest first.
-func (s *Store) AuditLog(mbid uint64, since time.Time) ([]AuditEntry, error) {
+func (s *Store) AuditLog(ctx context.Context, mbid uint64, since time.Time) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		prefix := u64(mbid)
 		c := bucket(tx, "audit").Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -30,14 +31,14 @@ type BackupResult struct {
 // destination folder holds a message with the same body (blob id) — counted,
 // so two source messages sharing one body are both copied once. Re-running
 // after new mail arrived copies only the new messages.
-func (s *Store) BackupMailbox(src, dst, actor string) (*BackupResult, error) {
-	return s.BackupMailboxProgress(src, dst, actor, nil)
+func (s *Store) BackupMailbox(ctx context.Context, src, dst, actor string) (*BackupResult, error) {
+	return s.BackupMailboxProgress(ctx, src, dst, actor, nil)
 }
 
 // BackupMailboxProgress is BackupMailbox calling progress (if set) after
 // each chunk with the counts so far. A backup from or into a shared
 // mailbox is an entry of that mailbox's audit log.
-func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(BackupResult)) (*BackupResult, error) {
+func (s *Store) BackupMailboxProgress(ctx context.Context, src, dst, actor string, progress func(BackupResult)) (*BackupResult, error) {
 	sa, err := NormalizeAddress(src)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(Back
 		return nil, fmt.Errorf("cannot back up %s into itself", sa)
 	}
 	var smb, dmb *Mailbox
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		if smb, err = liveMailboxTx(tx, sa); err != nil {
 			return fmt.Errorf("source: %w", err)
@@ -63,7 +64,7 @@ func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(Back
 	if err != nil {
 		return nil, err
 	}
-	folders, err := s.Folders(smb.ID)
+	folders, err := s.Folders(ctx, smb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +72,12 @@ func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(Back
 	for _, f := range folders {
 		res.Folders++
 		target := BackupPrefix + FolderDelim + sa + FolderDelim + f.Name
-		if err := s.backupFolder(f.ID, dmb.ID, target, actor, res, progress); err != nil {
+		if err := s.backupFolder(ctx, f.ID, dmb.ID, target, actor, res, progress); err != nil {
 			return res, fmt.Errorf("back up folder %s: %w", f.Name, err)
 		}
 	}
 	if smb.Kind == MailboxShared || dmb.Kind == MailboxShared {
-		err := s.update(func(t *Tx) error {
+		err := s.update(ctx, func(t *Tx) error {
 			if smb.Kind == MailboxShared {
 				t.Audit(smb.ID, AuditEntry{Actor: actor, Action: "backup",
 					Detail: fmt.Sprintf("copied to %s under %s/%s/: %d messages copied, %d already there", da, BackupPrefix, sa, res.Copied, res.Skipped)})
@@ -95,13 +96,13 @@ func (s *Store) BackupMailboxProgress(src, dst, actor string, progress func(Back
 }
 
 // backupFolder copies one source folder in chunks of backupChunk UIDs.
-func (s *Store) backupFolder(srcFID, dstMB uint64, target, actor string, res *BackupResult, progress func(BackupResult)) error {
+func (s *Store) backupFolder(ctx context.Context, srcFID, dstMB uint64, target, actor string, res *BackupResult, progress func(BackupResult)) error {
 	var after uint32 // last source UID handled
 	for {
 		done := false
 		var copied, skipped int
 		var last uint32
-		err := s.update(func(t *Tx) error {
+		err := s.update(ctx, func(t *Tx) error {
 			copied, skipped, last, done = 0, 0, after, false
 			df, err := getFolderTx(t.tx, dstMB, target)
 			if err != nil {

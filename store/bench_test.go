@@ -67,10 +67,10 @@ func durableInsert(b *testing.B, openTest func(testing.TB, string) *Store) {
 				b.Fatal(err)
 			}
 			s := openTest(b, dir)
-			if err := s.AddDomain(Domain{Name: "example.com"}); err != nil {
+			if err := s.AddDomain(b.Context(), Domain{Name: "example.com"}); err != nil {
 				b.Fatal(err)
 			}
-			a, _ := s.AddUser("alice@example.com", "", "h")
+			a, _ := s.AddUser(b.Context(), "alice@example.com", "", "h")
 			var next atomic.Int64
 			b.ResetTimer()
 			start := time.Now()
@@ -80,7 +80,7 @@ func durableInsert(b *testing.B, openTest func(testing.TB, string) *Store) {
 				go func() {
 					defer wg.Done()
 					for next.Add(1) <= int64(b.N) {
-						bw, err := s.NewBlob(0)
+						bw, err := s.NewBlob(b.Context(), 0)
 						if err != nil {
 							b.Error(err)
 							return
@@ -90,7 +90,7 @@ func durableInsert(b *testing.B, openTest func(testing.TB, string) *Store) {
 							b.Error(err)
 							return
 						}
-						if _, err := s.Deliver(Delivery{Blob: bw, Targets: []Target{{MailboxID: a.MailboxID}}}); err != nil {
+						if _, err := s.Deliver(b.Context(), Delivery{Blob: bw, Targets: []Target{{MailboxID: a.MailboxID}}}); err != nil {
 							b.Error(err)
 							return
 						}

@@ -98,9 +98,9 @@ func (s *Store) newBlobID() string {
 
 // NewBlob starts a new body. limit > 0 makes Write fail with ErrTooLarge
 // once more than limit bytes were written.
-func (s *Store) NewBlob(limit int64) (*BlobWriter, error) {
+func (s *Store) NewBlob(ctx context.Context, limit int64) (*BlobWriter, error) {
 	id := s.newBlobID()
-	up, err := s.blobs.Create(context.Background(), id)
+	up, err := s.blobs.Create(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("create message body: %w", err)
 	}
@@ -170,18 +170,18 @@ func validBlobID(id string) bool {
 
 // OpenBlob opens a body for reading, as it was received (without the
 // stored prefix). A missing body is an error matching ErrNotFound.
-func (s *Store) OpenBlob(id string) (io.ReadCloser, error) {
+func (s *Store) OpenBlob(ctx context.Context, id string) (io.ReadCloser, error) {
 	if !validBlobID(id) {
 		return nil, fmt.Errorf("bad blob id %q", id)
 	}
-	return s.blobs.Open(context.Background(), id)
+	return s.blobs.Open(ctx, id)
 }
 
 // OpenMessage returns a reader of the full message: the stored prefix
 // (trace headers added at delivery) followed by the blob. It implements
 // io.Seeker when the blob's reader does.
-func (s *Store) OpenMessage(m *Message) (io.ReadCloser, error) {
-	body, err := s.OpenBlob(m.Blob)
+func (s *Store) OpenMessage(ctx context.Context, m *Message) (io.ReadCloser, error) {
+	body, err := s.OpenBlob(ctx, m.Blob)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +253,9 @@ func (s *Store) removeBlobFile(id string) {
 	s.removeBlobFileNow(id)
 }
 
+// removeBlobFileNow runs after the commit that dropped the last reference
+// (or from a sweep): it has no caller's context, and a failure only leaves
+// an orphan for SweepOrphanBlobs.
 func (s *Store) removeBlobFileNow(id string) {
 	if err := s.blobs.Remove(context.Background(), id); err != nil {
 		s.log.Warn("remove blob", "blob", id, "err", err)

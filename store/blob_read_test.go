@@ -30,14 +30,14 @@ func TestReadMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			if err := s.AddDomain(Domain{Name: "example.com"}); err != nil {
+			if err := s.AddDomain(t.Context(), Domain{Name: "example.com"}); err != nil {
 				t.Fatal(err)
 			}
-			a, err := s.AddUser("alice@example.com", "", "h")
+			a, err := s.AddUser(t.Context(), "alice@example.com", "", "h")
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := s.NewBlob(0)
+			w, err := s.NewBlob(t.Context(), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,16 +45,16 @@ func TestReadMessage(t *testing.T) {
 			if err := w.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			d, err := s.Deliver(Delivery{Blob: w, Prefix: []byte("Received: by test\r\n"), Targets: []Target{{MailboxID: a.MailboxID}}})
+			d, err := s.Deliver(t.Context(), Delivery{Blob: w, Prefix: []byte("Received: by test\r\n"), Targets: []Target{{MailboxID: a.MailboxID}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			msgs, err := s.Messages(d[0].FolderID, []uint32{d[0].UID})
+			msgs, err := s.Messages(t.Context(), d[0].FolderID, []uint32{d[0].UID})
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("Messages: %v %v", msgs, err)
 			}
 			m := &msgs[0]
-			rc, err := s.OpenMessage(m)
+			rc, err := s.OpenMessage(t.Context(), m)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"mailsrv/store/kv"
@@ -40,12 +41,12 @@ const removeBatch = 1000
 // SweepRemovedBlobs removes the bodies whose last reference went more
 // than BlobRemoveDelay ago, and returns how many. The bodies go first,
 // then their tombstones, so a crash in between only repeats a removal.
-func (s *Store) SweepRemovedBlobs() (int, error) {
+func (s *Store) SweepRemovedBlobs(ctx context.Context) (int, error) {
 	cutoff := uint64(s.now().Add(-s.blobRemoveDelay).UnixNano())
 	removed := 0
 	for {
 		var due [][]byte
-		err := s.view(func(tx kv.Tx) error {
+		err := s.view(ctx, func(tx kv.Tx) error {
 			b := bucket(tx, "blobgone")
 			if b == nil {
 				return nil
@@ -63,7 +64,7 @@ func (s *Store) SweepRemovedBlobs() (int, error) {
 		for _, id := range due {
 			s.removeBlobFile(string(id))
 		}
-		err = s.update(func(t *Tx) error {
+		err = s.update(ctx, func(t *Tx) error {
 			b := bucket(t.tx, "blobgone")
 			for _, id := range due {
 				if err := b.Delete(id); err != nil {

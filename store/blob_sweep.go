@@ -23,14 +23,14 @@ import (
 // are checked against blobrefs in short read transactions (sweepBatch at
 // a time), and bodies are removed through the same path as a
 // dereferenced one, so a snapshot in progress defers the removal.
-func (s *Store) SweepOrphanBlobs(minAge time.Duration) (int, error) {
+func (s *Store) SweepOrphanBlobs(ctx context.Context, minAge time.Duration) (int, error) {
 	cutoff := s.now().Add(-minAge)
 	removed := 0
 	var old []string
 	// check removes the unreferenced ids among old.
 	check := func() error {
 		var orphans []string
-		err := s.view(func(tx kv.Tx) error {
+		err := s.view(ctx, func(tx kv.Tx) error {
 			refs := bucket(tx, "blobrefs")
 			for _, id := range old {
 				if refs.Get([]byte(id)) == nil && !pendingRemoval(tx, id) {
@@ -49,7 +49,7 @@ func (s *Store) SweepOrphanBlobs(minAge time.Duration) (int, error) {
 		}
 		return nil
 	}
-	err := s.blobs.List(context.Background(), func(b BlobInfo) error {
+	err := s.blobs.List(ctx, func(b BlobInfo) error {
 		if !b.Time.Before(cutoff) || !validBlobID(b.ID) {
 			return nil // young, or not ours
 		}

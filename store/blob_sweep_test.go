@@ -15,12 +15,12 @@ func (s *Store) blobPath(id string) string {
 
 func TestSweepOrphanBlobs(t *testing.T) {
 	s := newTestStore(t)
-	alice, err := s.AddUser("alice@example.com", "", "x")
+	alice, err := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	newBlob := func(text string) *BlobWriter {
-		w, err := s.NewBlob(0)
+		w, err := s.NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestSweepOrphanBlobs(t *testing.T) {
 
 	// A delivered message, old: referenced, kept.
 	kept := newBlob("Subject: kept\r\n\r\nbody\r\n")
-	if _, err := s.Deliver(Delivery{Blob: kept, Targets: []Target{{MailboxID: alice.MailboxID}}}); err != nil {
+	if _, err := s.Deliver(t.Context(), Delivery{Blob: kept, Targets: []Target{{MailboxID: alice.MailboxID}}}); err != nil {
 		t.Fatal(err)
 	}
 	age(kept, 48*time.Hour)
@@ -53,7 +53,7 @@ func TestSweepOrphanBlobs(t *testing.T) {
 	// A body still being received (young, unreferenced): kept.
 	young := newBlob("Subject: in flight\r\n")
 
-	n, err := s.SweepOrphanBlobs(24 * time.Hour)
+	n, err := s.SweepOrphanBlobs(t.Context(), 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSweepOrphanBlobs(t *testing.T) {
 			n, exists(orphan), exists(kept), exists(young))
 	}
 	// Idempotent.
-	if n, err := s.SweepOrphanBlobs(24 * time.Hour); err != nil || n != 0 {
+	if n, err := s.SweepOrphanBlobs(t.Context(), 24*time.Hour); err != nil || n != 0 {
 		t.Fatalf("second sweep removed %d, %v", n, err)
 	}
 }

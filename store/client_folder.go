@@ -21,9 +21,6 @@ import "context"
 // granted, and only the creator gets an "unsubscribed" override
 // (usersubs.go).
 func (s *Store) CreateClientFolder(ctx context.Context, mbid uint64, name, member string) (*Folder, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if member != "" {
 		var err error
 		if member, err = NormalizeAddress(member); err != nil {
@@ -31,7 +28,7 @@ func (s *Store) CreateClientFolder(ctx context.Context, mbid uint64, name, membe
 		}
 	}
 	var f *Folder
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		wasSubscribed := bucket(t.tx, "subnames").Get(subNameKey(mbid, canonicalFolder(name))) != nil
 		var err error
 		if f, err = t.createFolder(mbid, name, ""); err != nil {

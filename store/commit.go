@@ -37,14 +37,32 @@ type writeReq struct {
 // update runs fn in a write transaction, group-committed with concurrent
 // callers. It returns after the transaction is durable (or failed). fn may
 // run more than once (see the package doc) and must only touch the Tx.
-func (s *Store) update(fn func(*Tx) error) error {
+//
+// ctx only decides whether the write is queued: a ctx cancelled before
+// that (or while the queue is full) returns ctx's error and nothing is
+// written. Once queued, the request is committed in its batch under the
+// committer's own context, and update waits for that outcome whatever
+// happens to ctx. Returning early instead would tell a caller "failed"
+// about a write that then commits: Deliver's callers abort the body after
+// an error (the committed message would reference a removed body) and a
+// client would retry a change that was applied. A commit takes one fsync,
+// so the wait is short; shutdown waits for queued writes anyway (Close).
+func (s *Store) update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	req := &writeReq{fn: fn, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
 		return ErrClosed
 	}
-	s.writes <- req
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
 	s.closeMu.RUnlock()
 	return <-req.done
 }
@@ -101,6 +119,8 @@ func (s *Store) tryBatch(batch []*writeReq) bool {
 // failing request rolls the whole transaction back.
 func (s *Store) runTx(reqs []*writeReq) ([]*Tx, error) {
 	txs := make([]*Tx, 0, len(reqs))
+	// A batch serves several callers, so it runs under none of their
+	// contexts (see update).
 	err := s.db.Update(context.Background(), func(ktx kv.Tx) error {
 		txs = txs[:0]
 		for _, r := range reqs {

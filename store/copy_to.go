@@ -39,7 +39,7 @@ func (s *Store) CopyTo(ctx context.Context, dst kv.DB, dstBlobs BlobStore, progr
 		return st, err
 	}
 	var blobs []string
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		return bucket(tx, "blobrefs").ForEach(func(k, _ []byte) error {
 			blobs = append(blobs, string(k))
 			return nil
@@ -49,7 +49,7 @@ func (s *Store) CopyTo(ctx context.Context, dst kv.DB, dstBlobs BlobStore, progr
 		return st, err
 	}
 	total := 0
-	s.view(func(tx kv.Tx) error {
+	s.view(ctx, func(tx kv.Tx) error {
 		for _, n := range allBuckets {
 			if b := tx.Bucket([]byte(n)); b != nil {
 				total += b.KeyN()

@@ -1,10 +1,12 @@
 package store
 
+import "context"
+
 // DeliverAll commits several deliveries in one transaction: either all
 // of them are stored or none is (IMAP MULTIAPPEND, RFC 3502). It returns
 // where each delivery landed, in order. On error the caller should Abort
 // every blob.
-func (s *Store) DeliverAll(ds []Delivery) ([][]Delivered, error) {
+func (s *Store) DeliverAll(ctx context.Context, ds []Delivery) ([][]Delivered, error) {
 	ps := make([]*preparedDelivery, len(ds))
 	for i := range ds {
 		p, err := s.prepareDelivery(&ds[i])
@@ -14,7 +16,7 @@ func (s *Store) DeliverAll(ds []Delivery) ([][]Delivered, error) {
 		ps[i] = p
 	}
 	var outs [][]Delivered
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		outs = outs[:0]
 		for i := range ds {
 			out, err := t.deliver(&ds[i], ps[i])

@@ -11,12 +11,12 @@ import (
 // not in the folder and its counters are unchanged.
 func TestDeliverAllAllOrNothing(t *testing.T) {
 	s := newTestStore(t)
-	a, err := s.AddUser("alice@example.com", "Alice", "x")
+	a, err := s.AddUser(t.Context(), "alice@example.com", "Alice", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	blob := func() *BlobWriter {
-		w, err := s.NewBlob(0)
+		w, err := s.NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestDeliverAllAllOrNothing(t *testing.T) {
 	}
 	tg := []Target{{MailboxID: a.MailboxID}}
 	refuse := errors.New("refused")
-	_, err = s.DeliverAll([]Delivery{
+	_, err = s.DeliverAll(t.Context(), []Delivery{
 		{Blob: blob(), Targets: tg},
 		{Blob: blob(), Targets: tg},
 		{Blob: blob(), Targets: tg, Check: func(*Tx) error { return refuse }},
@@ -36,14 +36,14 @@ func TestDeliverAllAllOrNothing(t *testing.T) {
 	if !errors.Is(err, refuse) {
 		t.Fatalf("DeliverAll with a failing third: %v", err)
 	}
-	f, err := s.GetFolder(a.MailboxID, "INBOX")
+	f, err := s.GetFolder(t.Context(), a.MailboxID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.Messages != 0 || f.UIDNext != 1 {
 		t.Fatalf("after the failed DeliverAll: %d messages, UIDNEXT %d", f.Messages, f.UIDNext)
 	}
-	outs, err := s.DeliverAll([]Delivery{{Blob: blob(), Targets: tg}, {Blob: blob(), Targets: tg}})
+	outs, err := s.DeliverAll(t.Context(), []Delivery{{Blob: blob(), Targets: tg}, {Blob: blob(), Targets: tg}})
 	if err != nil || len(outs) != 2 || outs[0][0].UID != 1 || outs[1][0].UID != 2 {
 		t.Fatalf("DeliverAll: %+v %v", outs, err)
 	}

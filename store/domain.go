@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,14 +37,14 @@ func (d Domain) SigningKeys() []msgauth.Key {
 }
 
 // AddDomain adds a local domain. The caller supplies the DKIM keys.
-func (s *Store) AddDomain(d Domain) error {
+func (s *Store) AddDomain(ctx context.Context, d Domain) error {
 	name, err := NormalizeDomain(d.Name)
 	if err != nil {
 		return err
 	}
 	d.Name = name
 	d.Created = s.now().UTC()
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "domains")
 		if b.Get([]byte(name)) != nil {
 			return fmt.Errorf("domain %s: %w", name, ErrExists)
@@ -53,9 +54,9 @@ func (s *Store) AddDomain(d Domain) error {
 }
 
 // Domains lists local domains sorted by name.
-func (s *Store) Domains() ([]Domain, error) {
+func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		return bucket(tx, "domains").ForEach(func(k, v []byte) error {
 			var d Domain
 			if _, err := getJSON(bucket(tx, "domains"), k, &d); err != nil {
@@ -69,9 +70,9 @@ func (s *Store) Domains() ([]Domain, error) {
 }
 
 // DomainNames lists the local domain names.
-func (s *Store) DomainNames() []string {
+func (s *Store) DomainNames(ctx context.Context) []string {
 	var out []string
-	s.view(func(tx kv.Tx) error {
+	s.view(ctx, func(tx kv.Tx) error {
 		return bucket(tx, "domains").ForEach(func(k, _ []byte) error {
 			out = append(out, string(k))
 			return nil
@@ -81,13 +82,13 @@ func (s *Store) DomainNames() []string {
 }
 
 // GetDomain returns one local domain.
-func (s *Store) GetDomain(name string) (*Domain, error) {
+func (s *Store) GetDomain(ctx context.Context, name string) (*Domain, error) {
 	n, err := NormalizeDomain(name)
 	if err != nil {
 		return nil, err
 	}
 	var d Domain
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "domains"), []byte(n), &d)
 		if err == nil && !ok {
 			err = errorf(ErrUnknownDomain, "domain %s: not a local domain (see `mailsrv domain list`, or add it with `mailsrv domain add %s`)", n, n)
@@ -101,13 +102,13 @@ func (s *Store) GetDomain(name string) (*Domain, error) {
 }
 
 // IsLocalDomain reports whether name is one of our domains.
-func (s *Store) IsLocalDomain(name string) bool {
+func (s *Store) IsLocalDomain(ctx context.Context, name string) bool {
 	n, err := NormalizeDomain(name)
 	if err != nil {
 		return false
 	}
 	found := false
-	s.view(func(tx kv.Tx) error {
+	s.view(ctx, func(tx kv.Tx) error {
 		found = bucket(tx, "domains").Get([]byte(n)) != nil
 		return nil
 	})
@@ -115,12 +116,12 @@ func (s *Store) IsLocalDomain(name string) bool {
 }
 
 // RemoveDomain removes a domain that no user, alias or mailbox uses.
-func (s *Store) RemoveDomain(name string) error {
+func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 	n, err := NormalizeDomain(name)
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "domains")
 		if b.Get([]byte(n)) == nil {
 			return errorf(ErrUnknownDomain, "domain %s: not a local domain (see `mailsrv domain list`, or add it with `mailsrv domain add %s`)", n, n)

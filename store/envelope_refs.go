@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,8 +35,8 @@ const maxRefsHeader = 1 << 20
 
 // ReadReferences reads the References field of m from its body file, for
 // a record whose Envelope predates the cached field (Version 0).
-func (s *Store) ReadReferences(m *Message) ([]string, error) {
-	rc, err := s.OpenMessage(m)
+func (s *Store) ReadReferences(ctx context.Context, m *Message) ([]string, error) {
+	rc, err := s.OpenMessage(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +51,11 @@ func (s *Store) ReadReferences(m *Message) ([]string, error) {
 // FillReferences stores the References read for old records (uid → ids)
 // of folder fid and marks their envelopes current, so they are read from
 // the body only once. Records that changed or went meanwhile are skipped.
-func (s *Store) FillReferences(fid uint64, refs map[uint32][]string) error {
+func (s *Store) FillReferences(ctx context.Context, fid uint64, refs map[uint32][]string) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return nil // folder gone: nothing to fill

@@ -54,10 +54,10 @@ func TestEventsAcrossServers(t *testing.T) {
 	subscribe(b, &onB)
 	// Both listen before anything is written, so both must publish the
 	// same events in the same order, the setup's included.
-	if err := a.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := a.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	acct, err := a.AddUser("alice@example.com", "Alice", "")
+	acct, err := a.AddUser(t.Context(), "alice@example.com", "Alice", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestEventsAcrossServers(t *testing.T) {
 		return 0
 	}
 	start := time.Now()
-	d, err := a.DeliverBytes(store.Delivery{Targets: []store.Target{{MailboxID: acct.MailboxID}}},
+	d, err := a.DeliverBytes(t.Context(), store.Delivery{Targets: []store.Target{{MailboxID: acct.MailboxID}}},
 		[]byte("Subject: hi\r\n\r\nhello\r\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +91,14 @@ func TestEventsAcrossServers(t *testing.T) {
 		t.Errorf("B got A's delivery after %v, want under a second", since)
 	}
 	origin := "session-1"
-	if _, err := a.StoreFlagsFrom(origin, d[0].FolderID, []uint32{d[0].UID}, store.FlagsAdd, []string{`\Flagged`}, ""); err != nil {
+	if _, err := a.StoreFlagsFrom(t.Context(), origin, d[0].FolderID, []uint32{d[0].UID}, store.FlagsAdd, []string{`\Flagged`}, ""); err != nil {
 		t.Fatal(err)
 	}
 	isFlags := func(ev store.Event) bool { return ev.Kind == store.EventFlags }
 	waitFor(&onB, "the flag event on B", isFlags)
 	waitFor(&onA, "the flag event on A", isFlags)
 	// B changes a flag too: A hears it.
-	if _, err := b.StoreFlags(d[0].FolderID, []uint32{d[0].UID}, store.FlagsAdd, []string{`\Seen`}, ""); err != nil {
+	if _, err := b.StoreFlags(t.Context(), d[0].FolderID, []uint32{d[0].UID}, store.FlagsAdd, []string{`\Seen`}, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(&onA, "B's flag event on A", func(ev store.Event) bool {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"mailsrv/store/kv"
@@ -12,8 +13,8 @@ import (
 // and stops at the first such message, without decoding the others' flags,
 // so an IMAP4rev1 SELECT ([UNSEEN n]) does not copy every flag list of the
 // folder.
-func (s *Store) FirstUnseen(fid uint64) (uid uint32, ok bool, err error) {
-	err = s.view(func(tx kv.Tx) error {
+func (s *Store) FirstUnseen(ctx context.Context, fid uint64) (uid uint32, ok bool, err error) {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -165,9 +166,9 @@ func getFolderByIDTx(tx kv.Tx, fid uint64) (*Folder, error) {
 }
 
 // GetFolder returns a folder by mailbox and name ("inbox" in any case is INBOX).
-func (s *Store) GetFolder(mbid uint64, name string) (*Folder, error) {
+func (s *Store) GetFolder(ctx context.Context, mbid uint64, name string) (*Folder, error) {
 	var f *Folder
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		f, err = getFolderTx(tx, mbid, name)
 		return err
@@ -176,9 +177,9 @@ func (s *Store) GetFolder(mbid uint64, name string) (*Folder, error) {
 }
 
 // FolderByID returns a folder by its id.
-func (s *Store) FolderByID(fid uint64) (*Folder, error) {
+func (s *Store) FolderByID(ctx context.Context, fid uint64) (*Folder, error) {
 	var f *Folder
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		f, err = getFolderByIDTx(tx, fid)
 		return err
@@ -187,9 +188,9 @@ func (s *Store) FolderByID(fid uint64) (*Folder, error) {
 }
 
 // Folders lists a mailbox's folders, INBOX first, then by name.
-func (s *Store) Folders(mbid uint64) ([]Folder, error) {
+func (s *Store) Folders(ctx context.Context, mbid uint64) ([]Folder, error) {
 	var out []Folder
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fb := bucket(tx, "folders").Bucket(u64(mbid))
 		if fb == nil {
 			return fmt.Errorf("mailbox %d: %w", mbid, ErrNotFound)
@@ -213,9 +214,9 @@ func (s *Store) Folders(mbid uint64) ([]Folder, error) {
 }
 
 // CreateFolder creates a folder (parents are implied, not created).
-func (s *Store) CreateFolder(mbid uint64, name, specialUse string) (*Folder, error) {
+func (s *Store) CreateFolder(ctx context.Context, mbid uint64, name, specialUse string) (*Folder, error) {
 	var f *Folder
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		var err error
 		f, err = t.createFolder(mbid, name, specialUse)
 		return err
@@ -225,12 +226,12 @@ func (s *Store) CreateFolder(mbid uint64, name, specialUse string) (*Folder, err
 
 // DeleteFolder deletes a folder and its messages. INBOX cannot be deleted.
 // Sub-folders are kept (IMAP allows a parent to disappear).
-func (s *Store) DeleteFolder(mbid uint64, name string) error {
+func (s *Store) DeleteFolder(ctx context.Context, mbid uint64, name string) error {
 	name = canonicalFolder(name)
 	if name == "INBOX" {
 		return errorf(ErrInvalid, "INBOX cannot be deleted")
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		f, err := getFolderTx(t.tx, mbid, name)
 		if err != nil {
 			return err
@@ -269,12 +270,12 @@ func (t *Tx) deleteFolder(f *Folder) error {
 
 // RenameFolder renames a folder and its sub-folders. Renaming INBOX moves
 // its messages into a new folder and leaves INBOX empty (RFC 3501 6.3.5).
-func (s *Store) RenameFolder(mbid uint64, oldName, newName string) error {
+func (s *Store) RenameFolder(ctx context.Context, mbid uint64, oldName, newName string) error {
 	oldName, newName = canonicalFolder(oldName), canonicalFolder(newName)
 	if err := validFolderName(newName); err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		fb := bucket(t.tx, "folders").Bucket(u64(mbid))
 		if fb == nil {
 			return fmt.Errorf("mailbox %d: %w", mbid, ErrNotFound)
@@ -346,9 +347,9 @@ func (t *Tx) renameInbox(inbox *Folder, newName string) error {
 
 // SetSubscribed sets the subscription of a name in mailbox mbid: of its
 // folder, or of the name alone when there is none (subnames.go).
-func (s *Store) SetSubscribed(mbid uint64, name string, on bool) error {
+func (s *Store) SetSubscribed(ctx context.Context, mbid uint64, name string, on bool) error {
 	if err := validFolderName(canonicalFolder(name)); err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error { return t.setSubscribedTx(mbid, name, on) })
+	return s.update(ctx, func(t *Tx) error { return t.setSubscribedTx(mbid, name, on) })
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 
@@ -13,9 +14,9 @@ import (
 // so IMAP "FETCH n:m (FLAGS)" never decodes message metadata. Entries
 // with the same flags share one Flags slice (its capacity is its length,
 // so an append copies): callers must not change a Flags slice in place.
-func (s *Store) FlagsOf(fid uint64, uids []uint32) ([]UIDFlags, error) {
+func (s *Store) FlagsOf(ctx context.Context, fid uint64, uids []uint32) ([]UIDFlags, error) {
 	out := make([]UIDFlags, 0, len(uids))
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -70,9 +71,9 @@ func dense(uids []uint32) bool {
 // FolderUIDs returns the UIDs of folder fid in ascending order, reading
 // only the keys of the compact flags bucket (what IMAP SELECT needs to map
 // sequence numbers to UIDs).
-func (s *Store) FolderUIDs(fid uint64) ([]uint32, error) {
+func (s *Store) FolderUIDs(ctx context.Context, fid uint64) ([]uint32, error) {
 	var out []uint32
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -91,8 +92,8 @@ func (s *Store) FolderUIDs(fid uint64) ([]uint32, error) {
 // AuditAction appends e to mailbox mbid's audit log in its own
 // transaction. Protocol servers use it for delegate actions the store does
 // not audit by itself (folder create, rename, delete).
-func (s *Store) AuditAction(mbid uint64, e AuditEntry) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) AuditAction(ctx context.Context, mbid uint64, e AuditEntry) error {
+	return s.update(ctx, func(t *Tx) error {
 		t.Audit(mbid, e)
 		return nil
 	})
@@ -101,9 +102,9 @@ func (s *Store) AuditAction(mbid uint64, e AuditEntry) error {
 // FolderKeywords returns the keywords of folder fid: those recorded on the
 // folder (Folder.Keywords) and any its messages carry that it does not
 // record (a folder written before keywords were recorded).
-func (s *Store) FolderKeywords(fid uint64) ([]string, error) {
+func (s *Store) FolderKeywords(ctx context.Context, fid uint64) ([]string, error) {
 	var out []string
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err

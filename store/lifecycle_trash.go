@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -38,9 +39,9 @@ func getTrashTx(tx kv.Tx, id uint64) (*TrashItem, error) {
 }
 
 // RestoreTrash brings recycle-bin item id back and removes it from the bin.
-func (s *Store) RestoreTrash(id uint64) (*TrashItem, error) {
+func (s *Store) RestoreTrash(ctx context.Context, id uint64) (*TrashItem, error) {
 	var item *TrashItem
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		var err error
 		if item, err = getTrashTx(t.tx, id); err != nil {
 			return err
@@ -158,8 +159,8 @@ func (t *Tx) mergeIntoLive(item *TrashItem, src *Mailbox) error {
 // PurgeTrash deletes recycle-bin item id for good: its folders, messages
 // (dropping body references; files go when no other message shares them),
 // audit log, remaining rights and the mailbox record.
-func (s *Store) PurgeTrash(id uint64) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) PurgeTrash(ctx context.Context, id uint64) error {
+	return s.update(ctx, func(t *Tx) error {
 		item, err := getTrashTx(t.tx, id)
 		if err != nil {
 			return err
@@ -229,8 +230,8 @@ func deletePrefix(b kv.Bucket, prefix []byte) error {
 // with retention.recycle_bin_days; `trash purge --older-than` uses it too.
 // Each item is purged in its own transaction so one huge mailbox does not
 // hold up other writers for long, and a failure leaves the rest done.
-func (s *Store) PurgeExpired(retention time.Duration) ([]TrashItem, error) {
-	items, err := s.Trash()
+func (s *Store) PurgeExpired(ctx context.Context, retention time.Duration) ([]TrashItem, error) {
+	items, err := s.Trash(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +242,7 @@ func (s *Store) PurgeExpired(retention time.Duration) ([]TrashItem, error) {
 		if it.DeletedAt.After(cutoff) {
 			continue
 		}
-		if err := s.PurgeTrash(it.ID); err != nil {
+		if err := s.PurgeTrash(ctx, it.ID); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}

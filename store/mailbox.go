@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -90,9 +91,9 @@ func getMailboxTx(tx kv.Tx, id uint64) (*Mailbox, error) {
 }
 
 // Mailbox returns a mailbox by id (also one in the recycle bin).
-func (s *Store) Mailbox(id uint64) (*Mailbox, error) {
+func (s *Store) Mailbox(ctx context.Context, id uint64) (*Mailbox, error) {
 	var mb *Mailbox
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		mb, err = getMailboxTx(tx, id)
 		return err
@@ -102,13 +103,13 @@ func (s *Store) Mailbox(id uint64) (*Mailbox, error) {
 
 // MailboxByAddress returns the live mailbox (personal or shared) at addr.
 // Aliases are not followed.
-func (s *Store) MailboxByAddress(addr string) (*Mailbox, error) {
+func (s *Store) MailboxByAddress(ctx context.Context, addr string) (*Mailbox, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var mb *Mailbox
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		id := bucket(tx, "mbaddr").Get([]byte(a))
 		if id == nil {
 			return errorf(ErrNotFound, "mailbox %s: not found (see `mailsrv user list` and `mailsrv shared list`)", a)
@@ -121,9 +122,9 @@ func (s *Store) MailboxByAddress(addr string) (*Mailbox, error) {
 }
 
 // SharedMailboxes lists live shared mailboxes sorted by address.
-func (s *Store) SharedMailboxes() ([]Mailbox, error) {
+func (s *Store) SharedMailboxes(ctx context.Context) ([]Mailbox, error) {
 	var out []Mailbox
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "mailboxes")
 		return b.ForEach(func(k, _ []byte) error {
 			var mb Mailbox
@@ -142,7 +143,7 @@ func (s *Store) SharedMailboxes() ([]Mailbox, error) {
 
 // CreateShared creates a shared mailbox at addr. owner ("" = none) must be
 // a local user; maxPerDomain > 0 limits shared mailboxes per domain.
-func (s *Store) CreateShared(addr, name, owner, passwordHash string, maxPerDomain int) (*Mailbox, error) {
+func (s *Store) CreateShared(ctx context.Context, addr, name, owner, passwordHash string, maxPerDomain int) (*Mailbox, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
@@ -153,7 +154,7 @@ func (s *Store) CreateShared(addr, name, owner, passwordHash string, maxPerDomai
 		}
 	}
 	var mb *Mailbox
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		if err := checkFreeAddress(t.tx, a); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,13 +72,13 @@ type Delivered struct {
 // Deliver commits a message that was written to d.Blob. It is the one
 // delivery path used by MX intake, submission, queue bounces, APPEND and
 // backups. On error nothing is kept and the caller should Abort the blob.
-func (s *Store) Deliver(d Delivery) ([]Delivered, error) {
+func (s *Store) Deliver(ctx context.Context, d Delivery) ([]Delivered, error) {
 	p, err := s.prepareDelivery(&d)
 	if err != nil {
 		return nil, err
 	}
 	var out []Delivered
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		var err error
 		out, err = t.deliver(&d, p)
 		return err
@@ -287,9 +288,9 @@ type UIDFlags struct {
 
 // FolderFlags returns every message's UID and flags in UID order. It reads
 // only the compact flags bucket.
-func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
+func (s *Store) FolderFlags(ctx context.Context, fid uint64) ([]UIDFlags, error) {
 	var out []UIDFlags
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -306,8 +307,8 @@ func (s *Store) FolderFlags(fid uint64) ([]UIDFlags, error) {
 
 // Messages returns the metadata and flags of the given UIDs (missing ones
 // are skipped), in the order given.
-func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
-	return s.messages(fid, uids, nil)
+func (s *Store) Messages(ctx context.Context, fid uint64, uids []uint32) ([]Message, error) {
+	return s.messages(ctx, fid, uids, nil)
 }
 
 // MessagesWithWords is Messages for a search over envelope fields: it
@@ -322,8 +323,8 @@ func (s *Store) Messages(fid uint64, uids []uint32) ([]Message, error) {
 // that lowercases to an ASCII letter (KELVIN SIGN, CAPITAL I WITH DOT
 // ABOVE, the only two, checked over all of Unicode) are always returned,
 // as a lowercasing search could match them.
-func (s *Store) MessagesWithWords(fid uint64, uids []uint32, words []string) ([]Message, error) {
-	return s.messages(fid, uids, wordsFilter(words))
+func (s *Store) MessagesWithWords(ctx context.Context, fid uint64, uids []uint32, words []string) ([]Message, error) {
+	return s.messages(ctx, fid, uids, wordsFilter(words))
 }
 
 func isASCIIAlnum(w string) bool {
@@ -337,9 +338,9 @@ func isASCIIAlnum(w string) bool {
 }
 
 // messages decodes the records of uids for which keep (nil: all) holds.
-func (s *Store) messages(fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
+func (s *Store) messages(ctx context.Context, fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
 	out := make([]Message, 0, len(uids))
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -375,17 +376,17 @@ const (
 // StoreFlags changes flags of uids in folder fid and returns the new flags
 // of each message that exists. actor ("" = system) is audited when the
 // folder belongs to a shared mailbox.
-func (s *Store) StoreFlags(fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
-	return s.StoreFlagsFrom(nil, fid, uids, op, flags, actor)
+func (s *Store) StoreFlags(ctx context.Context, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
+	return s.StoreFlagsFrom(ctx, nil, fid, uids, op, flags, actor)
 }
 
 // StoreFlagsFrom is StoreFlags with the Origin its change event carries.
 // A change of the team keywords ($Assigned:, $Done) that breaks the rules
 // of SPEC §6 fails the whole call with ErrInvalid and a reason.
-func (s *Store) StoreFlagsFrom(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
+func (s *Store) StoreFlagsFrom(ctx context.Context, origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
 	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var out map[uint32][]string
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		var err error
 		out, err = t.changeFlags(origin, fid, uids, op, flags, actor, true)
 		return err
@@ -484,9 +485,9 @@ func applyFlags(old []string, op FlagOp, flags []string) []string {
 
 // Expunge removes messages from folder fid: the given uids, or with uids
 // nil every message flagged \Deleted. It returns the removed UIDs.
-func (s *Store) Expunge(fid uint64, uids []uint32, actor string) ([]uint32, error) {
+func (s *Store) Expunge(ctx context.Context, fid uint64, uids []uint32, actor string) ([]uint32, error) {
 	var removed []uint32
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		removed = removed[:0]
 		f, err := getFolderByIDTx(t.tx, fid)
 		if err != nil {
@@ -571,18 +572,18 @@ type CopyResult struct {
 
 // Copy copies uids from folder src to folder dst (any mailbox), keeping
 // flags and internal dates; bodies are shared, not duplicated.
-func (s *Store) Copy(src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
-	return s.copyOrMove(src, uids, dst, actor, false)
+func (s *Store) Copy(ctx context.Context, src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
+	return s.copyOrMove(ctx, src, uids, dst, actor, false)
 }
 
 // Move moves uids from src to dst atomically (RFC 6851).
-func (s *Store) Move(src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
-	return s.copyOrMove(src, uids, dst, actor, true)
+func (s *Store) Move(ctx context.Context, src uint64, uids []uint32, dst uint64, actor string) (*CopyResult, error) {
+	return s.copyOrMove(ctx, src, uids, dst, actor, true)
 }
 
-func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, move bool) (*CopyResult, error) {
+func (s *Store) copyOrMove(ctx context.Context, src uint64, uids []uint32, dst uint64, actor string, move bool) (*CopyResult, error) {
 	var res *CopyResult
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		sf, err := getFolderByIDTx(t.tx, src)
 		if err != nil {
 			return err
@@ -660,11 +661,11 @@ func (s *Store) copyOrMove(src uint64, uids []uint32, dst uint64, actor string, 
 // folder), so clients that also save their own copy there do not double
 // every sent message. The scan stops at the first message older than
 // since, so it reads only the last few records.
-func (s *Store) RecentSubmittedCopy(fid uint64, messageID string, since time.Time) (uid uint32, ok bool, err error) {
+func (s *Store) RecentSubmittedCopy(ctx context.Context, fid uint64, messageID string, since time.Time) (uid uint32, ok bool, err error) {
 	if messageID == "" {
 		return 0, false, nil
 	}
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)

@@ -28,6 +28,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -172,9 +173,9 @@ type Changes struct {
 // ChangesSince reads, in one transaction, the messages of folder fid
 // changed and expunged after modseq since. It reads only the changes
 // (the modseq index), never the whole folder.
-func (s *Store) ChangesSince(fid uint64, since uint64) (*Changes, error) {
+func (s *Store) ChangesSince(ctx context.Context, fid uint64, since uint64) (*Changes, error) {
 	var out *Changes
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -229,12 +230,12 @@ func cmpU32(a, b uint32) int {
 
 // FolderUIDsAt is FolderUIDs together with the folder's HighestModSeq read
 // in the same transaction: the modseq that UID list is current at.
-func (s *Store) FolderUIDsAt(fid uint64) ([]uint32, uint64, error) {
+func (s *Store) FolderUIDsAt(ctx context.Context, fid uint64) ([]uint32, uint64, error) {
 	var (
 		uids []uint32
 		ms   uint64
 	)
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -316,10 +317,10 @@ type StoreResult struct {
 // unchangedSince not nil a message whose modseq is above it is not
 // changed but listed in Modified (with 0, every message: modseqs start at
 // 1); the check and the change are one transaction.
-func (s *Store) StoreFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince *uint64) (*StoreResult, error) {
+func (s *Store) StoreFlagsIf(ctx context.Context, origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince *uint64) (*StoreResult, error) {
 	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var res *StoreResult
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		out, modified, err := t.changeFlagsIf(origin, fid, uids, op, flags, actor, true, unchangedSince)
 		if err != nil {
 			return err

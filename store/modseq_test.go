@@ -26,8 +26,8 @@ import (
 func TestModSeqHistory(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	s.AddDomain(Domain{Name: "example.com"})
-	acct, _ := s.AddUser("alice@example.com", "", "h")
+	s.AddDomain(t.Context(), Domain{Name: "example.com"})
+	acct, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	var (
 		mu     sync.Mutex
 		events []Event
@@ -41,22 +41,22 @@ func TestModSeqHistory(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		deliver(t, s, testMsg, tg)
 	}
-	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	inbox, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	if inbox.HighestModSeq != 5 {
 		t.Fatalf("modseq after 4 appends: %d", inbox.HighestModSeq)
 	}
 	mark := inbox.HighestModSeq
-	if _, err := s.StoreFlags(inbox.ID, []uint32{2, 3}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
+	if _, err := s.StoreFlags(t.Context(), inbox.ID, []uint32{2, 3}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
 		t.Fatal(err)
 	}
 	// A no-op store changes nothing and raises nothing.
-	if _, err := s.StoreFlags(inbox.ID, []uint32{2}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
+	if _, err := s.StoreFlags(t.Context(), inbox.ID, []uint32{2}, FlagsAdd, []string{`\Flagged`}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Expunge(inbox.ID, []uint32{1, 3}, ""); err != nil {
+	if _, err := s.Expunge(t.Context(), inbox.ID, []uint32{1, 3}, ""); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := s.ChangesSince(inbox.ID, mark)
+	ch, err := s.ChangesSince(t.Context(), inbox.ID, mark)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestModSeqHistory(t *testing.T) {
 	}
 	// UNCHANGEDSINCE: message 2 changed at 6, message 4 at 5.
 	five := uint64(5)
-	res, err := s.StoreFlagsIf(nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", &five)
+	res, err := s.StoreFlagsIf(t.Context(), nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", &five)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,24 +92,24 @@ func TestModSeqHistory(t *testing.T) {
 	s.Close()
 
 	s = openTest(t, dir)
-	msgs, _ := s.Messages(inbox.ID, []uint32{2, 4})
+	msgs, _ := s.Messages(t.Context(), inbox.ID, []uint32{2, 4})
 	if len(msgs) != 2 || msgs[0].ModSeq != 6 || msgs[1].ModSeq != 8 {
 		t.Fatalf("modseqs after reopen: %+v", msgs)
 	}
-	ch, _ = s.ChangesSince(inbox.ID, 6)
+	ch, _ = s.ChangesSince(t.Context(), inbox.ID, 6)
 	if ch.HighestModSeq != 8 || len(ch.Changed) != 1 || ch.Changed[0].UID != 4 || len(ch.Vanished) != 2 {
 		t.Fatalf("changes after reopen: %+v", ch)
 	}
 	// A move leaves tombstones in the source and raises the target.
-	arch, _ := s.GetFolder(acct.MailboxID, "Archive")
-	if _, err := s.Move(inbox.ID, []uint32{4}, arch.ID, ""); err != nil {
+	arch, _ := s.GetFolder(t.Context(), acct.MailboxID, "Archive")
+	if _, err := s.Move(t.Context(), inbox.ID, []uint32{4}, arch.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	ch, _ = s.ChangesSince(inbox.ID, 8)
+	ch, _ = s.ChangesSince(t.Context(), inbox.ID, 8)
 	if !slices.Equal(ch.Vanished, []Tombstone{{4, 9}}) {
 		t.Fatalf("after move: %+v", ch)
 	}
-	ca, _ := s.ChangesSince(arch.ID, 1)
+	ca, _ := s.ChangesSince(t.Context(), arch.ID, 1)
 	if ca.HighestModSeq != 2 || len(ca.Changed) != 1 || ca.Changed[0].ModSeq != 2 {
 		t.Fatalf("move target: %+v", ca)
 	}
@@ -126,23 +126,23 @@ func TestTombstonesPrunedAfter30Days(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.AddDomain(Domain{Name: "example.com"})
-	acct, _ := s.AddUser("alice@example.com", "", "h")
+	s.AddDomain(t.Context(), Domain{Name: "example.com"})
+	acct, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	tg := Target{MailboxID: acct.MailboxID}
 	for i := 0; i < 3; i++ {
 		deliver(t, s, testMsg, tg)
 	}
-	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
-	s.Expunge(inbox.ID, []uint32{1}, "") // modseq 5
+	inbox, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
+	s.Expunge(t.Context(), inbox.ID, []uint32{1}, "") // modseq 5
 	mu.Lock()
 	now = now.Add(31 * 24 * time.Hour)
 	mu.Unlock()
-	s.Expunge(inbox.ID, []uint32{2}, "") // modseq 6, prunes uid 1's
-	ch, _ := s.ChangesSince(inbox.ID, 4)
+	s.Expunge(t.Context(), inbox.ID, []uint32{2}, "") // modseq 6, prunes uid 1's
+	ch, _ := s.ChangesSince(t.Context(), inbox.ID, 4)
 	if ch.Complete || !slices.Equal(ch.Vanished, []Tombstone{{2, 6}}) {
 		t.Fatalf("behind the floor: %+v", ch)
 	}
-	ch, _ = s.ChangesSince(inbox.ID, 5)
+	ch, _ = s.ChangesSince(t.Context(), inbox.ID, 5)
 	if !ch.Complete || len(ch.Vanished) != 1 {
 		t.Fatalf("at the floor: %+v", ch)
 	}
@@ -155,36 +155,36 @@ func TestTombstonesPrunedAfter30Days(t *testing.T) {
 func TestMigrateSchema1ModSeq(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	s.AddDomain(Domain{Name: "example.com"})
-	acct, _ := s.AddUser("alice@example.com", "", "h")
+	s.AddDomain(t.Context(), Domain{Name: "example.com"})
+	acct, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	tg := Target{MailboxID: acct.MailboxID}
 	deliver(t, s, testMsg, tg)
 	deliver(t, s, testMsg, tg)
-	inbox, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	inbox, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	s.Close()
 	downgradeToSchema1(t, dir)
 
 	s = openTest(t, dir)
-	f, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	f, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	if f.HighestModSeq != 1 {
 		t.Fatalf("migrated modseq %d", f.HighestModSeq)
 	}
-	msgs, _ := s.Messages(inbox.ID, []uint32{1, 2})
+	msgs, _ := s.Messages(t.Context(), inbox.ID, []uint32{1, 2})
 	if len(msgs) != 2 || msgs[0].ModSeq != 1 || msgs[1].ModSeq != 1 {
 		t.Fatalf("migrated messages %+v", msgs)
 	}
-	if ch, _ := s.ChangesSince(inbox.ID, 1); len(ch.Changed)+len(ch.Vanished) != 0 || ch.HighestModSeq != 1 {
+	if ch, _ := s.ChangesSince(t.Context(), inbox.ID, 1); len(ch.Changed)+len(ch.Vanished) != 0 || ch.HighestModSeq != 1 {
 		t.Fatalf("changes since 1: %+v", ch)
 	}
-	s.StoreFlags(inbox.ID, []uint32{2}, FlagsAdd, []string{`\Seen`}, "")
-	s.Expunge(inbox.ID, []uint32{1}, "")
-	ch, _ := s.ChangesSince(inbox.ID, 1)
+	s.StoreFlags(t.Context(), inbox.ID, []uint32{2}, FlagsAdd, []string{`\Seen`}, "")
+	s.Expunge(t.Context(), inbox.ID, []uint32{1}, "")
+	ch, _ := s.ChangesSince(t.Context(), inbox.ID, 1)
 	if ch.HighestModSeq != 3 || len(ch.Changed) != 1 || ch.Changed[0].ModSeq != 2 || !slices.Equal(ch.Vanished, []Tombstone{{1, 3}}) {
 		t.Fatalf("after migration: %+v", ch)
 	}
 	s.Close()
 	s = openTest(t, dir) // idempotent: the second open keeps everything
-	if f, _ := s.GetFolder(acct.MailboxID, "INBOX"); f.HighestModSeq != 3 {
+	if f, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX"); f.HighestModSeq != 3 {
 		t.Fatalf("reopen modseq %d", f.HighestModSeq)
 	}
 }
@@ -239,18 +239,18 @@ func TestMigrateSchema1Fixture(t *testing.T) {
 	dir := t.TempDir()
 	untarFixture(t, "testdata/schema1-datadir.tar.gz", dir)
 	s := openTest(t, dir)
-	acct, err := s.User("alice@example.com")
+	acct, err := s.User(t.Context(), "alice@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := s.GetFolder(acct.MailboxID, "INBOX")
+	in, err := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.HighestModSeq != 1 || in.Messages != 3 || in.UIDNext != 5 {
 		t.Fatalf("migrated INBOX %+v", in)
 	}
-	msgs, err := s.Messages(in.ID, []uint32{1, 2, 3, 4})
+	msgs, err := s.Messages(t.Context(), in.ID, []uint32{1, 2, 3, 4})
 	if err != nil || len(msgs) != 3 {
 		t.Fatalf("messages %+v %v", msgs, err)
 	}
@@ -258,7 +258,7 @@ func TestMigrateSchema1Fixture(t *testing.T) {
 		if m.ModSeq != 1 || m.Envelope == nil || !strings.HasPrefix(m.Envelope.Subject, "old ") {
 			t.Fatalf("migrated message %+v", m)
 		}
-		rc, err := s.OpenMessage(&m)
+		rc, err := s.OpenMessage(t.Context(), &m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,10 +267,10 @@ func TestMigrateSchema1Fixture(t *testing.T) {
 	if !slices.Equal(msgs[0].Flags, []string{`\Seen`}) || len(msgs[2].Flags) != 0 {
 		t.Fatalf("flags %v %v", msgs[0].Flags, msgs[2].Flags)
 	}
-	s.StoreFlags(in.ID, []uint32{4}, FlagsAdd, []string{`\Flagged`}, "")
-	s.Expunge(in.ID, []uint32{1}, "")
+	s.StoreFlags(t.Context(), in.ID, []uint32{4}, FlagsAdd, []string{`\Flagged`}, "")
+	s.Expunge(t.Context(), in.ID, []uint32{1}, "")
 	deliver(t, s, testMsg, Target{MailboxID: acct.MailboxID})
-	ch, err := s.ChangesSince(in.ID, 1)
+	ch, err := s.ChangesSince(t.Context(), in.ID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestMigrateSchema1Fixture(t *testing.T) {
 		t.Fatalf("changes after migration: %+v", ch)
 	}
 	var schema uint32
-	s.view(func(tx kv.Tx) error {
+	s.view(t.Context(), func(tx kv.Tx) error {
 		schema = getU32(tx.Bucket([]byte("meta")).Get([]byte("schema")))
 		return nil
 	})
@@ -340,11 +340,11 @@ func BenchmarkChangesSince(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			s.AddDomain(Domain{Name: "example.com"})
-			acct, _ := s.AddUser("alice@example.com", "", "h")
-			in, _ := s.GetFolder(acct.MailboxID, "INBOX")
+			s.AddDomain(b.Context(), Domain{Name: "example.com"})
+			acct, _ := s.AddUser(b.Context(), "alice@example.com", "", "h")
+			in, _ := s.GetFolder(b.Context(), acct.MailboxID, "INBOX")
 			// Records without body files: only the index matters here.
-			err = s.update(func(t *Tx) error {
+			err = s.update(b.Context(), func(t *Tx) error {
 				f, err := getFolderByIDTx(t.tx, in.ID)
 				if err != nil {
 					return err
@@ -360,18 +360,18 @@ func BenchmarkChangesSince(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in, _ = s.GetFolder(acct.MailboxID, "INBOX")
+			in, _ = s.GetFolder(b.Context(), acct.MailboxID, "INBOX")
 			mark := in.HighestModSeq
 			rng := rand.New(rand.NewSource(1))
 			for i := 0; i < 100; i++ {
 				uid := uint32(rng.Intn(n) + 1)
-				if _, err := s.StoreFlags(in.ID, []uint32{uid}, FlagsSet, []string{fmt.Sprintf("$K%d", i)}, ""); err != nil {
+				if _, err := s.StoreFlags(b.Context(), in.ID, []uint32{uid}, FlagsSet, []string{fmt.Sprintf("$K%d", i)}, ""); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				ch, err := s.ChangesSince(in.ID, mark)
+				ch, err := s.ChangesSince(b.Context(), in.ID, mark)
 				if err != nil || len(ch.Changed) == 0 || len(ch.Changed) > 100 {
 					b.Fatalf("%d changes, %v", len(ch.Changed), err)
 				}

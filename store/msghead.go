@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -52,20 +53,20 @@ func deleteHead(fm kv.Bucket, uid uint32) error {
 // ENVELOPE and envelope SEARCHes need, decoded without JSON. Messages that
 // have no head yet are read whole from their records (so an old envelope
 // can still be completed from the body) and their heads stored.
-func (s *Store) MessageHeads(fid uint64, uids []uint32) ([]Message, error) {
-	return s.messageHeads(fid, uids, nil)
+func (s *Store) MessageHeads(ctx context.Context, fid uint64, uids []uint32) ([]Message, error) {
+	return s.messageHeads(ctx, fid, uids, nil)
 }
 
 // MessageHeadsWithWords is MessageHeads filtered like MessagesWithWords:
 // only messages whose head (or record) contains every one of words.
-func (s *Store) MessageHeadsWithWords(fid uint64, uids []uint32, words []string) ([]Message, error) {
-	return s.messageHeads(fid, uids, wordsFilter(words))
+func (s *Store) MessageHeadsWithWords(ctx context.Context, fid uint64, uids []uint32, words []string) ([]Message, error) {
+	return s.messageHeads(ctx, fid, uids, wordsFilter(words))
 }
 
-func (s *Store) messageHeads(fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
+func (s *Store) messageHeads(ctx context.Context, fid uint64, uids []uint32, keep func(raw []byte) bool) ([]Message, error) {
 	out := make([]Message, 0, len(uids))
 	var fill []*Message
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return fmt.Errorf("folder id %d: %w", fid, ErrNotFound)
@@ -109,7 +110,7 @@ func (s *Store) messageHeads(fid uint64, uids []uint32, keep func(raw []byte) bo
 		return nil, err
 	}
 	if len(fill) > 0 {
-		if err := s.fillHeads(fid, fill); err != nil {
+		if err := s.fillHeads(ctx, fid, fill); err != nil {
 			s.log.Warn("storing message heads of older messages", "folder", fid, "err", err)
 		}
 	}
@@ -118,8 +119,8 @@ func (s *Store) messageHeads(fid uint64, uids []uint32, keep func(raw []byte) bo
 
 // fillHeads stores the heads of messages read from their records
 // (MessageHeads), for those still in folder fid.
-func (s *Store) fillHeads(fid uint64, msgs []*Message) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) fillHeads(ctx context.Context, fid uint64, msgs []*Message) error {
+	return s.update(ctx, func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return nil // folder gone

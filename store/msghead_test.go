@@ -100,7 +100,7 @@ func TestHeadCodecMatchesJSON(t *testing.T) {
 func headUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 	t.Helper()
 	var out []uint32
-	if err := s.view(func(tx kv.Tx) error {
+	if err := s.view(t.Context(), func(tx kv.Tx) error {
 		hb := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(bktHeads)
 		if hb == nil {
 			return nil
@@ -119,11 +119,11 @@ func headUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 // (without blob and prefix).
 func checkHeads(t *testing.T, s *Store, fid uint64, uids []uint32) {
 	t.Helper()
-	full, err := s.Messages(fid, uids)
+	full, err := s.Messages(t.Context(), fid, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
-	heads, err := s.MessageHeads(fid, uids)
+	heads, err := s.MessageHeads(t.Context(), fid, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func checkHeads(t *testing.T, s *Store, fid uint64, uids []uint32) {
 // records, and MessageHeads answers what Messages does.
 func TestHeadsKeptByDeliveryCopyMoveExpunge(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	var inbox uint64
 	var uids []uint32
 	for i := range 4 {
@@ -159,15 +159,15 @@ func TestHeadsKeptByDeliveryCopyMoveExpunge(t *testing.T) {
 		t.Fatalf("heads after delivery: %v, want %v", got, uids)
 	}
 	checkHeads(t, s, inbox, uids)
-	arch, _ := s.GetFolder(a.MailboxID, "Archive")
-	if _, err := s.Copy(inbox, uids[:2], arch.ID, ""); err != nil {
+	arch, _ := s.GetFolder(t.Context(), a.MailboxID, "Archive")
+	if _, err := s.Copy(t.Context(), inbox, uids[:2], arch.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Move(inbox, uids[2:3], arch.ID, "")
+	res, err := s.Move(t.Context(), inbox, uids[2:3], arch.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Expunge(inbox, uids[:1], ""); err != nil {
+	if _, err := s.Expunge(t.Context(), inbox, uids[:1], ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := headUIDs(t, s, inbox), []uint32{uids[1], uids[3]}; !slices.Equal(got, want) {
@@ -179,7 +179,7 @@ func TestHeadsKeptByDeliveryCopyMoveExpunge(t *testing.T) {
 	}
 	checkHeads(t, s, inbox, uids)
 	checkHeads(t, s, arch.ID, archUIDs)
-	heads, _ := s.MessageHeads(arch.ID, archUIDs[2:])
+	heads, _ := s.MessageHeads(t.Context(), arch.ID, archUIDs[2:])
 	if len(heads) != 1 || heads[0].Envelope.Subject != "s2" || !slices.Equal(heads[0].Envelope.References, []string{"<r2@x>"}) ||
 		!slices.Equal(heads[0].Flags, []string{`\Seen`}) || heads[0].ModSeq == 0 {
 		t.Fatalf("moved message's head: %+v", heads)
@@ -192,7 +192,7 @@ func TestHeadsKeptByDeliveryCopyMoveExpunge(t *testing.T) {
 // (they stay on the JSON path until FillReferences makes them current).
 func TestHeadsBuiltLazilyForOlderData(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	var fid uint64
 	var uids []uint32
 	for i := range 3 {
@@ -201,7 +201,7 @@ func TestHeadsBuiltLazilyForOlderData(t *testing.T) {
 		uids = append(uids, d[0].UID)
 	}
 	// As an older server left it: no heads, message 3's envelope version 0.
-	if err := s.update(func(t *Tx) error {
+	if err := s.update(t.Context(), func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		var m Message
 		if _, err := getJSON(fm.Bucket(bktRecords), u32(uids[2]), &m); err != nil {
@@ -219,14 +219,14 @@ func TestHeadsBuiltLazilyForOlderData(t *testing.T) {
 	if got := headUIDs(t, s, fid); !slices.Equal(got, uids[:2]) {
 		t.Fatalf("heads after the first read: %v, want %v", got, uids[:2])
 	}
-	if err := s.FillReferences(fid, map[uint32][]string{uids[2]: {"<r@x>"}}); err != nil {
+	if err := s.FillReferences(t.Context(), fid, map[uint32][]string{uids[2]: {"<r@x>"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := headUIDs(t, s, fid); !slices.Equal(got, uids) {
 		t.Fatalf("heads after FillReferences: %v, want %v", got, uids)
 	}
 	checkHeads(t, s, fid, uids)
-	words, err := s.MessageHeadsWithWords(fid, uids, []string{"S1"})
+	words, err := s.MessageHeadsWithWords(t.Context(), fid, uids, []string{"S1"})
 	if err != nil || len(words) != 1 || words[0].UID != uids[1] {
 		t.Fatalf("MessageHeadsWithWords S1: %+v %v", words, err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -11,9 +12,9 @@ import (
 // fid with edit, leaving the head index alone (for tests that tell the
 // two apart: which one a command answered from). It returns how many
 // records it rewrote.
-func (s *Store) EditRecordsForTest(fid uint64, edit func(*Message)) (int, error) {
+func (s *Store) EditRecordsForTest(ctx context.Context, fid uint64, edit func(*Message)) (int, error) {
 	n := 0
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		n = 0
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
@@ -45,8 +46,8 @@ func (s *Store) EditRecordsForTest(fid uint64, edit func(*Message)) (int, error)
 
 // DropHeadsForTest removes the head and sort-key indexes of folder fid,
 // as a store from before the indexes left it.
-func (s *Store) DropHeadsForTest(fid uint64) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) DropHeadsForTest(ctx context.Context, fid uint64) error {
+	return s.update(ctx, func(t *Tx) error {
 		return dropHeads(t.tx, fid)
 	})
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"mailsrv/store/kv"
@@ -44,13 +45,13 @@ func postmasterFallbackTx(tx kv.Tx, domain string) []string {
 // Receivers returns the addresses of the mailboxes that mail to addr is
 // delivered to (what Resolve would pick), for `domain verify`. An address
 // nobody receives is ErrNotFound, like Resolve.
-func (s *Store) Receivers(addr string) ([]string, error) {
-	ids, err := s.Resolve(addr)
+func (s *Store) Receivers(ctx context.Context, addr string) ([]string, error) {
+	ids, err := s.Resolve(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		for _, id := range ids {
 			mb, err := getMailboxTx(tx, id)
 			if err != nil {

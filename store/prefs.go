@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"mailsrv/store/kv"
@@ -17,9 +18,9 @@ type MemberPrefs struct {
 }
 
 // Prefs returns user's preferences (the defaults when none were set).
-func (s *Store) Prefs(user string) (MemberPrefs, error) {
+func (s *Store) Prefs(ctx context.Context, user string) (MemberPrefs, error) {
 	var p MemberPrefs
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		_, err := getJSON(bucket(tx, "prefs"), []byte(strings.ToLower(user)), &p)
 		return err
 	})
@@ -27,8 +28,8 @@ func (s *Store) Prefs(user string) (MemberPrefs, error) {
 }
 
 // SetPrefs replaces user's preferences.
-func (s *Store) SetPrefs(user string, p MemberPrefs) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) SetPrefs(ctx context.Context, user string, p MemberPrefs) error {
+	return s.update(ctx, func(t *Tx) error {
 		if bucket(t.tx, "accounts").Get([]byte(strings.ToLower(user))) == nil {
 			return errorf(ErrNotFound, "no user %s", user)
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sort"
 	"time"
 
@@ -47,9 +48,9 @@ func (t *Tx) enqueue(q *QueueItem) error {
 }
 
 // Queue lists queued items ordered by next attempt.
-func (s *Store) Queue() ([]QueueItem, error) {
+func (s *Store) Queue(ctx context.Context) ([]QueueItem, error) {
 	var out []QueueItem
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "queue")
 		return b.ForEach(func(k, _ []byte) error {
 			var q QueueItem
@@ -65,9 +66,9 @@ func (s *Store) Queue() ([]QueueItem, error) {
 }
 
 // QueueGet returns one queue item.
-func (s *Store) QueueGet(id uint64) (*QueueItem, error) {
+func (s *Store) QueueGet(ctx context.Context, id uint64) (*QueueItem, error) {
 	var q QueueItem
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		ok, err := getJSON(bucket(tx, "queue"), u64(id), &q)
 		if err == nil && !ok {
 			err = errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", id)
@@ -82,8 +83,8 @@ func (s *Store) QueueGet(id uint64) (*QueueItem, error) {
 
 // QueueUpdate saves a changed queue item (remaining recipients, attempts,
 // next attempt). An item with no recipients left is removed.
-func (s *Store) QueueUpdate(q *QueueItem) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) QueueUpdate(ctx context.Context, q *QueueItem) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "queue")
 		if b.Get(u64(q.ID)) == nil {
 			return errorf(ErrNotFound, "queue item %d: not found (see `mailsrv queue list`)", q.ID)
@@ -99,8 +100,8 @@ func (s *Store) QueueUpdate(q *QueueItem) error {
 }
 
 // QueueRemove deletes a queue item and releases its blob.
-func (s *Store) QueueRemove(id uint64) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) QueueRemove(ctx context.Context, id uint64) error {
+	return s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, "queue")
 		var q QueueItem
 		ok, err := getJSON(b, u64(id), &q)
@@ -118,9 +119,9 @@ func (s *Store) QueueRemove(id uint64) error {
 }
 
 // OpenQueued returns a reader of a queued message (prefix + body).
-func (s *Store) OpenQueued(q *QueueItem) (interface {
+func (s *Store) OpenQueued(ctx context.Context, q *QueueItem) (interface {
 	Read([]byte) (int, error)
 	Close() error
 }, error) {
-	return s.OpenMessage(&Message{Blob: q.Blob, Prefix: q.Prefix})
+	return s.OpenMessage(ctx, &Message{Blob: q.Blob, Prefix: q.Prefix})
 }

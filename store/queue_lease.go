@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Queue leases: several servers may run queue workers on one engine, and
 // a queued message must still be delivered once. A worker claims the items
@@ -30,9 +33,9 @@ func (s *Store) LeasedElsewhere(q *QueueItem, now time.Time) bool {
 // still queued, due at now and not leased by another server, and returns
 // those items as claimed (in ids order). Items another server claimed or
 // already rescheduled are left out.
-func (s *Store) QueueClaim(ids []uint64, now time.Time, lease time.Duration) ([]QueueItem, error) {
+func (s *Store) QueueClaim(ctx context.Context, ids []uint64, now time.Time, lease time.Duration) ([]QueueItem, error) {
 	var out []QueueItem
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		out = out[:0]
 		b := bucket(t.tx, "queue")
 		for _, id := range ids {
@@ -61,8 +64,8 @@ func (s *Store) QueueClaim(ids []uint64, now time.Time, lease time.Duration) ([]
 // QueueRenew extends to now+lease the leases this server holds on ids.
 // It returns the ids whose lease was lost (taken over after it expired,
 // or the item is gone), which the caller should stop relying on.
-func (s *Store) QueueRenew(ids []uint64, now time.Time, lease time.Duration) (lost []uint64, err error) {
-	err = s.update(func(t *Tx) error {
+func (s *Store) QueueRenew(ctx context.Context, ids []uint64, now time.Time, lease time.Duration) (lost []uint64, err error) {
+	err = s.update(ctx, func(t *Tx) error {
 		lost = lost[:0]
 		b := bucket(t.tx, "queue")
 		for _, id := range ids {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -51,9 +52,9 @@ func (q Quota) Over(bytes, msgs int64) bool {
 func (s *Store) SetDefaultQuota(bytes int64) { s.quotaDefault.Store(bytes) }
 
 // QuotaOf returns mailbox mbid's usage and limits.
-func (s *Store) QuotaOf(mbid uint64) (Quota, error) {
+func (s *Store) QuotaOf(ctx context.Context, mbid uint64) (Quota, error) {
 	var q Quota
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		var err error
 		q, err = s.quotaTx(tx, mbid)
 		return err
@@ -62,11 +63,11 @@ func (s *Store) QuotaOf(mbid uint64) (Quota, error) {
 }
 
 // SetQuota gives mailbox mbid its own limits (audited as "quota").
-func (s *Store) SetQuota(mbid uint64, lim QuotaLimit, actor string) error {
+func (s *Store) SetQuota(ctx context.Context, mbid uint64, lim QuotaLimit, actor string) error {
 	if lim.Bytes < 0 || lim.Messages < 0 {
 		return errors.New("a quota cannot be negative (0 = unlimited)")
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err
@@ -131,9 +132,9 @@ func (t *Tx) checkQuota(mbid uint64) error {
 // message: how SMTP decides at RCPT (an alias to several mailboxes is
 // refused only when all of them are full). Enforcing at RCPT and not at
 // DATA is the caller's choice, see server/smtpd/quota.go.
-func (s *Store) WithRoom(ids []uint64) ([]uint64, error) {
+func (s *Store) WithRoom(ctx context.Context, ids []uint64) ([]uint64, error) {
 	var keep []uint64
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		for _, id := range ids {
 			q, err := s.quotaTx(tx, id)
 			if err != nil {

@@ -13,15 +13,18 @@ package store
 // field existed start at 0: their messages are \Recent once, to the first
 // session that selects them after the upgrade.
 
-import "mailsrv/store/kv"
+import (
+	"context"
+	"mailsrv/store/kv"
+)
 
 // ClaimRecent raises folder fid's \Recent boundary to upTo, the highest
 // UID the calling session knows of, and returns the previous boundary:
 // the messages with prev < UID <= upTo are \Recent in that session and in
 // no other. When the boundary is already at or above upTo nothing is
 // written and prev >= upTo (the session claims nothing).
-func (s *Store) ClaimRecent(fid uint64, upTo uint32) (prev uint32, err error) {
-	if err := s.view(func(tx kv.Tx) error {
+func (s *Store) ClaimRecent(ctx context.Context, fid uint64, upTo uint32) (prev uint32, err error) {
+	if err := s.view(ctx, func(tx kv.Tx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -31,7 +34,7 @@ func (s *Store) ClaimRecent(fid uint64, upTo uint32) (prev uint32, err error) {
 	}); err != nil || prev >= upTo {
 		return prev, err
 	}
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		f, err := getFolderByIDTx(t.tx, fid)
 		if err != nil {
 			return err

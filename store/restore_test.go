@@ -15,12 +15,12 @@ import (
 // target are refused, and the target stays as it was.
 func TestRestoreChecksTheArchive(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	deliver(t, s, testMsg, Target{MailboxID: a.MailboxID})
 	os.MkdirAll(filepath.Join(s.Dir(), "tls"), 0o700)
 	os.WriteFile(filepath.Join(s.Dir(), "tls", "cert.pem"), []byte("CERT"), 0o600)
 	var buf bytes.Buffer
-	st, err := s.SnapshotWith(&buf, SnapshotOptions{ExtraDirs: []string{"tls", "acme"}})
+	st, err := s.SnapshotWith(t.Context(), &buf, SnapshotOptions{ExtraDirs: []string{"tls", "acme"}})
 	if err != nil || st.Blobs != 1 || st.Files != 1 {
 		t.Fatalf("snapshot %+v %v", st, err)
 	}
@@ -79,7 +79,7 @@ func TestRestoreChecksTheArchive(t *testing.T) {
 		t.Errorf("tls file: %q", b)
 	}
 	r := openTest(t, target)
-	if u, err := r.User("alice@example.com"); err != nil || u.PasswordHash != "h" {
+	if u, err := r.User(t.Context(), "alice@example.com"); err != nil || u.PasswordHash != "h" {
 		t.Fatalf("restored user %+v %v", u, err)
 	}
 	if _, err := Restore(bytes.NewReader(buf.Bytes()), target, nil); !errors.Is(err, ErrNotEmpty) {

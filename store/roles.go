@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -61,7 +62,7 @@ func errNoUser(a string) error {
 
 // GrantRole gives user addr the role r. It reports false when addr held it
 // already (nothing changes then, and nothing is audited).
-func (s *Store) GrantRole(addr string, r Role, actor string) (bool, error) {
+func (s *Store) GrantRole(ctx context.Context, addr string, r Role, actor string) (bool, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return false, err
@@ -70,7 +71,7 @@ func (s *Store) GrantRole(addr string, r Role, actor string) (bool, error) {
 		return false, err
 	}
 	changed := false
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		changed = false
 		if bucket(t.tx, "accounts").Get([]byte(a)) == nil {
 			return errNoUser(a)
@@ -89,7 +90,7 @@ func (s *Store) GrantRole(addr string, r Role, actor string) (bool, error) {
 // RevokeRole takes role r (every role when r is "") from addr and returns
 // the roles removed. Revoking a role the user does not hold is an error
 // that says which roles they do hold.
-func (s *Store) RevokeRole(addr string, r Role, actor string) ([]Role, error) {
+func (s *Store) RevokeRole(ctx context.Context, addr string, r Role, actor string) ([]Role, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func (s *Store) RevokeRole(addr string, r Role, actor string) ([]Role, error) {
 		}
 	}
 	var removed []Role
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		held := rolesTx(t.tx, a)
 		if len(held) == 0 && bucket(t.tx, "accounts").Get([]byte(a)) == nil {
 			return errNoUser(a)
@@ -156,13 +157,13 @@ func rolesTx(tx kv.Tx, a string) []Role {
 
 // RolesOf returns the roles user addr holds (none: an empty slice, no
 // error, also for an address that is not a user).
-func (s *Store) RolesOf(addr string) ([]Role, error) {
+func (s *Store) RolesOf(ctx context.Context, addr string) ([]Role, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var out []Role
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		out = rolesTx(tx, a)
 		return nil
 	})
@@ -170,9 +171,9 @@ func (s *Store) RolesOf(addr string) ([]Role, error) {
 }
 
 // RoleHolders returns the users holding role r, sorted.
-func (s *Store) RoleHolders(r Role) ([]string, error) {
+func (s *Store) RoleHolders(ctx context.Context, r Role) ([]string, error) {
 	var out []string
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		out = roleHoldersTx(tx, r)
 		return nil
 	})
@@ -193,9 +194,9 @@ func roleHoldersTx(tx kv.Tx, r Role) []string {
 }
 
 // RoleGrants lists every role held, sorted by address then role order.
-func (s *Store) RoleGrants() ([]RoleGrant, error) {
+func (s *Store) RoleGrants(ctx context.Context) ([]RoleGrant, error) {
 	out := []RoleGrant{}
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "roles")
 		return b.ForEach(func(k, _ []byte) error {
 			var g RoleGrant

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 
@@ -102,9 +103,9 @@ func viewerTx(tx pvtTx, f *Folder, user string) string {
 }
 
 // SeenViewer is viewerTx for folder fid.
-func (s *Store) SeenViewer(fid uint64, user string) (string, error) {
+func (s *Store) SeenViewer(ctx context.Context, fid uint64, user string) (string, error) {
 	var v string
-	err := s.view(func(tx pvtTx) error {
+	err := s.view(ctx, func(tx pvtTx) error {
 		f, err := getFolderByIDTx(tx, fid)
 		if err != nil {
 			return err
@@ -135,12 +136,12 @@ func OverlaySeen(flags []string, modseq uint64, seen bool, omodseq uint64, ok bo
 
 // SeenOverrides returns viewer's overrides in folder fid: uid → seen.
 // imapd keeps them with an open folder and follows the private events.
-func (s *Store) SeenOverrides(fid uint64, viewer string) (map[uint32]bool, error) {
+func (s *Store) SeenOverrides(ctx context.Context, fid uint64, viewer string) (map[uint32]bool, error) {
 	out := map[uint32]bool{}
 	if viewer == "" {
 		return out, nil
 	}
-	err := s.view(func(tx pvtTx) error {
+	err := s.view(ctx, func(tx pvtTx) error {
 		b := tx.Bucket(bktSeenPvt)
 		if b == nil {
 			return nil
@@ -158,12 +159,12 @@ func (s *Store) SeenOverrides(fid uint64, viewer string) (map[uint32]bool, error
 }
 
 // FlagsOfAs is FlagsOf as viewer sees the messages ("" = the shared flags).
-func (s *Store) FlagsOfAs(fid uint64, uids []uint32, viewer string) ([]UIDFlags, error) {
-	out, err := s.FlagsOf(fid, uids)
+func (s *Store) FlagsOfAs(ctx context.Context, fid uint64, uids []uint32, viewer string) ([]UIDFlags, error) {
+	out, err := s.FlagsOf(ctx, fid, uids)
 	if err != nil || viewer == "" {
 		return out, err
 	}
-	err = s.view(func(tx pvtTx) error {
+	err = s.view(ctx, func(tx pvtTx) error {
 		b := tx.Bucket(bktSeenPvt)
 		for i := range out {
 			o, ok := getOverride(b, fid, viewer, out[i].UID)
@@ -175,20 +176,20 @@ func (s *Store) FlagsOfAs(fid uint64, uids []uint32, viewer string) ([]UIDFlags,
 }
 
 // MessagesAs is Messages as viewer sees their flags.
-func (s *Store) MessagesAs(fid uint64, uids []uint32, viewer string) ([]Message, error) {
-	out, err := s.Messages(fid, uids)
+func (s *Store) MessagesAs(ctx context.Context, fid uint64, uids []uint32, viewer string) ([]Message, error) {
+	out, err := s.Messages(ctx, fid, uids)
 	if err != nil || viewer == "" {
 		return out, err
 	}
-	return out, s.OverlayMessages(fid, out, viewer)
+	return out, s.OverlayMessages(ctx, fid, out, viewer)
 }
 
 // OverlayMessages applies viewer's \Seen to msgs of folder fid.
-func (s *Store) OverlayMessages(fid uint64, msgs []Message, viewer string) error {
+func (s *Store) OverlayMessages(ctx context.Context, fid uint64, msgs []Message, viewer string) error {
 	if viewer == "" {
 		return nil
 	}
-	return s.view(func(tx pvtTx) error {
+	return s.view(ctx, func(tx pvtTx) error {
 		b := tx.Bucket(bktSeenPvt)
 		for i := range msgs {
 			if o, ok := getOverride(b, fid, viewer, msgs[i].UID); ok {
@@ -202,12 +203,12 @@ func (s *Store) OverlayMessages(fid uint64, msgs []Message, viewer string) error
 // ChangesSinceAs is ChangesSince as viewer sees it: the shared changes
 // with viewer's \Seen, and the messages whose own \Seen viewer changed
 // after since.
-func (s *Store) ChangesSinceAs(fid uint64, since uint64, viewer string) (*Changes, error) {
-	ch, err := s.ChangesSince(fid, since)
+func (s *Store) ChangesSinceAs(ctx context.Context, fid uint64, since uint64, viewer string) (*Changes, error) {
+	ch, err := s.ChangesSince(ctx, fid, since)
 	if err != nil || viewer == "" {
 		return ch, err
 	}
-	err = s.view(func(tx pvtTx) error {
+	err = s.view(ctx, func(tx pvtTx) error {
 		b := tx.Bucket(bktSeenPvt)
 		if b == nil {
 			return nil
@@ -244,12 +245,12 @@ func (s *Store) ChangesSinceAs(fid uint64, since uint64, viewer string) (*Change
 }
 
 // UnseenAs is folder f's unseen count as viewer sees it.
-func (s *Store) UnseenAs(f *Folder, viewer string) (uint32, error) {
+func (s *Store) UnseenAs(ctx context.Context, f *Folder, viewer string) (uint32, error) {
 	if viewer == "" {
 		return f.Unseen, nil
 	}
 	n := int64(f.Unseen)
-	err := s.view(func(tx pvtTx) error {
+	err := s.view(ctx, func(tx pvtTx) error {
 		b := tx.Bucket(bktSeenPvt)
 		fm := bucket(tx, "msgs").Bucket(u64(f.ID))
 		if b == nil || fm == nil {
@@ -440,9 +441,9 @@ func (t *Tx) modSeqAs(fid uint64, viewer string, uid uint32) uint64 {
 // messages some member had seen (seen by the team) and drops the
 // overrides. Open IMAP sessions of the mailbox are told by an
 // EventSeenMode (they reconnect and select again).
-func (s *Store) SetSeenMode(mbid uint64, perMember bool, actor string) (*Mailbox, error) {
+func (s *Store) SetSeenMode(ctx context.Context, mbid uint64, perMember bool, actor string) (*Mailbox, error) {
 	var out *Mailbox
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"mailsrv/auth/acl"
@@ -39,7 +40,7 @@ func liveSharedTx(tx kv.Tx, a string) (*Mailbox, error) {
 // so mail sent to it keeps arriving; members' IMAP clients see the folder
 // tree under Shared/<new>/ from their next LIST (EventMailbox tells open
 // sessions). The mailbox id, folders, UIDs and rights are unchanged.
-func (s *Store) RenameShared(oldAddr, newAddr, name, actor string) (*Mailbox, error) {
+func (s *Store) RenameShared(ctx context.Context, oldAddr, newAddr, name, actor string) (*Mailbox, error) {
 	oa, err := NormalizeAddress(oldAddr)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func (s *Store) RenameShared(oldAddr, newAddr, name, actor string) (*Mailbox, er
 		return nil, fmt.Errorf("nothing to change: give a new address or --name")
 	}
 	var mb *Mailbox
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		var err error
 		if mb, err = liveSharedTx(t.tx, oa); err != nil {
 			return err
@@ -110,13 +111,13 @@ func (s *Store) RenameShared(oldAddr, newAddr, name, actor string) (*Mailbox, er
 // RemoveShared moves a shared mailbox into the recycle bin with its members'
 // rights (restored together by RestoreTrash). Aliases pointing at it stay
 // but resolve to nothing until it is restored.
-func (s *Store) RemoveShared(addr, actor string) (*TrashItem, error) {
+func (s *Store) RemoveShared(ctx context.Context, addr, actor string) (*TrashItem, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var item *TrashItem
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		mb, err := liveSharedTx(t.tx, a)
 		if err != nil {
 			return err
@@ -144,7 +145,7 @@ func (s *Store) RemoveShared(addr, actor string) (*TrashItem, error) {
 // log in as itself again. owner ("" = none) must be another local user.
 // The account's memberships of other shared mailboxes are dropped (it is no
 // longer a user); an account that owns shared mailboxes is refused.
-func (s *Store) ConvertUserToShared(addr, name, owner, passwordHash string, maxPerDomain int, actor string) (*Mailbox, error) {
+func (s *Store) ConvertUserToShared(ctx context.Context, addr, name, owner, passwordHash string, maxPerDomain int, actor string) (*Mailbox, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (s *Store) ConvertUserToShared(addr, name, owner, passwordHash string, maxP
 		}
 	}
 	var mb *Mailbox
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		accts := bucket(t.tx, "accounts")
 		var acct Account
 		ok, err := getJSON(accts, []byte(a), &acct)
@@ -250,12 +251,12 @@ type ReassignOptions struct {
 // with ReassignOptions.KeepRights), never silently. user's previous mailbox goes to
 // the recycle bin as a "mailbox" item: restoring it puts its folders back
 // into user's mailbox under "Restored/".
-func (s *Store) Reassign(addr, user, actor string) (*ReassignResult, error) {
-	return s.ReassignWith(addr, user, actor, ReassignOptions{})
+func (s *Store) Reassign(ctx context.Context, addr, user, actor string) (*ReassignResult, error) {
+	return s.ReassignWith(ctx, addr, user, actor, ReassignOptions{})
 }
 
 // ReassignWith is Reassign with options.
-func (s *Store) ReassignWith(addr, user, actor string, o ReassignOptions) (*ReassignResult, error) {
+func (s *Store) ReassignWith(ctx context.Context, addr, user, actor string, o ReassignOptions) (*ReassignResult, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
@@ -268,7 +269,7 @@ func (s *Store) ReassignWith(addr, user, actor string, o ReassignOptions) (*Reas
 		return nil, fmt.Errorf("%s already has %s", u, a)
 	}
 	var res *ReassignResult
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		res = &ReassignResult{}
 		accts := bucket(t.tx, "accounts")
 		var ua Account

@@ -78,15 +78,15 @@ type Trailer struct {
 
 // Snapshot writes a consistent online backup as a tar stream (see
 // SnapshotWith).
-func (s *Store) Snapshot(w io.Writer) (SnapshotStats, error) {
-	return s.SnapshotWith(w, SnapshotOptions{})
+func (s *Store) Snapshot(ctx context.Context, w io.Writer) (SnapshotStats, error) {
+	return s.SnapshotWith(ctx, w, SnapshotOptions{})
 }
 
 // SnapshotWith writes a consistent online backup as a tar stream: the
 // database as of one read transaction, streamed (never held in memory),
 // and every body it references. Writes continue meanwhile; their effects
 // are simply not in the snapshot. Restore reads it back (restore.go).
-func (s *Store) SnapshotWith(w io.Writer, o SnapshotOptions) (SnapshotStats, error) {
+func (s *Store) SnapshotWith(ctx context.Context, w io.Writer, o SnapshotOptions) (SnapshotStats, error) {
 	s.snap.mu.Lock()
 	s.snap.active++
 	s.snap.mu.Unlock()
@@ -103,7 +103,7 @@ func (s *Store) SnapshotWith(w io.Writer, o SnapshotOptions) (SnapshotStats, err
 	// The database copy and the list of referenced blobs come from the same
 	// read transaction. The tar goes to a local file, not a network client,
 	// so holding the transaction while writing it is acceptable.
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		fsnap, ok := tx.(kv.FileSnapshotter)
 		if !ok {
 			return ErrNoFileSnapshot
@@ -124,7 +124,7 @@ func (s *Store) SnapshotWith(w io.Writer, o SnapshotOptions) (SnapshotStats, err
 		return st, fmt.Errorf("snapshot database: %w", err)
 	}
 	for i, id := range blobs {
-		n, err := s.tarBlob(tw, id)
+		n, err := s.tarBlob(ctx, tw, id)
 		if err != nil {
 			return st, fmt.Errorf("snapshot body %s: %w", id, err)
 		}
@@ -194,8 +194,7 @@ func (s *Store) tarDir(tw *tar.Writer, rel string) (int, error) {
 
 // tarBlob copies one body into the archive as blobs/xx/<id> (the files
 // layout, which Restore unpacks), whichever BlobStore holds it.
-func (s *Store) tarBlob(tw *tar.Writer, id string) (int64, error) {
-	ctx := context.Background()
+func (s *Store) tarBlob(ctx context.Context, tw *tar.Writer, id string) (int64, error) {
 	info, err := s.blobs.Stat(ctx, id)
 	if err != nil {
 		return 0, err

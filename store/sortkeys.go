@@ -251,12 +251,9 @@ func deleteSortKey(fm kv.Bucket, uid uint32) error {
 // (FillReferences) first. Keys missing for current records are built
 // from the head index (or the record) and stored.
 func (s *Store) SortKeys(ctx context.Context, fid uint64, uids []uint32) (keys []SortKey, stale []uint32, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
 	keys = make([]SortKey, 0, len(uids))
 	var fill []*Message
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		keys, stale, fill = keys[:0], nil, nil
 		fm := bucket(tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
@@ -306,7 +303,7 @@ func (s *Store) SortKeys(ctx context.Context, fid uint64, uids []uint32) (keys [
 		return nil, nil, err
 	}
 	if len(fill) > 0 {
-		if err := s.fillSortKeys(fid, fill); err != nil {
+		if err := s.fillSortKeys(ctx, fid, fill); err != nil {
 			s.log.Warn("storing sort keys of older messages", "folder", fid, "err", err)
 		}
 	}
@@ -367,8 +364,8 @@ func headOrRecord(fm kv.Bucket, uid uint32) (*Message, error) {
 
 // fillSortKeys stores the sort keys (and heads) of messages SortKeys
 // built, for those still in folder fid.
-func (s *Store) fillSortKeys(fid uint64, msgs []*Message) error {
-	return s.update(func(t *Tx) error {
+func (s *Store) fillSortKeys(ctx context.Context, fid uint64, msgs []*Message) error {
+	return s.update(ctx, func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		if fm == nil {
 			return nil // folder gone

@@ -73,7 +73,7 @@ func TestSortKeyCodec(t *testing.T) {
 func keyUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 	t.Helper()
 	var out []uint32
-	if err := s.view(func(tx kv.Tx) error {
+	if err := s.view(t.Context(), func(tx kv.Tx) error {
 		kb := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(bktSortKeys)
 		if kb == nil {
 			return nil
@@ -92,7 +92,7 @@ func keyUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 // still there, the keys mailsort prepares from its record.
 func checkSortKeys(t *testing.T, s *Store, fid uint64, uids []uint32) {
 	t.Helper()
-	full, err := s.Messages(fid, uids)
+	full, err := s.Messages(t.Context(), fid, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func checkSortKeys(t *testing.T, s *Store, fid uint64, uids []uint32) {
 // key of an older layout is rebuilt.
 func TestSortKeysKeptAndFilled(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	var inbox uint64
 	var uids []uint32
 	for i := range 4 {
@@ -131,15 +131,15 @@ func TestSortKeysKeptAndFilled(t *testing.T) {
 		t.Fatalf("keys after delivery: %v, want %v", got, uids)
 	}
 	checkSortKeys(t, s, inbox, uids)
-	arch, _ := s.GetFolder(a.MailboxID, "Archive")
-	if _, err := s.Copy(inbox, uids[:2], arch.ID, ""); err != nil {
+	arch, _ := s.GetFolder(t.Context(), a.MailboxID, "Archive")
+	if _, err := s.Copy(t.Context(), inbox, uids[:2], arch.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Move(inbox, uids[2:3], arch.ID, "")
+	res, err := s.Move(t.Context(), inbox, uids[2:3], arch.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Expunge(inbox, uids[:1], ""); err != nil {
+	if _, err := s.Expunge(t.Context(), inbox, uids[:1], ""); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := keyUIDs(t, s, inbox), []uint32{uids[1], uids[3]}; !slices.Equal(got, want) {
@@ -154,7 +154,7 @@ func TestSortKeysKeptAndFilled(t *testing.T) {
 
 	// Older data: no key index; message 1 without a head either, message
 	// 3's record older than References, message 2's key of another layout.
-	if err := s.update(func(t *Tx) error {
+	if err := s.update(t.Context(), func(t *Tx) error {
 		fm := bucket(t.tx, "msgs").Bucket(u64(arch.ID))
 		if err := fm.DeleteBucket(bktSortKeys); err != nil {
 			return err
@@ -191,7 +191,7 @@ func TestSortKeysKeptAndFilled(t *testing.T) {
 	if got := headUIDs(t, s, arch.ID); !slices.Equal(got, archUIDs[:2]) {
 		t.Fatalf("heads stored by the first read: %v, want %v", got, archUIDs[:2])
 	}
-	if err := s.FillReferences(arch.ID, map[uint32][]string{archUIDs[2]: {"<r2@x>"}}); err != nil {
+	if err := s.FillReferences(t.Context(), arch.ID, map[uint32][]string{archUIDs[2]: {"<r2@x>"}}); err != nil {
 		t.Fatal(err)
 	}
 	checkSortKeys(t, s, arch.ID, archUIDs)

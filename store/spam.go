@@ -19,6 +19,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"time"
 
@@ -99,10 +100,10 @@ func readSpamStats(b kv.Bucket) SpamStats {
 
 // SpamLookup returns mailbox mbid's filter statistics and the counts of
 // the given tokens (zero for unknown ones), in the order given.
-func (s *Store) SpamLookup(mbid uint64, tokens []uint64) (SpamStats, []SpamCounts, error) {
+func (s *Store) SpamLookup(ctx context.Context, mbid uint64, tokens []uint64) (SpamStats, []SpamCounts, error) {
 	out := make([]SpamCounts, len(tokens))
 	var st SpamStats
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := spamBucket(tx, mbid)
 		st = readSpamStats(b)
 		if b == nil {
@@ -120,16 +121,16 @@ func (s *Store) SpamLookup(mbid uint64, tokens []uint64) (SpamStats, []SpamCount
 }
 
 // SpamStatsOf returns mailbox mbid's filter statistics.
-func (s *Store) SpamStatsOf(mbid uint64) (SpamStats, error) {
-	st, _, err := s.SpamLookup(mbid, nil)
+func (s *Store) SpamStatsOf(ctx context.Context, mbid uint64) (SpamStats, error) {
+	st, _, err := s.SpamLookup(ctx, mbid, nil)
 	return st, err
 }
 
 // SpamTrainedAs reports how message key was trained in mbid: "spam",
 // "ham" or "" (not trained).
-func (s *Store) SpamTrainedAs(mbid uint64, key string) (string, error) {
+func (s *Store) SpamTrainedAs(ctx context.Context, mbid uint64, key string) (string, error) {
 	var out string
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		if b := spamBucket(tx, mbid); b != nil {
 			switch string(b.Bucket(bktRecords).Get([]byte(key))) {
 			case "s":
@@ -146,8 +147,8 @@ func (s *Store) SpamTrainedAs(mbid uint64, key string) (string, error) {
 // SpamTrain trains mailbox mbid's filter with one message. It reports
 // false when the message was already trained that way (nothing changed).
 // A message trained the other way before is untrained first.
-func (s *Store) SpamTrain(mbid uint64, smp SpamSample) (changed bool, err error) {
-	err = s.update(func(t *Tx) error {
+func (s *Store) SpamTrain(ctx context.Context, mbid uint64, smp SpamSample) (changed bool, err error) {
+	err = s.update(ctx, func(t *Tx) error {
 		changed = false
 		b, err := t.spamBucket(mbid)
 		if err != nil {
@@ -315,11 +316,11 @@ func pruneSpam(b kv.Bucket, st *SpamStats) error {
 
 // SpamAddKnown remembers senders (addresses, "@domain") the mailbox wrote
 // to; they count as known until the filter is reset.
-func (s *Store) SpamAddKnown(mbid uint64, senders []string) error {
+func (s *Store) SpamAddKnown(ctx context.Context, mbid uint64, senders []string) error {
 	if len(senders) == 0 {
 		return nil
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		b, err := t.spamBucket(mbid)
 		if err != nil {
 			return err
@@ -337,9 +338,9 @@ func (s *Store) SpamAddKnown(mbid uint64, senders []string) error {
 
 // SpamKnown returns which of senders mailbox mbid knows, with "sent" or
 // "ham" as the reason.
-func (s *Store) SpamKnown(mbid uint64, senders []string) (map[string]string, error) {
+func (s *Store) SpamKnown(ctx context.Context, mbid uint64, senders []string) (map[string]string, error) {
 	out := map[string]string{}
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := spamBucket(tx, mbid)
 		if b == nil {
 			return nil
@@ -360,8 +361,8 @@ func (s *Store) SpamKnown(mbid uint64, senders []string) (map[string]string, err
 }
 
 // SpamReset forgets everything mailbox mbid's filter learnt.
-func (s *Store) SpamReset(mbid uint64) error {
-	return s.update(func(t *Tx) error { return t.deleteSpamState(mbid) })
+func (s *Store) SpamReset(ctx context.Context, mbid uint64) error {
+	return s.update(ctx, func(t *Tx) error { return t.deleteSpamState(mbid) })
 }
 
 func (t *Tx) deleteSpamState(mbid uint64) error {

@@ -15,26 +15,26 @@ func TestSpamStateBackupRestoreAndBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.AddDomain(Domain{Name: "example.com"}); err != nil {
+	if err := s.AddDomain(t.Context(), Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.AddUser("alice@example.com", "", "x")
+	a, err := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 30; i++ {
-		if _, err := s.SpamTrain(a.MailboxID, SpamSample{Key: fmt.Sprintf("blob%03d", i), Spam: i%2 == 0,
+		if _, err := s.SpamTrain(t.Context(), a.MailboxID, SpamSample{Key: fmt.Sprintf("blob%03d", i), Spam: i%2 == 0,
 			Tokens: []uint64{1, 2, 3, uint64(1000 + i)}, Senders: []string{"a@b.example"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SpamAddKnown(a.MailboxID, []string{"friend@c.example", "@c.example"}); err != nil {
+	if err := s.SpamAddKnown(t.Context(), a.MailboxID, []string{"friend@c.example", "@c.example"}); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := s.SpamStatsOf(a.MailboxID)
+	want, _ := s.SpamStatsOf(t.Context(), a.MailboxID)
 
 	var buf bytes.Buffer
-	if _, err := s.Snapshot(&buf); err != nil {
+	if _, err := s.Snapshot(t.Context(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "restored")
@@ -46,11 +46,11 @@ func TestSpamStateBackupRestoreAndBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got, counts, err := r.SpamLookup(a.MailboxID, []uint64{1, 1005})
+	got, counts, err := r.SpamLookup(t.Context(), a.MailboxID, []uint64{1, 1005})
 	if err != nil || got != want || counts[0] != (SpamCounts{Spam: 15, Ham: 15}) || counts[1] != (SpamCounts{Ham: 1}) {
 		t.Fatalf("restored state %+v %+v (%v), want %+v", got, counts, err, want)
 	}
-	if k, _ := r.SpamKnown(a.MailboxID, []string{"friend@c.example", "@c.example", "a@b.example"}); len(k) != 3 {
+	if k, _ := r.SpamKnown(t.Context(), a.MailboxID, []string{"friend@c.example", "@c.example", "a@b.example"}); len(k) != 3 {
 		t.Fatalf("restored known senders: %v", k)
 	}
 }
@@ -62,8 +62,8 @@ func TestSpamTokensBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.AddDomain(Domain{Name: "example.com"})
-	a, _ := s.AddUser("alice@example.com", "", "x")
+	s.AddDomain(t.Context(), Domain{Name: "example.com"})
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	const perMsg = 3000
 	common := []uint64{7, 8, 9}
 	for i := 0; i*perMsg < MaxSpamTokens+2*perMsg; i++ {
@@ -71,11 +71,11 @@ func TestSpamTokensBounded(t *testing.T) {
 		for j := 0; j < perMsg; j++ {
 			toks = append(toks, uint64(1_000_000+i*perMsg+j))
 		}
-		if _, err := s.SpamTrain(a.MailboxID, SpamSample{Key: fmt.Sprint("m", i), Spam: true, Tokens: toks}); err != nil {
+		if _, err := s.SpamTrain(t.Context(), a.MailboxID, SpamSample{Key: fmt.Sprint("m", i), Spam: true, Tokens: toks}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st, counts, _ := s.SpamLookup(a.MailboxID, common)
+	st, counts, _ := s.SpamLookup(t.Context(), a.MailboxID, common)
 	if st.Tokens > MaxSpamTokens || st.Tokens < MaxSpamTokens*8/10 {
 		t.Fatalf("%d tokens kept, bound %d", st.Tokens, MaxSpamTokens)
 	}

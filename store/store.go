@@ -325,9 +325,11 @@ func (s *Store) Close() error {
 }
 
 // view runs fn in a read-only transaction. Callers must copy what they need
-// out of it and never write to a network client while it is open.
-func (s *Store) view(fn func(tx kv.Tx) error) error {
-	return s.db.View(context.Background(), fn)
+// out of it and never write to a network client while it is open. ctx
+// goes to the engine: a cancelled ctx fails the read before it starts
+// (bbolt) or ends its queries (pgkv).
+func (s *Store) view(ctx context.Context, fn func(tx kv.Tx) error) error {
+	return s.db.View(ctx, fn)
 }
 
 // kindError is an error whose message is complete on its own but which

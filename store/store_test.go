@@ -30,7 +30,7 @@ func openTest(t testing.TB, dir string) *Store {
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	s := openTest(t, t.TempDir())
-	if err := s.AddDomain(Domain{Name: "Example.COM"}); err != nil {
+	if err := s.AddDomain(t.Context(), Domain{Name: "Example.COM"}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -40,7 +40,7 @@ const testMsg = "From: Bob <bob@remote.example>\r\nTo: alice@example.com\r\nSubj
 
 func deliver(t testing.TB, s *Store, msg string, targets ...Target) []Delivered {
 	t.Helper()
-	w, err := s.NewBlob(0)
+	w, err := s.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func deliver(t testing.TB, s *Store, msg string, targets ...Target) []Delivered 
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := s.Deliver(Delivery{Blob: w, Targets: targets})
+	d, err := s.Deliver(t.Context(), Delivery{Blob: w, Targets: targets})
 	if err != nil {
 		w.Abort()
 		t.Fatal(err)
@@ -58,56 +58,56 @@ func deliver(t testing.TB, s *Store, msg string, targets ...Target) []Delivered 
 
 func TestAccountsAliasesRoundTrip(t *testing.T) {
 	s := newTestStore(t)
-	if _, err := s.AddUser("Alice@EXAMPLE.com", "Alice", "hash"); err != nil {
+	if _, err := s.AddUser(t.Context(), "Alice@EXAMPLE.com", "Alice", "hash"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddUser("alice@example.com", "", "h"); !errors.Is(err, ErrExists) {
+	if _, err := s.AddUser(t.Context(), "alice@example.com", "", "h"); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate user: %v", err)
 	}
-	if _, err := s.AddUser("bob@unknown.org", "", "h"); !errors.Is(err, ErrUnknownDomain) {
+	if _, err := s.AddUser(t.Context(), "bob@unknown.org", "", "h"); !errors.Is(err, ErrUnknownDomain) {
 		t.Fatalf("unknown domain: %v", err)
 	}
-	if err := s.AddAlias("postmaster@example.com", "alice@example.com"); err != nil {
+	if err := s.AddAlias(t.Context(), "postmaster@example.com", "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddUser("postmaster@example.com", "", "h"); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "alias") {
+	if _, err := s.AddUser(t.Context(), "postmaster@example.com", "", "h"); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "alias") {
 		t.Fatalf("user over alias: %v", err)
 	}
-	if _, err := s.CreateShared("info@example.com", "Info", "alice@example.com", "", 0); err != nil {
+	if _, err := s.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddUser("info@example.com", "", "h"); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "shared") {
+	if _, err := s.AddUser(t.Context(), "info@example.com", "", "h"); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "shared") {
 		t.Fatalf("user over shared: %v", err)
 	}
-	users, _ := s.Users()
+	users, _ := s.Users(t.Context())
 	if len(users) != 1 || users[0].Address != "alice@example.com" || users[0].Name != "Alice" {
 		t.Fatalf("users: %+v", users)
 	}
-	ids, err := s.Resolve("POSTMASTER@example.com")
+	ids, err := s.Resolve(t.Context(), "POSTMASTER@example.com")
 	if err != nil || len(ids) != 1 || ids[0] != users[0].MailboxID {
 		t.Fatalf("resolve alias: %v %v", ids, err)
 	}
-	if _, err := s.Resolve("nobody@example.com"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Resolve(t.Context(), "nobody@example.com"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
-	if _, err := s.Resolve("x@other.org"); !errors.Is(err, ErrUnknownDomain) {
+	if _, err := s.Resolve(t.Context(), "x@other.org"); !errors.Is(err, ErrUnknownDomain) {
 		t.Fatalf("remote: %v", err)
 	}
 	// A catch-all only applies to otherwise unknown addresses.
-	if err := s.AddAlias("@example.com", "info@example.com"); err != nil {
+	if err := s.AddAlias(t.Context(), "@example.com", "info@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	info, _ := s.MailboxByAddress("info@example.com")
-	if ids, err := s.Resolve("nobody@example.com"); err != nil || ids[0] != info.ID {
+	info, _ := s.MailboxByAddress(t.Context(), "info@example.com")
+	if ids, err := s.Resolve(t.Context(), "nobody@example.com"); err != nil || ids[0] != info.ID {
 		t.Fatalf("catch-all: %v %v", ids, err)
 	}
-	if err := s.RemoveDomain("example.com"); err == nil || !strings.Contains(err.Error(), "alice@example.com") {
+	if err := s.RemoveDomain(t.Context(), "example.com"); err == nil || !strings.Contains(err.Error(), "alice@example.com") {
 		t.Fatalf("remove used domain: %v", err)
 	}
-	if err := s.RemoveAlias("postmaster@example.com"); err != nil {
+	if err := s.RemoveAlias(t.Context(), "postmaster@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveAlias("postmaster@example.com"); !errors.Is(err, ErrNotFound) {
+	if err := s.RemoveAlias(t.Context(), "postmaster@example.com"); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
 }
@@ -130,9 +130,9 @@ func TestDefaultFoldersAndUIDsSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.AddDomain(Domain{Name: "example.com"})
-	acct, _ := s.AddUser("alice@example.com", "", "h")
-	fs, _ := s.Folders(acct.MailboxID)
+	s.AddDomain(t.Context(), Domain{Name: "example.com"})
+	acct, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
+	fs, _ := s.Folders(t.Context(), acct.MailboxID)
 	var names []string
 	for _, f := range fs {
 		names = append(names, f.Name+f.SpecialUse)
@@ -147,10 +147,10 @@ func TestDefaultFoldersAndUIDsSurviveReopen(t *testing.T) {
 		t.Fatalf("uids %d %d", d1[0].UID, d2[0].UID)
 	}
 	// Expunging the last message must not let its UID be reused.
-	if _, err := s.Expunge(d2[0].FolderID, []uint32{2}, ""); err != nil {
+	if _, err := s.Expunge(t.Context(), d2[0].FolderID, []uint32{2}, ""); err != nil {
 		t.Fatal(err)
 	}
-	inbox, _ := s.GetFolder(acct.MailboxID, "inbox")
+	inbox, _ := s.GetFolder(t.Context(), acct.MailboxID, "inbox")
 	s.Close()
 
 	s = openTest(t, dir)
@@ -158,11 +158,11 @@ func TestDefaultFoldersAndUIDsSurviveReopen(t *testing.T) {
 	if d3[0].UID != 3 {
 		t.Fatalf("uid after reopen %d", d3[0].UID)
 	}
-	inbox2, _ := s.GetFolder(acct.MailboxID, "INBOX")
+	inbox2, _ := s.GetFolder(t.Context(), acct.MailboxID, "INBOX")
 	if inbox2.UIDValidity != inbox.UIDValidity || inbox2.Messages != 2 || inbox2.Unseen != 2 {
 		t.Fatalf("inbox after reopen %+v", inbox2)
 	}
-	msgs, _ := s.Messages(inbox2.ID, []uint32{1, 2, 3})
+	msgs, _ := s.Messages(t.Context(), inbox2.ID, []uint32{1, 2, 3})
 	if len(msgs) != 2 || msgs[0].Envelope.Subject != "hello" || msgs[0].Envelope.From[0].Addr() != "bob@remote.example" || msgs[0].Envelope.MessageID != "<m1@remote.example>" {
 		t.Fatalf("messages %+v", msgs)
 	}
@@ -170,10 +170,10 @@ func TestDefaultFoldersAndUIDsSurviveReopen(t *testing.T) {
 
 func TestFlagsExpungeAndBlobLifetime(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
-	b, _ := s.AddUser("bob@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
+	b, _ := s.AddUser(t.Context(), "bob@example.com", "", "h")
 	d := deliver(t, s, testMsg, Target{MailboxID: a.MailboxID}, Target{MailboxID: b.MailboxID, Flags: []string{`\Seen`}})
-	msgs, _ := s.Messages(d[0].FolderID, []uint32{d[0].UID})
+	msgs, _ := s.Messages(t.Context(), d[0].FolderID, []uint32{d[0].UID})
 	blob := s.blobPath(msgs[0].Blob)
 
 	var events []Event
@@ -181,21 +181,21 @@ func TestFlagsExpungeAndBlobLifetime(t *testing.T) {
 	cancel := s.Subscribe(func(ev Event) { mu.Lock(); events = append(events, ev); mu.Unlock() })
 	defer cancel()
 
-	got, err := s.StoreFlags(d[0].FolderID, []uint32{d[0].UID}, FlagsAdd, []string{`\Seen`, `\Deleted`}, "")
+	got, err := s.StoreFlags(t.Context(), d[0].FolderID, []uint32{d[0].UID}, FlagsAdd, []string{`\Seen`, `\Deleted`}, "")
 	if err != nil || strings.Join(got[d[0].UID], " ") != `\Deleted \Seen` {
 		t.Fatalf("flags %v %v", got, err)
 	}
-	f, _ := s.FolderByID(d[0].FolderID)
+	f, _ := s.FolderByID(t.Context(), d[0].FolderID)
 	if f.Unseen != 0 {
 		t.Fatalf("unseen %d", f.Unseen)
 	}
-	if rm, err := s.Expunge(d[0].FolderID, nil, ""); err != nil || len(rm) != 1 {
+	if rm, err := s.Expunge(t.Context(), d[0].FolderID, nil, ""); err != nil || len(rm) != 1 {
 		t.Fatalf("expunge %v %v", rm, err)
 	}
 	if _, err := os.Stat(blob); err != nil {
 		t.Fatalf("blob removed while bob still references it: %v", err)
 	}
-	if _, err := s.Expunge(d[1].FolderID, []uint32{d[1].UID}, ""); err != nil {
+	if _, err := s.Expunge(t.Context(), d[1].FolderID, []uint32{d[1].UID}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(blob); !errors.Is(err, os.ErrNotExist) {
@@ -210,42 +210,42 @@ func TestFlagsExpungeAndBlobLifetime(t *testing.T) {
 
 func TestCopyMoveAndFolderOps(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	d := deliver(t, s, testMsg, Target{MailboxID: a.MailboxID, Flags: []string{"$Work"}})
-	arch, _ := s.GetFolder(a.MailboxID, "Archive")
-	res, err := s.Move(d[0].FolderID, []uint32{d[0].UID}, arch.ID, "")
+	arch, _ := s.GetFolder(t.Context(), a.MailboxID, "Archive")
+	res, err := s.Move(t.Context(), d[0].FolderID, []uint32{d[0].UID}, arch.ID, "")
 	if err != nil || len(res.DestUIDs) != 1 || res.DestUIDValidity != arch.UIDValidity {
 		t.Fatalf("move %+v %v", res, err)
 	}
-	fl, _ := s.FolderFlags(arch.ID)
+	fl, _ := s.FolderFlags(t.Context(), arch.ID)
 	if len(fl) != 1 || fl[0].Flags[0] != "$Work" {
 		t.Fatalf("flags after move %+v", fl)
 	}
-	if fl, _ := s.FolderFlags(d[0].FolderID); len(fl) != 0 {
+	if fl, _ := s.FolderFlags(t.Context(), d[0].FolderID); len(fl) != 0 {
 		t.Fatalf("source not empty %+v", fl)
 	}
-	if _, err := s.CreateFolder(a.MailboxID, "Projects/2026", ""); err != nil {
+	if _, err := s.CreateFolder(t.Context(), a.MailboxID, "Projects/2026", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateFolder(a.MailboxID, "Projects", ""); err != nil {
+	if _, err := s.CreateFolder(t.Context(), a.MailboxID, "Projects", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RenameFolder(a.MailboxID, "Projects", "Work"); err != nil {
+	if err := s.RenameFolder(t.Context(), a.MailboxID, "Projects", "Work"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetFolder(a.MailboxID, "Work/2026"); err != nil {
+	if _, err := s.GetFolder(t.Context(), a.MailboxID, "Work/2026"); err != nil {
 		t.Fatalf("child not renamed: %v", err)
 	}
-	if err := s.DeleteFolder(a.MailboxID, "INBOX"); err == nil {
+	if err := s.DeleteFolder(t.Context(), a.MailboxID, "INBOX"); err == nil {
 		t.Fatal("INBOX deleted")
 	}
-	if err := s.DeleteFolder(a.MailboxID, "Archive"); err != nil {
+	if err := s.DeleteFolder(t.Context(), a.MailboxID, "Archive"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateFolder(a.MailboxID, "Archive", ""); err != nil {
+	if _, err := s.CreateFolder(t.Context(), a.MailboxID, "Archive", ""); err != nil {
 		t.Fatal(err)
 	}
-	arch2, _ := s.GetFolder(a.MailboxID, "Archive")
+	arch2, _ := s.GetFolder(t.Context(), a.MailboxID, "Archive")
 	if arch2.UIDValidity == arch.UIDValidity {
 		t.Fatal("re-created folder reuses UIDVALIDITY")
 	}
@@ -253,44 +253,44 @@ func TestCopyMoveAndFolderOps(t *testing.T) {
 
 func TestRightsAndRemoveUser(t *testing.T) {
 	s := newTestStore(t)
-	alice, _ := s.AddUser("alice@example.com", "", "h")
-	s.AddUser("bob@example.com", "", "h")
-	info, err := s.CreateShared("info@example.com", "Info", "alice@example.com", "", 0)
+	alice, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
+	s.AddUser(t.Context(), "bob@example.com", "", "h")
+	info, err := s.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.RightsOf(info.ID, "alice@example.com"); r != acl.All {
+	if r, _ := s.RightsOf(t.Context(), info.ID, "alice@example.com"); r != acl.All {
 		t.Fatalf("owner rights %v", r)
 	}
-	if r, _ := s.RightsOf(alice.MailboxID, "alice@example.com"); r != acl.All {
+	if r, _ := s.RightsOf(t.Context(), alice.MailboxID, "alice@example.com"); r != acl.All {
 		t.Fatalf("own mailbox %v", r)
 	}
-	if err := s.Grant(info.ID, "bob@example.com", acl.Read, 1, "admin"); err != nil {
+	if err := s.Grant(t.Context(), info.ID, "bob@example.com", acl.Read, 1, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := s.RightsOf(info.ID, "bob@example.com"); r != acl.Read {
+	if r, _ := s.RightsOf(t.Context(), info.ID, "bob@example.com"); r != acl.Read {
 		t.Fatalf("bob %v", r)
 	}
-	if err := s.Grant(info.ID, "carol@example.com", acl.Read, 0, "admin"); !errors.Is(err, ErrNotFound) {
+	if err := s.Grant(t.Context(), info.ID, "carol@example.com", acl.Read, 0, "admin"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown member: %v", err)
 	}
-	if err := s.Revoke(info.ID, "alice@example.com", "admin"); err == nil {
+	if err := s.Revoke(t.Context(), info.ID, "alice@example.com", "admin"); err == nil {
 		t.Fatal("owner revoked")
 	}
-	if sh, _ := s.SharedFor("bob@example.com"); len(sh) != 1 || sh[0].Mailbox.Address != "info@example.com" {
+	if sh, _ := s.SharedFor(t.Context(), "bob@example.com"); len(sh) != 1 || sh[0].Mailbox.Address != "info@example.com" {
 		t.Fatalf("shared for bob %+v", sh)
 	}
-	if _, err := s.RemoveUser("alice@example.com"); err == nil || !strings.Contains(err.Error(), "owns shared mailbox") {
+	if _, err := s.RemoveUser(t.Context(), "alice@example.com"); err == nil || !strings.Contains(err.Error(), "owns shared mailbox") {
 		t.Fatalf("remove owner: %v", err)
 	}
-	item, err := s.RemoveUser("bob@example.com")
+	item, err := s.RemoveUser(t.Context(), "bob@example.com")
 	if err != nil || len(item.ACL) != 1 {
 		t.Fatalf("remove bob %+v %v", item, err)
 	}
-	if r, _ := s.RightsOf(info.ID, "bob@example.com"); r != 0 {
+	if r, _ := s.RightsOf(t.Context(), info.ID, "bob@example.com"); r != 0 {
 		t.Fatal("removed user keeps rights")
 	}
-	log, _ := s.AuditLog(info.ID, time.Time{})
+	log, _ := s.AuditLog(t.Context(), info.ID, time.Time{})
 	if len(log) < 2 || log[1].Action != "grant" {
 		t.Fatalf("audit %+v", log)
 	}
@@ -300,7 +300,7 @@ func TestRightsAndRemoveUser(t *testing.T) {
 // message gets a distinct UID and is stored exactly once.
 func TestConcurrentWritersGroupCommit(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -308,7 +308,7 @@ func TestConcurrentWritersGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			w, err := s.NewBlob(0)
+			w, err := s.NewBlob(t.Context(), 0)
 			if err != nil {
 				errs <- err
 				return
@@ -318,7 +318,7 @@ func TestConcurrentWritersGroupCommit(t *testing.T) {
 				errs <- err
 				return
 			}
-			if _, err := s.Deliver(Delivery{Blob: w, Targets: []Target{{MailboxID: a.MailboxID}}}); err != nil {
+			if _, err := s.Deliver(t.Context(), Delivery{Blob: w, Targets: []Target{{MailboxID: a.MailboxID}}}); err != nil {
 				errs <- err
 			}
 		}(i)
@@ -328,8 +328,8 @@ func TestConcurrentWritersGroupCommit(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	inbox, _ := s.GetFolder(a.MailboxID, "INBOX")
-	fl, _ := s.FolderFlags(inbox.ID)
+	inbox, _ := s.GetFolder(t.Context(), a.MailboxID, "INBOX")
+	fl, _ := s.FolderFlags(t.Context(), inbox.ID)
 	if inbox.Messages != n || len(fl) != n || inbox.UIDNext != n+1 {
 		t.Fatalf("messages %d flags %d uidnext %d", inbox.Messages, len(fl), inbox.UIDNext)
 	}
@@ -348,7 +348,7 @@ func TestBatchIsolation(t *testing.T) {
 			if i%5 == 0 {
 				addr = "dup@example.com"
 			}
-			_, errs[i] = s.AddUser(addr, "", "h")
+			_, errs[i] = s.AddUser(t.Context(), addr, "", "h")
 		}(i)
 	}
 	wg.Wait()
@@ -381,11 +381,11 @@ func TestSecondOpenFailsFast(t *testing.T) {
 
 func TestDeliverRefusesUnsyncedBlobAndAbortRemovesFile(t *testing.T) {
 	s := newTestStore(t)
-	w, _ := s.NewBlob(10)
+	w, _ := s.NewBlob(t.Context(), 10)
 	if _, err := io.WriteString(w, "0123456789ABC"); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("limit: %v", err)
 	}
-	if _, err := s.Deliver(Delivery{Blob: w, Targets: []Target{{MailboxID: 1}}}); err == nil {
+	if _, err := s.Deliver(t.Context(), Delivery{Blob: w, Targets: []Target{{MailboxID: 1}}}); err == nil {
 		t.Fatal("unsynced blob delivered")
 	}
 	w.Abort()
@@ -396,10 +396,10 @@ func TestDeliverRefusesUnsyncedBlobAndAbortRemovesFile(t *testing.T) {
 
 func TestSnapshotRestores(t *testing.T) {
 	s := newTestStore(t)
-	a, _ := s.AddUser("alice@example.com", "", "h")
+	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	deliver(t, s, testMsg, Target{MailboxID: a.MailboxID, Flags: []string{`\Flagged`}})
 	var buf bytes.Buffer
-	st, err := s.Snapshot(&buf)
+	st, err := s.Snapshot(t.Context(), &buf)
 	if err != nil || st.Blobs != 1 {
 		t.Fatalf("snapshot %+v %v", st, err)
 	}
@@ -421,12 +421,12 @@ func TestSnapshotRestores(t *testing.T) {
 		f.Close()
 	}
 	r := openTest(t, dir)
-	inbox, err := r.GetFolder(a.MailboxID, "INBOX")
+	inbox, err := r.GetFolder(t.Context(), a.MailboxID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, _ := r.Messages(inbox.ID, []uint32{1})
-	rc, err := r.OpenMessage(&msgs[0])
+	msgs, _ := r.Messages(t.Context(), inbox.ID, []uint32{1})
+	rc, err := r.OpenMessage(t.Context(), &msgs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,10 +446,10 @@ func TestPanickingSubscriberDoesNotStopWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.AddDomain(Domain{Name: "example.com"}); err != nil {
+	if err := s.AddDomain(t.Context(), Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.AddUser("alice@example.com", "", "x")
+	a, err := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}

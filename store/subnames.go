@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 
 	"mailsrv/store/kv"
@@ -21,9 +22,9 @@ func subNameKey(mbid uint64, name string) []byte { return append(u64(mbid), name
 
 // SubscribedNames returns mailbox mbid's subscribed names that have no
 // folder.
-func (s *Store) SubscribedNames(mbid uint64) ([]string, error) {
+func (s *Store) SubscribedNames(ctx context.Context, mbid uint64) ([]string, error) {
 	var out []string
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		c := bucket(tx, "subnames").Cursor()
 		p := u64(mbid)
 		for k, _ := c.Seek(p); k != nil && len(k) >= 8 && string(k[:8]) == string(p); k, _ = c.Next() {

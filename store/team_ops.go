@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 
 	"github.com/emersion/go-message/mail"
@@ -108,13 +109,13 @@ func findByMessageID(tx kv.Tx, mbid uint64, id string) (*Folder, []uint32, error
 // and rewrites its flags with edit, in one transaction, with the team
 // rules checked (the administrator's role already allowed the change, so
 // actor's own rights are not asked). It returns the message afterwards.
-func (s *Store) teamChange(mbid uint64, id, actor string, edit func([]string) []string) (*TeamMessage, error) {
+func (s *Store) teamChange(ctx context.Context, mbid uint64, id, actor string, edit func([]string) []string) (*TeamMessage, error) {
 	id = normalMessageID(id)
 	if id == "" {
 		return nil, errorf(ErrInvalid, "a Message-ID is needed, as in the message's header: <id@host>")
 	}
 	var out *TeamMessage
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err
@@ -147,8 +148,8 @@ func (s *Store) teamChange(mbid uint64, id, actor string, edit func([]string) []
 
 // Assign assigns the message with Message-ID id in shared mailbox mbid to
 // member ("" = unassign), replacing any earlier assignee.
-func (s *Store) Assign(mbid uint64, id, member, actor string) (*TeamMessage, error) {
-	return s.teamChange(mbid, id, actor, func(flags []string) []string {
+func (s *Store) Assign(ctx context.Context, mbid uint64, id, member, actor string) (*TeamMessage, error) {
+	return s.teamChange(ctx, mbid, id, actor, func(flags []string) []string {
 		out := slices.DeleteFunc(flags, func(f string) bool { return len(assignees([]string{f})) > 0 })
 		if member != "" {
 			out = append(out, AssignedKeyword(member))
@@ -159,8 +160,8 @@ func (s *Store) Assign(mbid uint64, id, member, actor string) (*TeamMessage, err
 
 // SetDone sets (or with done=false clears) $Done on the message with
 // Message-ID id in shared mailbox mbid.
-func (s *Store) SetDone(mbid uint64, id string, done bool, actor string) (*TeamMessage, error) {
-	return s.teamChange(mbid, id, actor, func(flags []string) []string {
+func (s *Store) SetDone(ctx context.Context, mbid uint64, id string, done bool, actor string) (*TeamMessage, error) {
+	return s.teamChange(ctx, mbid, id, actor, func(flags []string) []string {
 		out := slices.DeleteFunc(flags, func(f string) bool { return f == FlagDone })
 		if done {
 			out = append(out, FlagDone)
@@ -172,10 +173,10 @@ func (s *Store) SetDone(mbid uint64, id string, done bool, actor string) (*TeamM
 // TeamInbox returns the INBOX messages of mailbox mbid, oldest first,
 // each with whether the mailbox's Sent folder holds a reply to it
 // (In-Reply-To naming its Message-ID).
-func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
+func (s *Store) TeamInbox(ctx context.Context, mbid uint64) ([]TeamMessage, error) {
 	var out []TeamMessage
 	replied := map[string][]Message{} // Message-ID → Sent messages naming it
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		if fs, err := foldersTx(tx, mbid); err == nil {
 			for _, f := range fs {
 				if f.SpecialUse != `\Sent` {
@@ -221,7 +222,7 @@ func (s *Store) TeamInbox(mbid uint64) ([]TeamMessage, error) {
 		// were matched, or \Answered cleared since). Read the candidates'
 		// headers, after the transaction, to leave out automatic replies.
 		for j := range replied[tm.MessageID] {
-			if !s.isAutoSubmitted(&replied[tm.MessageID][j]) {
+			if !s.isAutoSubmitted(ctx, &replied[tm.MessageID][j]) {
 				tm.Replied = true
 				break
 			}
@@ -251,8 +252,8 @@ func foldersTx(tx kv.Tx, mbid uint64) ([]Folder, error) {
 
 // isAutoSubmitted reads message m's header for Auto-Submitted (an
 // unreadable body counts as a real reply).
-func (s *Store) isAutoSubmitted(m *Message) bool {
-	r, err := s.OpenMessage(m)
+func (s *Store) isAutoSubmitted(ctx context.Context, m *Message) bool {
+	r, err := s.OpenMessage(ctx, m)
 	if err != nil {
 		return false
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -24,9 +25,9 @@ func (a *AutoReply) Active(now time.Time) bool {
 // updateMailbox rewrites mailbox mbid's record with edit in one
 // transaction and audits entry (when Action is set and the mailbox is
 // shared).
-func (s *Store) updateMailbox(mbid uint64, edit func(*Mailbox) error, entry AuditEntry) (*Mailbox, error) {
+func (s *Store) updateMailbox(ctx context.Context, mbid uint64, edit func(*Mailbox) error, entry AuditEntry) (*Mailbox, error) {
 	var out *Mailbox
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		mb, err := getMailboxTx(t.tx, mbid)
 		if err != nil {
 			return err
@@ -52,20 +53,20 @@ func (s *Store) updateMailbox(mbid uint64, edit func(*Mailbox) error, entry Audi
 // SetAutoReply sets (ar nil: removes) mailbox mbid's automatic reply.
 // A new text forgets whom the old one answered, so every sender hears
 // of the change once.
-func (s *Store) SetAutoReply(mbid uint64, ar *AutoReply, actor string) (*Mailbox, error) {
+func (s *Store) SetAutoReply(ctx context.Context, mbid uint64, ar *AutoReply, actor string) (*Mailbox, error) {
 	action := "auto-reply off"
 	if ar != nil {
 		action = "auto-reply on"
 	}
-	return s.updateMailbox(mbid, func(mb *Mailbox) error {
+	return s.updateMailbox(ctx, mbid, func(mb *Mailbox) error {
 		mb.AutoReply = ar
 		return nil
 	}, AuditEntry{Actor: actor, Action: action})
 }
 
 // SetRemindAfter sets shared mailbox mbid's reminder threshold (0 = none).
-func (s *Store) SetRemindAfter(mbid uint64, d time.Duration, actor string) (*Mailbox, error) {
-	return s.updateMailbox(mbid, func(mb *Mailbox) error {
+func (s *Store) SetRemindAfter(ctx context.Context, mbid uint64, d time.Duration, actor string) (*Mailbox, error) {
+	return s.updateMailbox(ctx, mbid, func(mb *Mailbox) error {
 		if mb.Kind != MailboxShared {
 			return errorf(ErrInvalid, "%s is a personal mailbox: reminders are for shared ones", mb.Address)
 		}
@@ -78,20 +79,20 @@ func (s *Store) SetRemindAfter(mbid uint64, d time.Duration, actor string) (*Mai
 // already did within every: then it returns false and records nothing.
 // The record survives restarts, so a sender hears one auto-reply per
 // period however often they write (RFC 3834 §2).
-func (s *Store) ClaimAutoReply(mbid uint64, sender string, every time.Duration) (bool, error) {
+func (s *Store) ClaimAutoReply(ctx context.Context, mbid uint64, sender string, every time.Duration) (bool, error) {
 	sender = strings.ToLower(strings.TrimSpace(sender))
-	return s.claim("replied", append(u64(mbid), sender...), s.now(), every)
+	return s.claim(ctx, "replied", append(u64(mbid), sender...), s.now(), every)
 }
 
 // ClaimDigest is ClaimAutoReply for the reminder digest of shared
 // mailbox mbid at now: at most one per every.
-func (s *Store) ClaimDigest(mbid uint64, now time.Time, every time.Duration) (bool, error) {
-	return s.claim("remind", u64(mbid), now, every)
+func (s *Store) ClaimDigest(ctx context.Context, mbid uint64, now time.Time, every time.Duration) (bool, error) {
+	return s.claim(ctx, "remind", u64(mbid), now, every)
 }
 
-func (s *Store) claim(bucketName string, key []byte, now time.Time, every time.Duration) (bool, error) {
+func (s *Store) claim(ctx context.Context, bucketName string, key []byte, now time.Time, every time.Duration) (bool, error) {
 	var ok bool
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		b := bucket(t.tx, bucketName)
 		ok = false
 		if v := b.Get(key); len(v) == 8 && now.Before(time.Unix(int64(getU64(v)), 0).Add(every)) {
@@ -106,9 +107,9 @@ func (s *Store) claim(bucketName string, key []byte, now time.Time, every time.D
 // PruneAutoReplies forgets the automatic replies sent before cutoff (one
 // record per mailbox and sender would otherwise accumulate forever); a
 // sender forgotten this way is answered again, as the period has passed.
-func (s *Store) PruneAutoReplies(cutoff time.Time) (int, error) {
+func (s *Store) PruneAutoReplies(ctx context.Context, cutoff time.Time) (int, error) {
 	n := 0
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		n = 0
 		b := bucket(t.tx, "replied")
 		var old [][]byte

@@ -17,18 +17,18 @@ func teamFixture(t *testing.T) (*Store, *Mailbox, *Folder) {
 	for _, u := range []string{"alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"} {
 		mustUser(t, s, u)
 	}
-	mb, err := s.CreateShared("info@example.com", "Info", "alice@example.com", "", 0)
+	mb, err := s.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Grant(mb.ID, "bob@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
+	if err := s.Grant(t.Context(), mb.ID, "bob@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Grant(mb.ID, "carol@example.com", acl.Read, 0, "admin"); err != nil {
+	if err := s.Grant(t.Context(), mb.ID, "carol@example.com", acl.Read, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, s, testMsg, Target{MailboxID: mb.ID})
-	in, err := s.GetFolder(mb.ID, "INBOX")
+	in, err := s.GetFolder(t.Context(), mb.ID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func teamFixture(t *testing.T) (*Store, *Mailbox, *Folder) {
 func TestTeamKeywordRules(t *testing.T) {
 	s, mb, in := teamFixture(t)
 	store := func(op FlagOp, actor string, flags ...string) ([]string, error) {
-		res, err := s.StoreFlags(in.ID, []uint32{1}, op, flags, actor)
+		res, err := s.StoreFlags(t.Context(), in.ID, []uint32{1}, op, flags, actor)
 		return res[1], err
 	}
 	// A client's spelling is canonicalised.
@@ -71,7 +71,7 @@ func TestTeamKeywordRules(t *testing.T) {
 	if got, err := store(FlagsAdd, "bob@example.com", "$done"); err != nil || !slices.Contains(got, FlagDone) {
 		t.Fatalf("done: %v %v", got, err)
 	}
-	log, err := s.AuditLog(mb.ID, in.Created.Add(-1))
+	log, err := s.AuditLog(t.Context(), mb.ID, in.Created.Add(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,39 +90,39 @@ func TestTeamKeywordRules(t *testing.T) {
 	}
 
 	// The admin operations: by Message-ID, replacing.
-	tm, err := s.Assign(mb.ID, "m1@remote.example", "bob@example.com", "admin")
+	tm, err := s.Assign(t.Context(), mb.ID, "m1@remote.example", "bob@example.com", "admin")
 	if err != nil || tm.Assignee() != "bob@example.com" || !tm.Done() {
 		t.Fatalf("Assign: %+v %v", tm, err)
 	}
-	if _, err := s.Assign(mb.ID, "<m1@remote.example>", "dave@example.com", "admin"); !errors.Is(err, ErrInvalid) {
+	if _, err := s.Assign(t.Context(), mb.ID, "<m1@remote.example>", "dave@example.com", "admin"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Assign to a non-member: %v", err)
 	}
-	if _, err := s.Assign(mb.ID, "<nope@x>", "bob@example.com", "admin"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Assign(t.Context(), mb.ID, "<nope@x>", "bob@example.com", "admin"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Assign of an unknown Message-ID: %v", err)
 	}
-	if tm, err = s.SetDone(mb.ID, "<m1@remote.example>", false, "admin"); err != nil || tm.Done() {
+	if tm, err = s.SetDone(t.Context(), mb.ID, "<m1@remote.example>", false, "admin"); err != nil || tm.Done() {
 		t.Fatalf("SetDone undo: %+v %v", tm, err)
 	}
-	if tm, err = s.Assign(mb.ID, "<m1@remote.example>", "", "admin"); err != nil || tm.Assignee() != "" {
+	if tm, err = s.Assign(t.Context(), mb.ID, "<m1@remote.example>", "", "admin"); err != nil || tm.Assignee() != "" {
 		t.Fatalf("unassign: %+v %v", tm, err)
 	}
 }
 
 func TestTeamKeywordsOnAppendAndCopy(t *testing.T) {
 	s, mb, in := teamFixture(t)
-	w, _ := s.NewBlob(0)
+	w, _ := s.NewBlob(t.Context(), 0)
 	w.Write([]byte(testMsg))
 	w.Sync()
-	_, err := s.Deliver(Delivery{Blob: w, Actor: "bob@example.com",
+	_, err := s.Deliver(t.Context(), Delivery{Blob: w, Actor: "bob@example.com",
 		Targets: []Target{{MailboxID: mb.ID, Flags: []string{"$Assigned:dave@example.com"}}}})
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("APPEND with a non-member assignee: %v", err)
 	}
 	w.Abort()
 	// dave's own mailbox may carry any keyword; copying it in is checked.
-	dave, _ := s.MailboxByAddress("dave@example.com")
+	dave, _ := s.MailboxByAddress(t.Context(), "dave@example.com")
 	d := deliver(t, s, testMsg, Target{MailboxID: dave.ID, Flags: []string{"$Assigned:dave@example.com"}})
-	if _, err := s.Copy(d[0].FolderID, []uint32{d[0].UID}, in.ID, "alice@example.com"); !errors.Is(err, ErrInvalid) {
+	if _, err := s.Copy(t.Context(), d[0].FolderID, []uint32{d[0].UID}, in.ID, "alice@example.com"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("COPY of a non-member assignment into info@: %v", err)
 	}
 }
@@ -139,23 +139,23 @@ func TestReplyInSharedSentMarksAnswered(t *testing.T) {
 	reply := "From: info@example.com\r\nTo: bob@remote.example\r\nSubject: Re: hello\r\nMessage-ID: <r1@example.com>\r\n" +
 		"References: <other@x> <m1@remote.example>\r\n\r\nthanks\r\n"
 	deliver(t, s, reply, Target{MailboxID: mb.ID, Folder: "Sent", Flags: []string{FlagSeen}})
-	fl, _ := s.FlagsOf(in.ID, []uint32{1})
+	fl, _ := s.FlagsOf(t.Context(), in.ID, []uint32{1})
 	if len(fl) != 1 || !slices.Contains(fl[0].Flags, FlagAnswered) {
 		t.Fatalf("original's flags after the reply: %v", fl)
 	}
 	if len(seen) != 1 || seen[0].FolderID != in.ID || seen[0].UIDs[0] != 1 {
 		t.Errorf("flags events: %+v", seen)
 	}
-	q, err := s.TeamInbox(mb.ID)
+	q, err := s.TeamInbox(t.Context(), mb.ID)
 	if err != nil || len(q) != 1 || !q[0].Answered() {
 		t.Errorf("TeamInbox: %+v %v", q, err)
 	}
 	// A reply in a personal Sent answers nothing in the shared INBOX.
-	alice, _ := s.MailboxByAddress("alice@example.com")
+	alice, _ := s.MailboxByAddress(t.Context(), "alice@example.com")
 	deliver(t, s, testMsg, Target{MailboxID: alice.ID})
 	deliver(t, s, reply, Target{MailboxID: alice.ID, Folder: "Sent"})
-	ai, _ := s.GetFolder(alice.ID, "INBOX")
-	if fl, _ := s.FlagsOf(ai.ID, []uint32{1}); slices.Contains(fl[0].Flags, FlagAnswered) {
+	ai, _ := s.GetFolder(t.Context(), alice.ID, "INBOX")
+	if fl, _ := s.FlagsOf(t.Context(), ai.ID, []uint32{1}); slices.Contains(fl[0].Flags, FlagAnswered) {
 		t.Error("personal Sent marked a personal INBOX message answered")
 	}
 }
@@ -170,13 +170,13 @@ func TestClaimAutoReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	week := 7 * 24 * time.Hour
-	if ok, err := s.ClaimAutoReply(1, "C@Remote.example", week); !ok || err != nil {
+	if ok, err := s.ClaimAutoReply(t.Context(), 1, "C@Remote.example", week); !ok || err != nil {
 		t.Fatalf("first claim: %v %v", ok, err)
 	}
-	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); ok {
+	if ok, _ := s.ClaimAutoReply(t.Context(), 1, "c@remote.example", week); ok {
 		t.Fatal("second claim within the week succeeded")
 	}
-	if ok, _ := s.ClaimAutoReply(2, "c@remote.example", week); !ok {
+	if ok, _ := s.ClaimAutoReply(t.Context(), 2, "c@remote.example", week); !ok {
 		t.Fatal("another mailbox's claim refused")
 	}
 	s.Close()
@@ -186,17 +186,17 @@ func TestClaimAutoReply(t *testing.T) {
 	}
 	defer s.Close()
 	clk.Add(6 * 24 * time.Hour)
-	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); ok {
+	if ok, _ := s.ClaimAutoReply(t.Context(), 1, "c@remote.example", week); ok {
 		t.Fatal("claim after reopen within the week succeeded")
 	}
-	if n, err := s.PruneAutoReplies(clk.Now().Add(-week)); n != 0 || err != nil {
+	if n, err := s.PruneAutoReplies(t.Context(), clk.Now().Add(-week)); n != 0 || err != nil {
 		t.Fatalf("prune within the week: %d %v", n, err)
 	}
 	clk.Add(2 * 24 * time.Hour)
-	if n, err := s.PruneAutoReplies(clk.Now().Add(-week)); n != 2 || err != nil {
+	if n, err := s.PruneAutoReplies(t.Context(), clk.Now().Add(-week)); n != 2 || err != nil {
 		t.Fatalf("prune after the week: %d %v, want 2", n, err)
 	}
-	if ok, _ := s.ClaimAutoReply(1, "c@remote.example", week); !ok {
+	if ok, _ := s.ClaimAutoReply(t.Context(), 1, "c@remote.example", week); !ok {
 		t.Fatal("claim after the week refused")
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -10,9 +11,9 @@ import (
 // no version), so tests outside the store can prove that such records are
 // upgraded when read. It reports how many records it rewrote. Only tests
 // call it; it exists so they need no access to the engine.
-func (s *Store) DowngradeEnvelopesForTest(fid uint64) (int, error) {
+func (s *Store) DowngradeEnvelopesForTest(ctx context.Context, fid uint64) (int, error) {
 	n := 0
-	err := s.update(func(t *Tx) error {
+	err := s.update(ctx, func(t *Tx) error {
 		n = 0
 		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
 		if fm == nil {

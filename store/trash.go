@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -75,13 +76,13 @@ func (t *Tx) removeACLRows(match func(mbid uint64, member string) bool) ([]aclSa
 // RemoveUser removes an account: its mailbox goes to the recycle bin and its
 // memberships of shared mailboxes are removed (and kept for a restore). A
 // user who owns shared mailboxes must hand them over first.
-func (s *Store) RemoveUser(addr string) (*TrashItem, error) {
+func (s *Store) RemoveUser(ctx context.Context, addr string) (*TrashItem, error) {
 	a, err := NormalizeAddress(addr)
 	if err != nil {
 		return nil, err
 	}
 	var item *TrashItem
-	err = s.update(func(t *Tx) error {
+	err = s.update(ctx, func(t *Tx) error {
 		var acct Account
 		ok, err := getJSON(bucket(t.tx, "accounts"), []byte(a), &acct)
 		if err != nil {
@@ -133,9 +134,9 @@ func ownedShared(tx kv.Tx, user string) []string {
 }
 
 // Trash lists the recycle bin, oldest first.
-func (s *Store) Trash() ([]TrashItem, error) {
+func (s *Store) Trash(ctx context.Context) ([]TrashItem, error) {
 	var out []TrashItem
-	err := s.view(func(tx kv.Tx) error {
+	err := s.view(ctx, func(tx kv.Tx) error {
 		b := bucket(tx, "trash")
 		return b.ForEach(func(k, _ []byte) error {
 			var it TrashItem

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 
 	"mailsrv/store/kv"
 )
@@ -24,12 +25,12 @@ func userSubKey(user string, fid uint64) []byte {
 }
 
 // SetUserSubscribed records user's own subscription to folder fid.
-func (s *Store) SetUserSubscribed(user string, fid uint64, on bool) error {
+func (s *Store) SetUserSubscribed(ctx context.Context, user string, fid uint64, on bool) error {
 	user, err := NormalizeAddress(user)
 	if err != nil {
 		return err
 	}
-	return s.update(func(t *Tx) error {
+	return s.update(ctx, func(t *Tx) error {
 		if _, err := getFolderByIDTx(t.tx, fid); err != nil {
 			return err
 		}
@@ -42,14 +43,14 @@ func (s *Store) SetUserSubscribed(user string, fid uint64, on bool) error {
 }
 
 // UserSubscriptions returns user's overrides: folder id → subscribed.
-func (s *Store) UserSubscriptions(user string) (map[uint64]bool, error) {
+func (s *Store) UserSubscriptions(ctx context.Context, user string) (map[uint64]bool, error) {
 	user, err := NormalizeAddress(user)
 	if err != nil {
 		return nil, err
 	}
 	out := map[uint64]bool{}
 	prefix := append([]byte(user), 0)
-	err = s.view(func(tx kv.Tx) error {
+	err = s.view(ctx, func(tx kv.Tx) error {
 		c := bucket(tx, "usersubs").Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) == len(prefix)+8 {

@@ -30,10 +30,10 @@ import (
 
 // Store is what Login reads; *store.Store satisfies it.
 type Store interface {
-	User(addr string) (*store.Account, error)
-	Mailbox(id uint64) (*store.Mailbox, error)
-	MailboxByAddress(addr string) (*store.Mailbox, error)
-	RightsOf(mbid uint64, user string) (acl.Rights, error)
+	User(ctx context.Context, addr string) (*store.Account, error)
+	Mailbox(ctx context.Context, id uint64) (*store.Mailbox, error)
+	MailboxByAddress(ctx context.Context, addr string) (*store.Mailbox, error)
+	RightsOf(ctx context.Context, mbid uint64, user string) (acl.Rights, error)
 }
 
 // The three outcomes other than success. Errors returned by Login wrap one
@@ -111,7 +111,7 @@ func (a *Authenticator) Login(ctx context.Context, r Request) (*Identity, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTemporary, err)
 	}
-	id, err := a.decide(user, actAs, r.Password, errors.Join(rerr, nerr))
+	id, err := a.decide(ctx, user, actAs, r.Password, errors.Join(rerr, nerr))
 	switch {
 	case errors.Is(err, ErrTemporary):
 		att.Cancel() // nothing was decided: neither a failure nor a success
@@ -123,12 +123,12 @@ func (a *Authenticator) Login(ctx context.Context, r Request) (*Identity, error)
 	return id, err
 }
 
-func (a *Authenticator) decide(user, actAs, password string, nameErr error) (*Identity, error) {
+func (a *Authenticator) decide(ctx context.Context, user, actAs, password string, nameErr error) (*Identity, error) {
 	if nameErr != nil {
 		a.passwords.Dummy(password)
 		return nil, fmt.Errorf("%w: %v", ErrBadCredentials, nameErr)
 	}
-	id, err := a.checkPassword(user, password)
+	id, err := a.checkPassword(ctx, user, password)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (a *Authenticator) decide(user, actAs, password string, nameErr error) (*Id
 	if id.Root.Kind == store.MailboxShared {
 		return nil, fmt.Errorf("%w: shared mailbox %s cannot log in as %s", ErrNotAllowed, id.User, target)
 	}
-	mb, err := a.st.MailboxByAddress(target)
+	mb, err := a.st.MailboxByAddress(ctx, target)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("%w: no shared mailbox %s", ErrNotAllowed, target)
@@ -154,7 +154,7 @@ func (a *Authenticator) decide(user, actAs, password string, nameErr error) (*Id
 	case mb.Kind != store.MailboxShared || mb.Deleted != nil:
 		return nil, fmt.Errorf("%w: no shared mailbox %s", ErrNotAllowed, target)
 	}
-	rights, err := a.st.RightsOf(mb.ID, id.User)
+	rights, err := a.st.RightsOf(ctx, mb.ID, id.User)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTemporary, err)
 	}
@@ -168,13 +168,13 @@ func (a *Authenticator) decide(user, actAs, password string, nameErr error) (*Id
 // checkPassword verifies the password of a personal account, or of a
 // shared mailbox with its own password (SPEC §6.3). Unknown names cost a
 // dummy verification, so timing does not tell them apart.
-func (a *Authenticator) checkPassword(user, password string) (*Identity, error) {
-	acct, err := a.st.User(user)
+func (a *Authenticator) checkPassword(ctx context.Context, user, password string) (*Identity, error) {
+	acct, err := a.st.User(ctx, user)
 	if err == nil {
 		if !a.passwords.Verify(acct.PasswordHash, password) {
 			return nil, fmt.Errorf("%w: wrong password for %s", ErrBadCredentials, user)
 		}
-		mb, err := a.st.Mailbox(acct.MailboxID)
+		mb, err := a.st.Mailbox(ctx, acct.MailboxID)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrTemporary, err)
 		}
@@ -184,7 +184,7 @@ func (a *Authenticator) checkPassword(user, password string) (*Identity, error) 
 		a.passwords.Dummy(password)
 		return nil, fmt.Errorf("%w: %v", ErrTemporary, err)
 	}
-	mb, err := a.st.MailboxByAddress(user)
+	mb, err := a.st.MailboxByAddress(ctx, user)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.passwords.Dummy(password)
 		return nil, fmt.Errorf("%w: %v", ErrTemporary, err)

@@ -65,9 +65,9 @@ func (h *Handler) now() time.Time {
 }
 
 // ops builds the operation table.
-func (h *Handler) ops() map[string]OpFunc {
+func (h *Handler) ops(ctx context.Context) map[string]OpFunc {
 	m := map[string]OpFunc{}
-	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps(), h.roleOps(), h.spamOps(), h.teamOps(), h.quotaOps()} {
+	for _, group := range []map[string]OpFunc{h.domainOps(), h.userOps(), h.aliasOps(), h.sharedOps(), h.mailboxOps(), h.trashOps(), h.queueOps(), h.dnsOps(), h.backupOps(), h.roleOps(), h.spamOps(ctx), h.teamOps(), h.quotaOps()} {
 		for k, v := range group {
 			m[k] = v
 		}
@@ -77,7 +77,7 @@ func (h *Handler) ops() map[string]OpFunc {
 
 // Handle runs req and packs the result or error into a Response.
 func (h *Handler) Handle(ctx context.Context, req Request) (resp Response) {
-	op, ok := h.ops()[req.Op]
+	op, ok := h.ops(ctx)[req.Op]
 	if !ok {
 		return Response{Error: fmt.Sprintf("unknown admin operation %q", req.Op)}
 	}

@@ -19,13 +19,13 @@ type AliasInfo struct {
 func (h *Handler) aliasOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"alias.add": op(func(ctx context.Context, a aliasArgs) (any, error) {
-			if err := h.Store.AddAlias(a.Address, a.Target); err != nil {
+			if err := h.Store.AddAlias(ctx, a.Address, a.Target); err != nil {
 				return nil, err
 			}
 			return Done{Message: "alias " + a.Address + " → " + a.Target + " added"}, nil
 		}),
 		"alias.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			as, err := h.Store.Aliases()
+			as, err := h.Store.Aliases(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -36,7 +36,7 @@ func (h *Handler) aliasOps() map[string]OpFunc {
 			return out, nil
 		}),
 		"alias.remove": op(func(ctx context.Context, a aliasArgs) (any, error) {
-			if err := h.Store.RemoveAlias(a.Address); err != nil {
+			if err := h.Store.RemoveAlias(ctx, a.Address); err != nil {
 				return nil, err
 			}
 			return Done{Message: "alias " + strings.TrimSpace(a.Address) + " removed"}, nil

@@ -46,7 +46,7 @@ func (h *Handler) backupOps() map[string]OpFunc {
 			}
 			defer os.Remove(tmp.Name())
 			prog := progressOf(ctx)
-			st, err := h.Store.SnapshotWith(tmp, store.SnapshotOptions{ExtraDirs: backupDirs, Progress: func(done, total int) {
+			st, err := h.Store.SnapshotWith(ctx, tmp, store.SnapshotOptions{ExtraDirs: backupDirs, Progress: func(done, total int) {
 				prog("backup", int64(done), int64(total), "message bodies")
 			}})
 			if err == nil {

@@ -19,8 +19,8 @@ type dnsArgs struct {
 
 // dnsParams builds the DNS helper's input from the stored domain (DKIM
 // keys) and the config (hostname, MTA-STS mode).
-func (h *Handler) dnsParams(a dnsArgs) (dns.Params, error) {
-	d, err := h.Store.GetDomain(a.Name)
+func (h *Handler) dnsParams(ctx context.Context, a dnsArgs) (dns.Params, error) {
+	d, err := h.Store.GetDomain(ctx, a.Name)
 	if err != nil {
 		return dns.Params{}, err
 	}
@@ -65,7 +65,7 @@ func (h *Handler) resolverAddr(flag string) string {
 func (h *Handler) dnsOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"domain.records": op(func(ctx context.Context, a dnsArgs) (any, error) {
-			p, err := h.dnsParams(a)
+			p, err := h.dnsParams(ctx, a)
 			placeholder := ""
 			if err != nil && p.Domain == "" {
 				return nil, err // not a local domain
@@ -95,7 +95,7 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 		// domain.verify returns the report even when checks fail; the CLI
 		// turns a failed report into exit code 1.
 		"domain.verify": op(func(ctx context.Context, a dnsArgs) (any, error) {
-			p, err := h.dnsParams(a)
+			p, err := h.dnsParams(ctx, a)
 			if err != nil {
 				return nil, err
 			}
@@ -104,7 +104,7 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			rep.Checks = append(rep.Checks, h.postmasterChecks(p.Domain)...)
+			rep.Checks = append(rep.Checks, h.postmasterChecks(ctx, p.Domain)...)
 			return rep, nil
 		}),
 	}
@@ -112,12 +112,12 @@ func (h *Handler) dnsOps() map[string]OpFunc {
 
 // postmasterChecks warns when nobody would receive postmaster@ or abuse@
 // of domain (SPEC §4): the DMARC and TLS-RPT records send reports there.
-func (h *Handler) postmasterChecks(domain string) []dns.Check {
+func (h *Handler) postmasterChecks(ctx context.Context, domain string) []dns.Check {
 	var out []dns.Check
 	for _, local := range []string{"postmaster", "abuse"} {
 		addr := local + "@" + domain
 		c := dns.Check{Name: addr, Status: dns.StatusOK}
-		who, err := h.Store.Receivers(addr)
+		who, err := h.Store.Receivers(ctx, addr)
 		switch {
 		case err == nil:
 			c.Found = strings.Join(who, ", ")

@@ -43,7 +43,7 @@ func (h *Handler) domainOps() map[string]OpFunc {
 				d.DKIM = append(d.DKIM, store.DKIMKey{Selector: dkimSelector(algo, month), Algorithm: algo,
 					PrivateKeyPEM: string(kp.PrivateKeyPEM), PublicKey: kp.PublicKey})
 			}
-			if err := h.Store.AddDomain(d); err != nil {
+			if err := h.Store.AddDomain(ctx, d); err != nil {
 				return nil, err
 			}
 			name, _ := store.NormalizeDomain(a.Name)
@@ -51,7 +51,7 @@ func (h *Handler) domainOps() map[string]OpFunc {
 				name, d.DKIM[0].Selector, d.DKIM[1].Selector, name)}, nil
 		}),
 		"domain.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			ds, err := h.Store.Domains()
+			ds, err := h.Store.Domains(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -66,7 +66,7 @@ func (h *Handler) domainOps() map[string]OpFunc {
 			return out, nil
 		}),
 		"domain.remove": op(func(ctx context.Context, a domainArgs) (any, error) {
-			if err := h.Store.RemoveDomain(a.Name); err != nil {
+			if err := h.Store.RemoveDomain(ctx, a.Name); err != nil {
 				return nil, err
 			}
 			return Done{Message: "domain " + a.Name + " removed"}, nil

@@ -32,7 +32,7 @@ func (h *Handler) mailboxOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"mailbox.backup": op(func(ctx context.Context, a mailboxArgs) (any, error) {
 			prog := progressOf(ctx)
-			res, err := h.Store.BackupMailboxProgress(a.Source, a.To, actor(ctx), func(r store.BackupResult) {
+			res, err := h.Store.BackupMailboxProgress(ctx, a.Source, a.To, actor(ctx), func(r store.BackupResult) {
 				prog("mailbox backup", int64(r.Copied+r.Skipped), 0, "messages")
 			})
 			if err != nil {
@@ -44,7 +44,7 @@ func (h *Handler) mailboxOps() map[string]OpFunc {
 				src, a.To, store.BackupPrefix, src, res.Copied, res.Skipped, res.Folders)}, nil
 		}),
 		"mailbox.reassign": op(func(ctx context.Context, a mailboxArgs) (any, error) {
-			res, err := h.Store.ReassignWith(a.Address, a.To, actor(ctx), store.ReassignOptions{KeepRights: a.KeepRights})
+			res, err := h.Store.ReassignWith(ctx, a.Address, a.To, actor(ctx), store.ReassignOptions{KeepRights: a.KeepRights})
 			if err != nil {
 				return nil, err
 			}

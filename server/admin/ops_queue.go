@@ -25,7 +25,7 @@ type queueArgs struct {
 func (h *Handler) queueOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"queue.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			items, err := h.Store.Queue()
+			items, err := h.Store.Queue(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -39,12 +39,12 @@ func (h *Handler) queueOps() map[string]OpFunc {
 		// queue.retry reschedules the item for now; in the running server
 		// WakeQueue also starts the delivery loop at once.
 		"queue.retry": op(func(ctx context.Context, a queueArgs) (any, error) {
-			q, err := h.Store.QueueGet(a.ID)
+			q, err := h.Store.QueueGet(ctx, a.ID)
 			if err != nil {
 				return nil, err
 			}
 			q.NextAttempt = h.now().UTC()
-			if err := h.Store.QueueUpdate(q); err != nil {
+			if err := h.Store.QueueUpdate(ctx, q); err != nil {
 				return nil, err
 			}
 			if h.WakeQueue != nil {
@@ -53,7 +53,7 @@ func (h *Handler) queueOps() map[string]OpFunc {
 			return Done{Message: fmt.Sprintf("queue item %d scheduled for immediate retry", a.ID)}, nil
 		}),
 		"queue.drop": op(func(ctx context.Context, a queueArgs) (any, error) {
-			if err := h.Store.QueueRemove(a.ID); err != nil {
+			if err := h.Store.QueueRemove(ctx, a.ID); err != nil {
 				return nil, err
 			}
 			return Done{Message: fmt.Sprintf("queue item %d dropped", a.ID)}, nil

@@ -55,8 +55,8 @@ func ParseSize(s string) (int64, error) {
 }
 
 // quotaMailbox finds the live user or shared mailbox at addr.
-func (h *Handler) quotaMailbox(addr string) (*store.Mailbox, error) {
-	mb, err := h.Store.MailboxByAddress(addr)
+func (h *Handler) quotaMailbox(ctx context.Context, addr string) (*store.Mailbox, error) {
+	mb, err := h.Store.MailboxByAddress(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("no user or shared mailbox %s (see `mailsrv user list` and `mailsrv shared list`)", strings.TrimSpace(addr))
 	}
@@ -83,11 +83,11 @@ func (h *Handler) quotaOps() map[string]OpFunc {
 			if a.Messages < 0 {
 				return nil, errors.New("quota set: messages cannot be negative (0 = unlimited)")
 			}
-			mb, err := h.quotaMailbox(a.Address)
+			mb, err := h.quotaMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.SetQuota(mb.ID, store.QuotaLimit{Bytes: size, Messages: a.Messages}, actor(ctx)); err != nil {
+			if err := h.Store.SetQuota(ctx, mb.ID, store.QuotaLimit{Bytes: size, Messages: a.Messages}, actor(ctx)); err != nil {
 				return nil, err
 			}
 			msg := fmt.Sprintf("quota of %s: %s", mb.Address, FormatSize(size))
@@ -100,11 +100,11 @@ func (h *Handler) quotaOps() map[string]OpFunc {
 			if a.Size != "" || a.Messages != 0 {
 				return nil, errors.New("quota show takes only an address")
 			}
-			mb, err := h.quotaMailbox(a.Address)
+			mb, err := h.quotaMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			q, err := h.Store.QuotaOf(mb.ID)
+			q, err := h.Store.QuotaOf(ctx, mb.ID)
 			if err != nil {
 				return nil, err
 			}

@@ -52,7 +52,7 @@ func (h *Handler) roleOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			changed, err := h.Store.GrantRole(addr, r, actor(ctx))
+			changed, err := h.Store.GrantRole(ctx, addr, r, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -73,7 +73,7 @@ func (h *Handler) roleOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			removed, err := h.Store.RevokeRole(addr, r, actor(ctx))
+			removed, err := h.Store.RevokeRole(ctx, addr, r, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -84,7 +84,7 @@ func (h *Handler) roleOps() map[string]OpFunc {
 			return Done{Message: fmt.Sprintf("%s no longer has role %s", addr, strings.Join(names, ", "))}, nil
 		}),
 		"admin.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			return h.Store.RoleGrants()
+			return h.Store.RoleGrants(ctx)
 		}),
 	}
 }

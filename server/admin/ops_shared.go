@@ -77,8 +77,8 @@ func (h *Handler) config() *config.Config {
 }
 
 // sharedMailbox finds the live shared mailbox at addr.
-func (h *Handler) sharedMailbox(addr string) (*store.Mailbox, error) {
-	mb, err := h.Store.MailboxByAddress(addr)
+func (h *Handler) sharedMailbox(ctx context.Context, addr string) (*store.Mailbox, error) {
+	mb, err := h.Store.MailboxByAddress(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("no shared mailbox %s (see `mailsrv shared list`)", strings.TrimSpace(addr))
 	}
@@ -91,17 +91,17 @@ func (h *Handler) sharedMailbox(addr string) (*store.Mailbox, error) {
 	return mb, nil
 }
 
-func (h *Handler) sharedInfo(mb *store.Mailbox) (SharedInfo, error) {
+func (h *Handler) sharedInfo(ctx context.Context, mb *store.Mailbox) (SharedInfo, error) {
 	info := SharedInfo{Address: mb.Address, Name: mb.Name, Owner: mb.Owner, HasPassword: mb.PasswordHash != "",
 		Created: mb.Created, Members: []MemberInfo{}, Seen: seenMode(mb)}
-	entries, err := h.Store.ACL(mb.ID)
+	entries, err := h.Store.ACL(ctx, mb.ID)
 	if err != nil {
 		return info, err
 	}
 	for _, e := range entries {
 		info.Members = append(info.Members, MemberInfo{Member: e.Member, Rights: acl.Effective(e.Rights).String()})
 	}
-	info.Messages, info.Bytes = h.mailboxUsage(mb.ID)
+	info.Messages, info.Bytes = h.mailboxUsage(ctx, mb.ID)
 	return info, nil
 }
 
@@ -125,15 +125,15 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			}
 			var mb *store.Mailbox
 			if a.FromUser {
-				mb, err = h.Store.ConvertUserToShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, actor(ctx))
+				mb, err = h.Store.ConvertUserToShared(ctx, a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain, actor(ctx))
 			} else {
-				mb, err = h.Store.CreateShared(a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain)
+				mb, err = h.Store.CreateShared(ctx, a.Address, a.Name, a.Owner, hash, lim().SharedMailboxesPerDomain)
 			}
 			if err != nil {
 				return nil, err
 			}
 			if perMember {
-				if mb, err = h.Store.SetSeenMode(mb.ID, true, actor(ctx)); err != nil {
+				if mb, err = h.Store.SetSeenMode(ctx, mb.ID, true, actor(ctx)); err != nil {
 					return nil, err
 				}
 			}
@@ -157,33 +157,33 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			if err != nil {
 				return nil, fmt.Errorf("--rights: %v", strings.TrimPrefix(err.Error(), "acl: "))
 			}
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.Grant(mb.ID, a.Member, rights, lim().SharedMailboxMembers, actor(ctx)); err != nil {
+			if err := h.Store.Grant(ctx, mb.ID, a.Member, rights, lim().SharedMailboxMembers, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return Done{Message: fmt.Sprintf("%s may now %s on %s", strings.TrimSpace(a.Member), acl.Effective(rights), mb.Address)}, nil
 		}),
 		"shared.revoke": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.Revoke(mb.ID, a.Member, actor(ctx)); err != nil {
+			if err := h.Store.Revoke(ctx, mb.ID, a.Member, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return Done{Message: strings.TrimSpace(a.Member) + " removed from " + mb.Address}, nil
 		}),
 		"shared.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			mbs, err := h.Store.SharedMailboxes()
+			mbs, err := h.Store.SharedMailboxes(ctx)
 			if err != nil {
 				return nil, err
 			}
 			out := []SharedInfo{}
 			for i := range mbs {
-				info, err := h.sharedInfo(&mbs[i])
+				info, err := h.sharedInfo(ctx, &mbs[i])
 				if err != nil {
 					return nil, err
 				}
@@ -192,18 +192,18 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			return out, nil
 		}),
 		"shared.show": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			return h.sharedInfo(mb)
+			return h.sharedInfo(ctx, mb)
 		}),
 		"shared.rename": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			old, err := h.sharedMailbox(a.Address)
+			old, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			mb, err := h.Store.RenameShared(old.Address, a.NewAddr, a.Name, actor(ctx))
+			mb, err := h.Store.RenameShared(ctx, old.Address, a.NewAddr, a.Name, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -213,7 +213,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 			return Done{Message: fmt.Sprintf("shared mailbox %s is now named %q", mb.Address, mb.Name)}, nil
 		}),
 		"shared.remove": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			item, err := h.Store.RemoveShared(a.Address, actor(ctx))
+			item, err := h.Store.RemoveShared(ctx, a.Address, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -221,7 +221,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 				item.Address, item.ID, item.ID)}, nil
 		}),
 		"shared.audit": op(func(ctx context.Context, a sharedArgs) (any, error) {
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -233,7 +233,7 @@ func (h *Handler) sharedOps() map[string]OpFunc {
 				}
 				since = h.now().Add(-d)
 			}
-			log, err := h.Store.AuditLog(mb.ID, since)
+			log, err := h.Store.AuditLog(ctx, mb.ID, since)
 			if err != nil {
 				return nil, err
 			}

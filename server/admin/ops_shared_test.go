@@ -34,11 +34,11 @@ func newSharedHandler(t *testing.T) (*Handler, *testClock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"alice", "bob", "carol"} {
-		if _, err := st.AddUser(u+"@example.com", "", "x"); err != nil {
+		if _, err := st.AddUser(t.Context(), u+"@example.com", "", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +107,7 @@ func TestSharedCreateErrors(t *testing.T) {
 func TestSharedGrantRevoke(t *testing.T) {
 	h, _ := newSharedHandler(t)
 	mustDo(t, h, "shared.create", map[string]any{"address": "info@example.com", "owner": "alice@example.com"}, nil)
-	mb, _ := h.Store.MailboxByAddress("info@example.com")
+	mb, _ := h.Store.MailboxByAddress(t.Context(), "info@example.com")
 
 	wantErr(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "ghost@example.com", "rights": "read"}, "not a local user")
 	wantErr(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "bob@example.com", "rights": "read,fly"}, `unknown right "fly"`)
@@ -117,10 +117,10 @@ func TestSharedGrantRevoke(t *testing.T) {
 
 	mustDo(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "bob@example.com", "rights": "read,manage"}, nil)
 	// Effective at once for sessions that ask per command.
-	if r, _ := h.Store.RightsOf(mb.ID, "bob@example.com"); r != acl.Read|acl.Manage {
+	if r, _ := h.Store.RightsOf(t.Context(), mb.ID, "bob@example.com"); r != acl.Read|acl.Manage {
 		t.Fatalf("rights after grant: %v", r)
 	}
-	if sf, _ := h.Store.SharedFor("bob@example.com"); len(sf) != 1 {
+	if sf, _ := h.Store.SharedFor(t.Context(), "bob@example.com"); len(sf) != 1 {
 		t.Fatalf("SharedFor after grant: %+v", sf)
 	}
 	// Re-grant replaces (no duplicate member).
@@ -134,10 +134,10 @@ func TestSharedGrantRevoke(t *testing.T) {
 	wantErr(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "alice@example.com"}, "owner")
 	wantErr(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "carol@example.com"}, "not a member")
 	mustDo(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "bob@example.com"}, nil)
-	if r, _ := h.Store.RightsOf(mb.ID, "bob@example.com"); r != 0 {
+	if r, _ := h.Store.RightsOf(t.Context(), mb.ID, "bob@example.com"); r != 0 {
 		t.Fatalf("rights after revoke: %v", r)
 	}
-	if sf, _ := h.Store.SharedFor("bob@example.com"); len(sf) != 0 {
+	if sf, _ := h.Store.SharedFor(t.Context(), "bob@example.com"); len(sf) != 0 {
 		t.Fatalf("SharedFor after revoke: %+v", sf)
 	}
 
@@ -160,7 +160,7 @@ func TestSharedMemberLimit(t *testing.T) {
 		t.Fatalf("default limit %d", limit)
 	}
 	for i := 0; i <= limit; i++ {
-		if _, err := h.Store.AddUser(fmt.Sprintf("u%d@example.com", i), "", "x"); err != nil {
+		if _, err := h.Store.AddUser(t.Context(), fmt.Sprintf("u%d@example.com", i), "", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,10 +187,10 @@ func TestSharedRenameRemoveAudit(t *testing.T) {
 	if !strings.Contains(d.Message, "alias") {
 		t.Fatalf("rename message %q", d.Message)
 	}
-	if ids, err := h.Store.Resolve("info@example.com"); err != nil || len(ids) != 1 {
+	if ids, err := h.Store.Resolve(t.Context(), "info@example.com"); err != nil || len(ids) != 1 {
 		t.Fatalf("old address: %v %v", ids, err)
 	}
-	if sf, _ := h.Store.SharedFor("alice@example.com"); len(sf) != 1 || sf[0].Mailbox.Address != "contact@example.com" {
+	if sf, _ := h.Store.SharedFor(t.Context(), "alice@example.com"); len(sf) != 1 || sf[0].Mailbox.Address != "contact@example.com" {
 		t.Fatalf("SharedFor: %+v", sf)
 	}
 	var log []AuditInfo
@@ -213,7 +213,7 @@ func TestSharedRenameRemoveAudit(t *testing.T) {
 
 func TestSharedFromUser(t *testing.T) {
 	h, _ := newSharedHandler(t)
-	acct, _ := h.Store.User("carol@example.com")
+	acct, _ := h.Store.User(t.Context(), "carol@example.com")
 	deliverTo(t, h.Store, acct.MailboxID, "Subject: old\r\n\r\nx\r\n")
 	mustDo(t, h, "shared.create", map[string]any{"address": "carol@example.com", "from_user": true, "owner": "alice@example.com"}, nil)
 	var info SharedInfo
@@ -226,7 +226,7 @@ func TestSharedFromUser(t *testing.T) {
 
 func deliverTo(t *testing.T, st *store.Store, mbid uint64, msg string) []store.Delivered {
 	t.Helper()
-	w, err := st.NewBlob(0)
+	w, err := st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func deliverTo(t *testing.T, st *store.Store, mbid uint64, msg string) []store.D
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid}}})
+	d, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid}}})
 	if err != nil {
 		w.Abort()
 		t.Fatal(err)

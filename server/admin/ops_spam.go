@@ -22,13 +22,13 @@ type spamArgs struct {
 	Address string `json:"address"`
 }
 
-func (h *Handler) spamOps() map[string]OpFunc {
+func (h *Handler) spamOps(ctx context.Context) map[string]OpFunc {
 	mailbox := func(addr string) (*store.Mailbox, error) {
 		norm, err := store.NormalizeAddress(addr)
 		if err != nil {
 			return nil, err
 		}
-		mb, err := h.Store.MailboxByAddress(norm)
+		mb, err := h.Store.MailboxByAddress(ctx, norm)
 		if err != nil {
 			return nil, fmt.Errorf("%s is not a user or shared mailbox: %w", norm, err)
 		}
@@ -40,7 +40,7 @@ func (h *Handler) spamOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			st, err := h.Store.SpamStatsOf(mb.ID)
+			st, err := h.Store.SpamStatsOf(ctx, mb.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -52,7 +52,7 @@ func (h *Handler) spamOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.SpamReset(mb.ID); err != nil {
+			if err := h.Store.SpamReset(ctx, mb.ID); err != nil {
 				return nil, err
 			}
 			return Done{Message: fmt.Sprintf("junk filter of %s reset: it forgot every trained message and known sender", mb.Address)}, nil

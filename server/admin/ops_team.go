@@ -121,7 +121,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 			if (a.To == "") == !a.None {
 				return nil, errors.New("give either --to MEMBER or --none")
 			}
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -131,7 +131,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 					return nil, fmt.Errorf("--to: %w", err)
 				}
 			}
-			tm, err := h.Store.Assign(mb.ID, a.MessageID, member, actor(ctx))
+			tm, err := h.Store.Assign(ctx, mb.ID, a.MessageID, member, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -141,11 +141,11 @@ func (h *Handler) teamOps() map[string]OpFunc {
 			return Done{Message: fmt.Sprintf("%s in %s is assigned to %s", tm.MessageID, mb.Address, member)}, nil
 		}),
 		"shared.done": op(func(ctx context.Context, a teamArgs) (any, error) {
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			tm, err := h.Store.SetDone(mb.ID, a.MessageID, !a.Undo, actor(ctx))
+			tm, err := h.Store.SetDone(ctx, mb.ID, a.MessageID, !a.Undo, actor(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +158,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 			if a.Unassigned && a.AssignedTo != "" {
 				return nil, errors.New("--unassigned and --assigned-to exclude each other: give one")
 			}
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -168,7 +168,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 					return nil, fmt.Errorf("--assigned-to: %w", err)
 				}
 			}
-			msgs, err := h.Store.TeamInbox(mb.ID)
+			msgs, err := h.Store.TeamInbox(ctx, mb.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -181,7 +181,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 			if a.AutoReply == "" && !a.NoAutoReply && a.RemindAfter == "" && a.Seen == "" {
 				return nil, errors.New("nothing to set: give --seen shared|per-member, --auto-reply-file FILE, --no-auto-reply or --remind-after DURATION")
 			}
-			mb, err := h.sharedMailbox(a.Address)
+			mb, err := h.sharedMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -190,7 +190,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 				if err != nil {
 					return nil, err
 				}
-				if mb, err = h.Store.SetSeenMode(mb.ID, perMember, actor(ctx)); err != nil {
+				if mb, err = h.Store.SetSeenMode(ctx, mb.ID, perMember, actor(ctx)); err != nil {
 					return nil, err
 				}
 			}
@@ -201,7 +201,7 @@ func (h *Handler) teamOps() map[string]OpFunc {
 						return nil, fmt.Errorf("--remind-after: want a duration like 4h or 2d (0 turns reminders off)")
 					}
 				}
-				if mb, err = h.Store.SetRemindAfter(mb.ID, d, actor(ctx)); err != nil {
+				if mb, err = h.Store.SetRemindAfter(ctx, mb.ID, d, actor(ctx)); err != nil {
 					return nil, err
 				}
 			}
@@ -210,14 +210,14 @@ func (h *Handler) teamOps() map[string]OpFunc {
 				if a.AutoReply != "" {
 					ar = &store.AutoReply{Body: a.AutoReply}
 				}
-				if mb, err = h.Store.SetAutoReply(mb.ID, ar, actor(ctx)); err != nil {
+				if mb, err = h.Store.SetAutoReply(ctx, mb.ID, ar, actor(ctx)); err != nil {
 					return nil, err
 				}
 			}
 			return h.autoReplyInfo(mb), nil
 		}),
 		"vacation.set": op(func(ctx context.Context, a teamArgs) (any, error) {
-			mb, err := h.personalMailbox(a.Address)
+			mb, err := h.personalMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -233,23 +233,23 @@ func (h *Handler) teamOps() map[string]OpFunc {
 					return nil, fmt.Errorf("--until %s is in the past", a.Until)
 				}
 			}
-			if mb, err = h.Store.SetAutoReply(mb.ID, ar, actor(ctx)); err != nil {
+			if mb, err = h.Store.SetAutoReply(ctx, mb.ID, ar, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return h.autoReplyInfo(mb), nil
 		}),
 		"vacation.off": op(func(ctx context.Context, a teamArgs) (any, error) {
-			mb, err := h.personalMailbox(a.Address)
+			mb, err := h.personalMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := h.Store.SetAutoReply(mb.ID, nil, actor(ctx)); err != nil {
+			if _, err := h.Store.SetAutoReply(ctx, mb.ID, nil, actor(ctx)); err != nil {
 				return nil, err
 			}
 			return Done{Message: "vacation notice of " + mb.Address + " is off"}, nil
 		}),
 		"vacation.show": op(func(ctx context.Context, a teamArgs) (any, error) {
-			mb, err := h.personalMailbox(a.Address)
+			mb, err := h.personalMailbox(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -259,8 +259,8 @@ func (h *Handler) teamOps() map[string]OpFunc {
 }
 
 // personalMailbox finds the live personal mailbox of user addr.
-func (h *Handler) personalMailbox(addr string) (*store.Mailbox, error) {
-	mb, err := h.Store.MailboxByAddress(addr)
+func (h *Handler) personalMailbox(ctx context.Context, addr string) (*store.Mailbox, error) {
+	mb, err := h.Store.MailboxByAddress(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("no user %s (see `mailsrv user list`)", strings.TrimSpace(addr))
 	}

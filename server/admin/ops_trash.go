@@ -31,7 +31,7 @@ func (h *Handler) retention() time.Duration {
 func (h *Handler) trashOps() map[string]OpFunc {
 	return map[string]OpFunc{
 		"trash.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			items, err := h.Store.Trash()
+			items, err := h.Store.Trash(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -39,7 +39,7 @@ func (h *Handler) trashOps() map[string]OpFunc {
 			for _, it := range items {
 				info := TrashInfo{ID: it.ID, Kind: it.Kind, Address: it.Address, DeletedAt: it.DeletedAt,
 					PurgeAfter: it.DeletedAt.Add(h.retention()), Note: it.Note}
-				info.Messages, info.Bytes = h.mailboxUsage(it.MailboxID)
+				info.Messages, info.Bytes = h.mailboxUsage(ctx, it.MailboxID)
 				out = append(out, info)
 			}
 			return out, nil
@@ -48,7 +48,7 @@ func (h *Handler) trashOps() map[string]OpFunc {
 			if a.ID == 0 {
 				return nil, fmt.Errorf("give the recycle bin item ID (see `mailsrv trash list`)")
 			}
-			it, err := h.Store.RestoreTrash(a.ID)
+			it, err := h.Store.RestoreTrash(ctx, a.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -59,7 +59,7 @@ func (h *Handler) trashOps() map[string]OpFunc {
 		}),
 		"trash.purge": op(func(ctx context.Context, a trashArgs) (any, error) {
 			if a.ID != 0 {
-				if err := h.Store.PurgeTrash(a.ID); err != nil {
+				if err := h.Store.PurgeTrash(ctx, a.ID); err != nil {
 					return nil, err
 				}
 				return Done{Message: fmt.Sprintf("item %d purged", a.ID)}, nil
@@ -71,7 +71,7 @@ func (h *Handler) trashOps() map[string]OpFunc {
 					return nil, fmt.Errorf("--older-than: %w", err)
 				}
 			}
-			items, err := h.Store.Trash()
+			items, err := h.Store.Trash(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -84,7 +84,7 @@ func (h *Handler) trashOps() map[string]OpFunc {
 				if it.DeletedAt.After(cutoff) {
 					continue
 				}
-				if err := h.Store.PurgeTrash(it.ID); err != nil {
+				if err := h.Store.PurgeTrash(ctx, it.ID); err != nil {
 					errs = append(errs, err.Error())
 					continue
 				}

@@ -43,27 +43,27 @@ func (h *Handler) userOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			acct, err := h.Store.AddUser(a.Address, a.Name, hash)
+			acct, err := h.Store.AddUser(ctx, a.Address, a.Name, hash)
 			if err != nil {
 				return nil, err
 			}
 			return Done{Message: "user " + acct.Address + " added"}, nil
 		}),
 		"user.list": op(func(ctx context.Context, _ struct{}) (any, error) {
-			us, err := h.Store.Users()
+			us, err := h.Store.Users(ctx)
 			if err != nil {
 				return nil, err
 			}
 			out := []UserInfo{}
 			for _, u := range us {
 				info := UserInfo{Address: u.Address, Name: u.Name, Created: u.Created}
-				info.Messages, info.Bytes = h.mailboxUsage(u.MailboxID)
+				info.Messages, info.Bytes = h.mailboxUsage(ctx, u.MailboxID)
 				out = append(out, info)
 			}
 			return out, nil
 		}),
 		"user.remove": op(func(ctx context.Context, a userArgs) (any, error) {
-			item, err := h.Store.RemoveUser(a.Address)
+			item, err := h.Store.RemoveUser(ctx, a.Address)
 			if err != nil {
 				return nil, err
 			}
@@ -78,7 +78,7 @@ func (h *Handler) userOps() map[string]OpFunc {
 			if err != nil {
 				return nil, err
 			}
-			if err := h.Store.SetPassword(a.Address, hash); err != nil {
+			if err := h.Store.SetPassword(ctx, a.Address, hash); err != nil {
 				return nil, err
 			}
 			return Done{Message: "password of " + a.Address + " changed"}, nil
@@ -87,8 +87,8 @@ func (h *Handler) userOps() map[string]OpFunc {
 }
 
 // mailboxUsage sums messages and bytes over a mailbox's folders.
-func (h *Handler) mailboxUsage(mbid uint64) (uint32, int64) {
-	fs, err := h.Store.Folders(mbid)
+func (h *Handler) mailboxUsage(ctx context.Context, mbid uint64) (uint32, int64) {
+	fs, err := h.Store.Folders(ctx, mbid)
 	if err != nil {
 		return 0, 0
 	}

@@ -22,7 +22,7 @@ func TestArgumentsDecodedStrictly(t *testing.T) {
 			t.Errorf("%s %s: error %q, want %q", c.op, c.args, resp.Error, c.want)
 		}
 	}
-	if _, err := h.Store.User("dave@example.com"); err == nil {
+	if _, err := h.Store.User(t.Context(), "dave@example.com"); err == nil {
 		t.Error("user.add with a misspelt field still added the user")
 	}
 	// Absent and null arguments are fine for operations without any.

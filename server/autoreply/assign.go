@@ -75,19 +75,19 @@ func assignments(ev store.Event) []assignNotice {
 }
 
 func (r *Responder) notifyAssigned(ctx context.Context, n assignNotice) error {
-	prefs, err := r.Store.Prefs(n.member)
+	prefs, err := r.Store.Prefs(ctx, n.member)
 	if err != nil || !prefs.AssignMail {
 		return err
 	}
-	mb, err := r.Store.Mailbox(n.mailboxID)
+	mb, err := r.Store.Mailbox(ctx, n.mailboxID)
 	if err != nil {
 		return err
 	}
-	f, err := r.Store.FolderByID(n.folderID)
+	f, err := r.Store.FolderByID(ctx, n.folderID)
 	if err != nil {
 		return err
 	}
-	msgs, err := r.Store.Messages(n.folderID, []uint32{n.uid})
+	msgs, err := r.Store.Messages(ctx, n.folderID, []uint32{n.uid})
 	if err != nil || len(msgs) == 0 {
 		return err // expunged meanwhile: nothing to tell
 	}

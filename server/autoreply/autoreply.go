@@ -68,7 +68,7 @@ func (r *Responder) Delivered(ctx context.Context, in Incoming) {
 	}
 	var h *mail.Header
 	for _, id := range in.Mailboxes {
-		mb, err := r.Store.Mailbox(id)
+		mb, err := r.Store.Mailbox(ctx, id)
 		if err != nil || !mb.AutoReply.Active(r.Store.Now()) {
 			continue
 		}
@@ -166,10 +166,10 @@ func (r *Responder) answer(ctx context.Context, mb *store.Mailbox, sender string
 	if to == mb.Address {
 		return nil
 	}
-	if ids, err := r.Store.Resolve(to); err == nil && len(ids) == 1 && ids[0] == mb.ID {
+	if ids, err := r.Store.Resolve(ctx, to); err == nil && len(ids) == 1 && ids[0] == mb.ID {
 		return nil // an alias of the mailbox itself
 	}
-	ok, err := r.Store.ClaimAutoReply(mb.ID, to, Every)
+	ok, err := r.Store.ClaimAutoReply(ctx, mb.ID, to, Every)
 	if err != nil || !ok {
 		return err
 	}
@@ -222,7 +222,7 @@ func (r *Responder) compose(mb *store.Mailbox, to string, h *mail.Header) []byte
 // locally or through the outbound queue, with keepSent a copy in mb's
 // Sent.
 func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg []byte, keepSent bool) error {
-	sigs, err := r.sign(store.DomainOf(mb.Address), msg)
+	sigs, err := r.sign(ctx, store.DomainOf(mb.Address), msg)
 	if err != nil {
 		return fmt.Errorf("DKIM signing: %w", err)
 	}
@@ -230,7 +230,7 @@ func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg 
 	if keepSent {
 		d.Targets = append(d.Targets, store.Target{MailboxID: mb.ID, Folder: "Sent", Flags: []string{store.FlagSeen}})
 	}
-	ids, err := r.Store.Resolve(to)
+	ids, err := r.Store.Resolve(ctx, to)
 	switch {
 	case err == nil:
 		for _, id := range ids {
@@ -241,7 +241,7 @@ func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg 
 	default:
 		return err
 	}
-	if _, err := r.Store.DeliverBytes(d, msg); err != nil {
+	if _, err := r.Store.DeliverBytes(ctx, d, msg); err != nil {
 		return err
 	}
 	if d.Queue != nil && r.Wake != nil {
@@ -251,8 +251,8 @@ func (r *Responder) Send(ctx context.Context, mb *store.Mailbox, to string, msg 
 }
 
 // sign returns the DKIM-Signature fields of msg, one per key of domain.
-func (r *Responder) sign(domain string, msg []byte) (string, error) {
-	dom, err := r.Store.GetDomain(domain)
+func (r *Responder) sign(ctx context.Context, domain string, msg []byte) (string, error) {
+	dom, err := r.Store.GetDomain(ctx, domain)
 	if err != nil {
 		return "", err
 	}
@@ -288,20 +288,25 @@ const autoReplyTimeout = time.Minute
 // goroutine: the sender has its answer without waiting for the replies,
 // and a panic there is logged instead of taking the server down. auth is
 // the MX verdict, nil for an authenticated submission.
-func (r *Responder) DeliveredBlob(from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger) {
+func (r *Responder) DeliveredBlob(ctx context.Context, from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger) {
 	if from == "" || len(mailboxes) == 0 {
 		return
 	}
 	if log == nil {
 		log = r.Log
 	}
+	// The reply work outlives the caller's request: keep its values, not
+	// its cancellation.
+	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("automatic reply panicked", "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
-		f, err := r.Store.OpenBlob(blobID)
+		ctx, cancel := context.WithTimeout(ctx, autoReplyTimeout)
+		defer cancel()
+		f, err := r.Store.OpenBlob(ctx, blobID)
 		if err != nil {
 			log.Warn("automatic reply: reading the message", "err", err)
 			return
@@ -311,8 +316,6 @@ func (r *Responder) DeliveredBlob(from, blobID string, auth *msgauth.Result, mai
 		if err != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), autoReplyTimeout)
-		defer cancel()
 		r.Delivered(ctx, Incoming{MailFrom: from, Header: hdr, Auth: auth, Mailboxes: mailboxes, Log: log})
 	}()
 }

@@ -28,7 +28,7 @@ func (r *Responder) RunDigests(ctx context.Context, interval time.Duration, now 
 		if err := r.Digests(ctx, now()); err != nil {
 			r.Log.Error("reminder digests", "err", err)
 		}
-		if _, err := r.Store.PruneAutoReplies(now().Add(-Every)); err != nil {
+		if _, err := r.Store.PruneAutoReplies(ctx, now().Add(-Every)); err != nil {
 			r.Log.Error("pruning the automatic reply log", "err", err)
 		}
 		select {
@@ -46,7 +46,7 @@ func (r *Responder) RunDigests(ctx context.Context, interval time.Duration, now 
 // somebody goes to its assignee only, an unassigned one to every member
 // who can read the mailbox. A member with nothing to hear of gets no mail.
 func (r *Responder) Digests(ctx context.Context, now time.Time) error {
-	mbs, err := r.Store.SharedMailboxes()
+	mbs, err := r.Store.SharedMailboxes(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (r *Responder) Digests(ctx context.Context, now time.Time) error {
 		if mb.RemindAfter <= 0 {
 			continue
 		}
-		due, err := r.dueDigest(mb, now)
+		due, err := r.dueDigest(ctx, mb, now)
 		if err != nil {
 			r.Log.Warn("reminder digest", "mailbox", mb.Address, "err", err)
 			continue
@@ -63,7 +63,7 @@ func (r *Responder) Digests(ctx context.Context, now time.Time) error {
 		if len(due) == 0 {
 			continue
 		}
-		if ok, err := r.Store.ClaimDigest(mb.ID, now, DigestEvery); err != nil || !ok {
+		if ok, err := r.Store.ClaimDigest(ctx, mb.ID, now, DigestEvery); err != nil || !ok {
 			continue
 		}
 		for _, member := range sortedKeys(due) {
@@ -79,8 +79,8 @@ func (r *Responder) Digests(ctx context.Context, now time.Time) error {
 }
 
 // dueDigest maps each member to the waiting messages they hear of.
-func (r *Responder) dueDigest(mb *store.Mailbox, now time.Time) (map[string][]store.TeamMessage, error) {
-	msgs, err := r.Store.TeamInbox(mb.ID)
+func (r *Responder) dueDigest(ctx context.Context, mb *store.Mailbox, now time.Time) (map[string][]store.TeamMessage, error) {
+	msgs, err := r.Store.TeamInbox(ctx, mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (r *Responder) dueDigest(mb *store.Mailbox, now time.Time) (map[string][]st
 	if mb.Owner != "" {
 		members = append(members, mb.Owner)
 	}
-	entries, err := r.Store.ACL(mb.ID)
+	entries, err := r.Store.ACL(ctx, mb.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func deliver(t *testing.T, st *store.Store, mbid uint64, folder, msg string, fla
 
 func deliverAt(t *testing.T, st *store.Store, at time.Time, mbid uint64, folder, msg string, flags ...string) {
 	t.Helper()
-	w, err := st.NewBlob(0)
+	w, err := st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func deliverAt(t *testing.T, st *store.Store, at time.Time, mbid uint64, folder,
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Deliver(store.Delivery{Blob: w, InternalDate: at, Targets: []store.Target{{MailboxID: mbid, Folder: folder, Flags: flags}}}); err != nil {
+	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, InternalDate: at, Targets: []store.Target{{MailboxID: mbid, Folder: folder, Flags: flags}}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -35,16 +35,16 @@ func deliverAt(t *testing.T, st *store.Store, at time.Time, mbid uint64, folder,
 // inbox returns the text of every message in addr's INBOX.
 func inbox(t *testing.T, st *store.Store, addr string) []string {
 	t.Helper()
-	mb, err := st.MailboxByAddress(addr)
+	mb, err := st.MailboxByAddress(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := st.GetFolder(mb.ID, "INBOX")
-	uids, _ := st.FolderUIDs(f.ID)
-	ms, _ := st.Messages(f.ID, uids)
+	f, _ := st.GetFolder(t.Context(), mb.ID, "INBOX")
+	uids, _ := st.FolderUIDs(t.Context(), f.ID)
+	ms, _ := st.Messages(t.Context(), f.ID, uids)
 	var out []string
 	for i := range ms {
-		r, err := st.OpenMessage(&ms[i])
+		r, err := st.OpenMessage(t.Context(), &ms[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,18 +65,18 @@ func TestReminderDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	st.AddDomain(store.Domain{Name: "example.com"})
+	st.AddDomain(t.Context(), store.Domain{Name: "example.com"})
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		if _, err := st.AddUser(u+"@example.com", "", "x"); err != nil {
+		if _, err := st.AddUser(t.Context(), u+"@example.com", "", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, err := st.CreateShared("info@example.com", "Info", "alice@example.com", "", 0)
+	info, err := st.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Grant(info.ID, "bob@example.com", acl.Read|acl.Manage, 0, "admin")
-	st.Grant(info.ID, "carol@example.com", acl.Read, 0, "admin")
+	st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.Manage, 0, "admin")
+	st.Grant(t.Context(), info.ID, "carol@example.com", acl.Read, 0, "admin")
 	msg := func(id, subject string) string {
 		return "From: c@remote.example\r\nTo: info@example.com\r\nSubject: " + subject + "\r\nMessage-ID: <" + id + ">\r\n\r\nhi\r\n"
 	}
@@ -94,7 +94,7 @@ func TestReminderDigest(t *testing.T) {
 	if n := len(inbox(t, st, "alice@example.com")); n != 0 {
 		t.Fatalf("digest without --remind-after: alice has %d messages", n)
 	}
-	if _, err := st.SetRemindAfter(info.ID, 4*time.Hour, "admin"); err != nil {
+	if _, err := st.SetRemindAfter(t.Context(), info.ID, 4*time.Hour, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	// Too early: nothing waited 4h.

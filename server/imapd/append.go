@@ -47,7 +47,7 @@ func (s *session) BeginAppend(name string) (imapserver.AppendTx, error) {
 	if err := need(t, acl.OpAppend); err != nil {
 		return nil, err
 	}
-	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	f, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder)
 	if err != nil {
 		// Deliver would fall back to INBOX; APPEND must not.
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
@@ -60,7 +60,7 @@ func (a *appendTx) Add(r imap.LiteralReader, o *imap.AppendOptions) error {
 		return err
 	}
 	s, st := a.s, a.s.srv.st
-	w, err := st.NewBlob(s.srv.maxBytes)
+	w, err := st.NewBlob(s.ctx, s.srv.maxBytes)
 	if err != nil {
 		return mapStoreErr(err)
 	}
@@ -121,7 +121,7 @@ func (a *appendTx) Commit() (*imapserver.MultiAppendData, error) {
 	var outs [][]store.Delivered
 	if len(ds) > 0 {
 		var err error
-		if outs, err = a.s.srv.st.DeliverAll(ds); err != nil {
+		if outs, err = a.s.srv.st.DeliverAll(a.s.ctx, ds); err != nil {
 			a.Abort()
 			return nil, mapStoreErr(err)
 		}

@@ -46,10 +46,10 @@ func TestSharedFolderConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.AddUser("erin@example.com", "erin", hash); err != nil {
+	if _, err := e.st.AddUser(t.Context(), "erin@example.com", "erin", hash); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.Grant(e.info.ID, "erin@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
+	if err := e.st.Grant(t.Context(), e.info.ID, "erin@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	const folder = "Shared/info@example.com/INBOX"
@@ -157,11 +157,11 @@ func TestSharedFolderConcurrency(t *testing.T) {
 	wg.Wait()
 
 	// Convergence: every session's view is the store's.
-	f, err := e.st.GetFolder(e.info.ID, "INBOX")
+	f, err := e.st.GetFolder(t.Context(), e.info.ID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := e.st.FolderFlags(f.ID)
+	want, err := e.st.FolderFlags(t.Context(), f.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

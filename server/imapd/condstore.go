@@ -38,7 +38,7 @@ func (s *session) QResyncSelect(w *imapserver.FetchWriter, p *imap.SelectQResync
 	if p.UIDValidity != sel.uidValidity || p.ModSeq >= view.modseq {
 		return nil // another folder incarnation (full resync), or nothing new
 	}
-	ch, err := s.srv.st.ChangesSinceAs(sel.fid, p.ModSeq, sel.viewer)
+	ch, err := s.srv.st.ChangesSinceAs(s.ctx, sel.fid, p.ModSeq, sel.viewer)
 	if err != nil {
 		return mapStoreErr(err)
 	}
@@ -131,7 +131,7 @@ func (s *session) changedSince(refs []msgRef, since uint64) ([]msgRef, error) {
 	if since == 0 || len(refs) == 0 {
 		return refs, nil
 	}
-	flags, err := s.srv.st.FlagsOfAs(s.sel.fid, refUIDs(refs), s.sel.viewer)
+	flags, err := s.srv.st.FlagsOfAs(s.ctx, s.sel.fid, refUIDs(refs), s.sel.viewer)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -156,7 +156,7 @@ func (s *session) writeFetchVanished(w *imapserver.FetchWriter, numSet imap.NumS
 	if !ok || imap.IsSearchRes(numSet) {
 		set = s.sel.searchRes
 	}
-	ch, err := s.srv.st.ChangesSinceAs(s.sel.fid, since, s.sel.viewer)
+	ch, err := s.srv.st.ChangesSinceAs(s.ctx, s.sel.fid, since, s.sel.viewer)
 	if err != nil {
 		return mapStoreErr(err)
 	}
@@ -170,7 +170,7 @@ func (s *session) writeFetchVanished(w *imapserver.FetchWriter, numSet imap.NumS
 	}
 	fs.mu.Unlock()
 	// UIDs at and above the folder's UIDNEXT never existed.
-	if f, err := s.srv.st.FolderByID(s.sel.fid); err == nil {
+	if f, err := s.srv.st.FolderByID(s.ctx, s.sel.fid); err == nil {
 		uidNext = max(uidNext, f.UIDNext)
 	}
 	// Messages still in the client's view learn of their expunge from

@@ -260,8 +260,8 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 		if got := fmt.Sprint(sortedState(cache)); got != want {
 			t.Fatalf("round %d: resynced cache\n%s\nreplay\n%s\nQRESYNC answer %q", round, got, want, l)
 		}
-		f, _ := e.st.GetFolder(alice, "INBOX")
-		ff, _ := e.st.FolderFlags(f.ID)
+		f, _ := e.st.GetFolder(t.Context(), alice, "INBOX")
+		ff, _ := e.st.FolderFlags(t.Context(), f.ID)
 		st := map[uint32][]string{}
 		for _, x := range ff {
 			st[x.UID] = x.Flags
@@ -433,9 +433,9 @@ func TestQResyncBehindPrunedTombstones(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	st.AddDomain(store.Domain{Name: "example.com"})
+	st.AddDomain(t.Context(), store.Domain{Name: "example.com"})
 	hash, _ := auth.HashPassword(testPassword)
-	if _, err := st.AddUser("alice@example.com", "alice", hash); err != nil {
+	if _, err := st.AddUser(t.Context(), "alice@example.com", "alice", hash); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st}
@@ -454,8 +454,8 @@ func TestQResyncBehindPrunedTombstones(t *testing.T) {
 	mu.Lock()
 	now = now.Add(31 * 24 * time.Hour)
 	mu.Unlock()
-	f, _ := st.GetFolder(alice, "INBOX")
-	if _, err := st.Expunge(f.ID, []uint32{4}, ""); err != nil { // prunes 2's tombstone
+	f, _ := st.GetFolder(t.Context(), alice, "INBOX")
+	if _, err := st.Expunge(t.Context(), f.ID, []uint32{4}, ""); err != nil { // prunes 2's tombstone
 		t.Fatal(err)
 	}
 	for _, q := range []string{fmt.Sprintf("(%d %d 1:5)", uv, ms), fmt.Sprintf("(%d %d)", uv, ms)} {

@@ -104,11 +104,11 @@ func TestRefusedCommandBytesNeverRun(t *testing.T) {
 
 func (e *env) inboxUIDs(addr string) []uint32 {
 	e.t.Helper()
-	f, err := e.st.GetFolder(e.mailbox(addr), "INBOX")
+	f, err := e.st.GetFolder(e.t.Context(), e.mailbox(addr), "INBOX")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	uids, err := e.st.FolderUIDs(f.ID)
+	uids, err := e.st.FolderUIDs(e.t.Context(), f.ID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -56,11 +56,11 @@ func (s *session) aclResolve(name string) (*aclTarget, error) {
 		if err != nil {
 			return nil, errNoSuchMailbox
 		}
-		mb, err := s.srv.st.MailboxByAddress(addr)
+		mb, err := s.srv.st.MailboxByAddress(s.ctx, addr)
 		if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil {
 			return nil, errNoSuchMailbox
 		}
-		r, err := s.srv.st.RightsOf(mb.ID, s.user)
+		r, err := s.srv.st.RightsOf(s.ctx, mb.ID, s.user)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +77,7 @@ func (s *session) aclResolve(name string) (*aclTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.srv.st.GetFolder(t.mb.ID, t.folder); err != nil {
+	if _, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errNoSuchMailbox
 		}
@@ -102,7 +102,7 @@ func (s *session) mayAdminister(mb *store.Mailbox) (bool, error) {
 	if mb.Owner != "" && mb.Owner == s.user {
 		return true, nil
 	}
-	roles, err := s.srv.st.RolesOf(s.user)
+	roles, err := s.srv.st.RolesOf(s.ctx, s.user)
 	if err != nil {
 		return false, err
 	}
@@ -138,7 +138,7 @@ func (s *session) GetACL(mailbox string) ([]imapserver.ACLEntry, error) {
 	if t.mb.Owner != "" {
 		out = append(out, imapserver.ACLEntry{Identifier: imap.RightsIdentifier(t.mb.Owner), Rights: all})
 	}
-	entries, err := s.srv.st.ACL(t.mb.ID)
+	entries, err := s.srv.st.ACL(s.ctx, t.mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (s *session) SetACL(mailbox string, id imap.RightsIdentifier, mod imap.Righ
 			Text: member + " owns " + t.mb.Address + " and keeps every right; reassign the mailbox to change that"}
 	}
 	current := acl.Rights(0)
-	entries, err := s.srv.st.ACL(t.mb.ID)
+	entries, err := s.srv.st.ACL(s.ctx, t.mb.ID)
 	if err != nil {
 		return err
 	}
@@ -239,14 +239,14 @@ func (s *session) SetACL(mailbox string, id imap.RightsIdentifier, mod imap.Righ
 		if current == 0 {
 			return nil // nothing granted, nothing to revoke
 		}
-		return s.aclErr(s.srv.st.Revoke(t.mb.ID, member, s.user))
+		return s.aclErr(s.srv.st.Revoke(s.ctx, t.mb.ID, member, s.user))
 	}
 	next |= current & (acl.Send | acl.SendOnBehalf) // no letter: kept as they are
 	if acl.Effective(next) == acl.Effective(current) {
 		return nil
 	}
 	s.log.Info("setacl", "mailbox", t.mb.Address, "member", member, "rights", next.String())
-	return s.aclErr(s.srv.st.Grant(t.mb.ID, member, next, s.srv.opts.Limits.SharedMailboxMembers, s.user))
+	return s.aclErr(s.srv.st.Grant(s.ctx, t.mb.ID, member, next, s.srv.opts.Limits.SharedMailboxMembers, s.user))
 }
 
 func (s *session) DeleteACL(mailbox string, id imap.RightsIdentifier) error {
@@ -262,7 +262,7 @@ func (s *session) DeleteACL(mailbox string, id imap.RightsIdentifier) error {
 		return err
 	}
 	s.log.Info("deleteacl", "mailbox", t.mb.Address, "member", member)
-	return s.aclErr(s.srv.st.Revoke(t.mb.ID, member, s.user))
+	return s.aclErr(s.srv.st.Revoke(s.ctx, t.mb.ID, member, s.user))
 }
 
 // lettersToRights is SPEC §5's mapping of an RFC 4314 letter set.

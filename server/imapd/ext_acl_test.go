@@ -145,10 +145,10 @@ func TestACLNonOwnerRefused(t *testing.T) {
 	if _, tagged := rc.cmd(`DELETEACL "` + infoInbox + `" carol@example.com`); !strings.Contains(tagged, "NO [NOPERM]") {
 		t.Fatalf("bob DELETEACL: %s", tagged)
 	}
-	if r, _ := e.st.RightsOf(e.info.ID, "dave@example.com"); r != 0 {
+	if r, _ := e.st.RightsOf(t.Context(), e.info.ID, "dave@example.com"); r != 0 {
 		t.Fatalf("dave got %v from a refused SETACL", r)
 	}
-	if r, _ := e.st.RightsOf(e.info.ID, "carol@example.com"); !r.Has(acl.Manage) {
+	if r, _ := e.st.RightsOf(t.Context(), e.info.ID, "carol@example.com"); !r.Has(acl.Manage) {
 		t.Fatalf("carol lost her rights to a refused DELETEACL: %v", r)
 	}
 	// Personal folders are not shared.
@@ -222,7 +222,7 @@ func TestACLOwnerSetAndDelete(t *testing.T) {
 			t.Errorf("GETACL %s = %q, want %q", id, rs, want[string(id)])
 		}
 	}
-	entries, err := e.st.AuditLog(e.info.ID, time.Time{})
+	entries, err := e.st.AuditLog(t.Context(), e.info.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestACLOwnerSetAndDelete(t *testing.T) {
 // revokes the member (SPEC §5).
 func TestACLKeepsSendRights(t *testing.T) {
 	e := newEnv(t)
-	if err := e.st.Grant(e.info.ID, "bob@example.com", acl.Read|acl.Send, 0, "admin"); err != nil {
+	if err := e.st.Grant(t.Context(), e.info.ID, "bob@example.com", acl.Read|acl.Send, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	owner, _ := e.dial("alice@example.com")
@@ -306,7 +306,7 @@ func TestACLKeepsSendRights(t *testing.T) {
 // mailbox it is no member of; the member limit of the config applies.
 func TestACLAdminRoleAndLimit(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.st.GrantRole("dave@example.com", store.RoleSharedMailboxes, "admin"); err != nil {
+	if _, err := e.st.GrantRole(t.Context(), "dave@example.com", store.RoleSharedMailboxes, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := e.dial("dave@example.com")
@@ -325,7 +325,7 @@ func TestACLAdminRoleAndLimit(t *testing.T) {
 	lim.SharedMailboxMembers = 3 // bob, carol, dave
 	e.srv.Close()
 	e.start(Options{Limits: lim})
-	if _, err := e.st.AddUser("erin@example.com", "erin", ""); err != nil {
+	if _, err := e.st.AddUser(t.Context(), "erin@example.com", "erin", ""); err != nil {
 		t.Fatal(err)
 	}
 	owner, _ := e.dial("alice@example.com")

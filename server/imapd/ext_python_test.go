@@ -54,14 +54,14 @@ func TestPythonImaplibACLQuota(t *testing.T) {
 		t.Skip("python3 not installed")
 	}
 	e := newEnv(t)
-	if err := e.st.SetQuota(e.mailbox("alice@example.com"), store.QuotaLimit{Bytes: 1 << 20}, "admin"); err != nil {
+	if err := e.st.SetQuota(t.Context(), e.mailbox("alice@example.com"), store.QuotaLimit{Bytes: 1 << 20}, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(py, "-c", pythonACLClient, e.addr).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok") {
 		t.Fatalf("python imaplib: %v\n%s", err, out)
 	}
-	if r, _ := e.st.RightsOf(e.info.ID, "dave@example.com"); r != 0 {
+	if r, _ := e.st.RightsOf(t.Context(), e.info.ID, "dave@example.com"); r != 0 {
 		t.Fatalf("dave still has %v after DELETEACL", r)
 	}
 }

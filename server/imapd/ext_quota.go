@@ -55,7 +55,7 @@ func (s *session) GetQuota(root string) ([]imapserver.QuotaResource, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.srv.st.QuotaOf(mb.ID)
+	q, err := s.srv.st.QuotaOf(s.ctx, mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,10 +72,10 @@ func (s *session) GetQuotaRoot(mailbox string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.srv.st.GetFolder(t.mb.ID, t.folder); err != nil {
+	if _, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder); err != nil {
 		return nil, mapStoreErr(err)
 	}
-	q, err := s.srv.st.QuotaOf(t.mb.ID)
+	q, err := s.srv.st.QuotaOf(s.ctx, t.mb.ID)
 	if err != nil {
 		return nil, err
 	}

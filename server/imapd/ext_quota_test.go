@@ -16,7 +16,7 @@ func TestQuotaOverIMAP(t *testing.T) {
 	e := newEnv(t)
 	bob := e.mailbox("bob@example.com")
 	e.deliver(bob, "INBOX", testMessage(1))
-	if err := e.st.SetQuota(bob, store.QuotaLimit{Bytes: 4096, Messages: 3}, "admin"); err != nil {
+	if err := e.st.SetQuota(t.Context(), bob, store.QuotaLimit{Bytes: 4096, Messages: 3}, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := e.dial("bob@example.com")
@@ -56,7 +56,7 @@ func TestQuotaOverIMAP(t *testing.T) {
 	ac.Close()
 	_, err = ac.Wait()
 	wantCode(t, "APPEND over quota", err, imap.ResponseCodeOverQuota)
-	if q, _ := e.st.QuotaOf(bob); q.Messages != 1 || q.Bytes != size {
+	if q, _ := e.st.QuotaOf(t.Context(), bob); q.Messages != 1 || q.Bytes != size {
 		t.Fatalf("after the refused APPEND: %+v", q)
 	}
 	// Small ones fit until the message limit (3).
@@ -83,7 +83,7 @@ func TestQuotaOverIMAP(t *testing.T) {
 	}
 	_, err = c.Copy(imap.SeqSetNum(1), "INBOX").Wait()
 	wantCode(t, "COPY into a full mailbox", err, imap.ResponseCodeOverQuota)
-	if q, _ := e.st.QuotaOf(bob); q.Messages != 3 {
+	if q, _ := e.st.QuotaOf(t.Context(), bob); q.Messages != 3 {
 		t.Fatalf("after the refused COPY bob has %d messages", q.Messages)
 	}
 
@@ -92,7 +92,7 @@ func TestQuotaOverIMAP(t *testing.T) {
 	if err != nil || len(roots) != 0 {
 		t.Fatalf("GETQUOTAROOT of an unlimited shared folder: %+v %v", roots, err)
 	}
-	if err := e.st.SetQuota(e.info.ID, store.QuotaLimit{Bytes: 1 << 20}, "admin"); err != nil {
+	if err := e.st.SetQuota(t.Context(), e.info.ID, store.QuotaLimit{Bytes: 1 << 20}, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	roots, err = c.GetQuotaRoot(infoInbox).Wait()

@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -84,7 +83,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 //
 // missed reports that a message of chunk was expunged meanwhile.
 func (s *session) fetchFlags(w *imapserver.FetchWriter, chunk []msgRef, modSeq bool) (missed bool, err error) {
-	flags, err := s.srv.st.FlagsOfAs(s.sel.fid, refUIDs(chunk), s.sel.viewer)
+	flags, err := s.srv.st.FlagsOfAs(s.ctx, s.sel.fid, refUIDs(chunk), s.sel.viewer)
 	if err != nil {
 		return false, err
 	}
@@ -178,9 +177,9 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 		// ENVELOPE, INTERNALDATE, RFC822.SIZE: the head index answers.
 		load = st.MessageHeads
 	}
-	msgs, err := load(s.sel.fid, refUIDs(chunk))
+	msgs, err := load(s.ctx, s.sel.fid, refUIDs(chunk))
 	if err == nil {
-		err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+		err = st.OverlayMessages(s.ctx, s.sel.fid, msgs, s.sel.viewer)
 	}
 	if err != nil {
 		return false, err
@@ -198,7 +197,7 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := st.StoreFlagsIf(s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user, nil)
+			res, err := st.StoreFlagsIf(s.ctx, s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user, nil)
 			if err != nil {
 				return missed, err
 			}
@@ -292,8 +291,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 	// body read whole costs one open and one read (bodybuf.go).
 	var whole []byte
 	if fetchPasses(o) > 0 && m.Size <= maxSharedRead {
-		ctx := context.TODO() // the session's context once store calls take one (issue 15)
-		b, err := st.ReadMessage(ctx, m, s.srv.bodies.get(m.Size))
+		b, err := st.ReadMessage(s.ctx, m, s.srv.bodies.get(m.Size))
 		switch {
 		case err == nil:
 			whole, p.whole = b, b
@@ -310,7 +308,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 		if whole != nil {
 			return io.NopCloser(bytes.NewReader(whole)), nil
 		}
-		return st.OpenMessage(m)
+		return st.OpenMessage(s.ctx, m)
 	}
 	// extract runs fn over a fresh reader of the whole message: go-imap's
 	// extractors each parse from the start, and a large body is streamed
@@ -377,7 +375,7 @@ func (s *session) prepare(m *store.Message, o *imap.FetchOptions) (*prepared, er
 func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, m *store.Message, o *imap.FetchOptions, writeFlags bool) error {
 	p, err := s.prepare(m, o)
 	if errors.Is(err, store.ErrNotFound) {
-		if fl, ferr := s.srv.st.FlagsOfAs(s.sel.fid, []uint32{m.UID}, s.sel.viewer); ferr == nil && len(fl) == 0 {
+		if fl, ferr := s.srv.st.FlagsOfAs(s.ctx, s.sel.fid, []uint32{m.UID}, s.sel.viewer); ferr == nil && len(fl) == 0 {
 			return err // expunged meanwhile: the caller says EXPUNGEISSUED
 		}
 	}

@@ -23,7 +23,7 @@ func (s *session) checkBinaryCTE(msgs []store.Message, o *imap.FetchOptions) err
 			continue
 		}
 		for _, bs := range o.BinarySection {
-			rc, err := s.srv.st.OpenMessage(&msgs[i])
+			rc, err := s.srv.st.OpenMessage(s.ctx, &msgs[i])
 			if err != nil {
 				continue // expunged meanwhile: fetchOne says so
 			}

@@ -40,11 +40,11 @@ func TestFetchOpensSmallBodyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	hash, _ := auth.HashPassword(testPassword)
-	if _, err := st.AddUser("alice@example.com", "alice", hash); err != nil {
+	if _, err := st.AddUser(t.Context(), "alice@example.com", "alice", hash); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st}

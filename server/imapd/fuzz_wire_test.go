@@ -27,14 +27,14 @@ func fuzzServer(f *testing.F) (*store.Store, string, uint64) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(f.Context(), store.Domain{Name: "example.com"}); err != nil {
 		f.Fatal(err)
 	}
 	hash, err := auth.HashPassword(testPassword)
 	if err != nil {
 		f.Fatal(err)
 	}
-	acct, err := st.AddUser("alice@example.com", "alice", hash)
+	acct, err := st.AddUser(f.Context(), "alice@example.com", "alice", hash)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -70,10 +70,10 @@ func FuzzCommandParserLive(f *testing.F) {
 	}
 	st, addr, inbox := fuzzServer(f)
 	for i := 0; i < 3; i++ {
-		w, _ := st.NewBlob(0)
+		w, _ := st.NewBlob(f.Context(), 0)
 		io.WriteString(w, testMessage(i))
 		w.Sync()
-		if _, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: inbox}}}); err != nil {
+		if _, err := st.Deliver(f.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: inbox}}}); err != nil {
 			f.Fatal(err)
 		}
 	}
@@ -158,13 +158,13 @@ func FuzzBodyStructureLive(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		w, err := st.NewBlob(0)
+		w, err := st.NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.Write(raw)
 		w.Sync()
-		d, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: inbox}}})
+		d, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: inbox}}})
 		if err != nil {
 			t.Skip("not storable:", err)
 		}

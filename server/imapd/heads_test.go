@@ -21,11 +21,11 @@ func TestEnvelopeReadsServedFromHeads(t *testing.T) {
 		e.deliver(alice, "INBOX", sortMsg(fmt.Sprintf("<%d@x>", i), subj, fmt.Sprintf("u%d@x", i), "b@x",
 			fmt.Sprintf("Mon, %02d Jan 2024 10:00:00 +0000", i+1), "", "", "b"))
 	}
-	f, err := e.st.GetFolder(alice, "INBOX")
+	f, err := e.st.GetFolder(t.Context(), alice, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.st.EditRecordsForTest(f.ID, func(m *store.Message) { m.Envelope.Subject = "record " + m.Envelope.Subject }); err != nil || n != 3 {
+	if n, err := e.st.EditRecordsForTest(t.Context(), f.ID, func(m *store.Message) { m.Envelope.Subject = "record " + m.Envelope.Subject }); err != nil || n != 3 {
 		t.Fatalf("editing the records: %d, %v", n, err)
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
@@ -44,14 +44,14 @@ func TestEnvelopeReadsServedFromHeads(t *testing.T) {
 	wantLine(t, "SORT DATE FROM", u, tagged, "* SORT 3 2 1")
 
 	// Older data: no head index. The records answer and heads come back.
-	if err := e.st.DropHeadsForTest(f.ID); err != nil {
+	if err := e.st.DropHeadsForTest(t.Context(), f.ID); err != nil {
 		t.Fatal(err)
 	}
 	u, tagged = rc.cmd("FETCH 2 (ENVELOPE)")
 	if len(u) != 1 || !strings.Contains(u[0], `"record alpha"`) || !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("FETCH ENVELOPE without heads: %q %s", u, tagged)
 	}
-	heads, err := e.st.MessageHeads(f.ID, []uint32{2})
+	heads, err := e.st.MessageHeads(t.Context(), f.ID, []uint32{2})
 	if err != nil || len(heads) != 1 || heads[0].Blob != "" || heads[0].Envelope.Subject != "record alpha" {
 		t.Fatalf("head of 2 after the lazy fill: %+v %v", heads, err)
 	}

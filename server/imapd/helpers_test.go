@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	hash, err := auth.HashPassword(testPassword)
@@ -48,18 +48,18 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		if _, err := st.AddUser(u+"@example.com", u, hash); err != nil {
+		if _, err := st.AddUser(t.Context(), u+"@example.com", u, hash); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, err := st.CreateShared("info@example.com", "Info", "alice@example.com", hash, 0)
+	info, err := st.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", hash, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Grant(info.ID, "bob@example.com", acl.Read, 0, "admin"); err != nil {
+	if err := st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Grant(info.ID, "carol@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
+	if err := st.Grant(t.Context(), info.ID, "carol@example.com", acl.Read|acl.Manage, 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, st: st, info: info}
@@ -172,7 +172,7 @@ func (e *env) dial(login string) (*imapclient.Client, *updates) {
 // deliver puts a message into a folder as MX intake would.
 func (e *env) deliver(mbid uint64, folder, msg string, flags ...string) uint32 {
 	e.t.Helper()
-	w, err := e.st.NewBlob(0)
+	w, err := e.st.NewBlob(e.t.Context(), 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func (e *env) deliver(mbid uint64, folder, msg string, flags ...string) uint32 {
 	if err := w.Sync(); err != nil {
 		e.t.Fatal(err)
 	}
-	d, err := e.st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid, Folder: folder, Flags: flags}}})
+	d, err := e.st.Deliver(e.t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid, Folder: folder, Flags: flags}}})
 	if err != nil {
 		w.Abort()
 		e.t.Fatal(err)
@@ -190,7 +190,7 @@ func (e *env) deliver(mbid uint64, folder, msg string, flags ...string) uint32 {
 
 func (e *env) mailbox(addr string) uint64 {
 	e.t.Helper()
-	mb, err := e.st.MailboxByAddress(addr)
+	mb, err := e.st.MailboxByAddress(e.t.Context(), addr)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -114,17 +114,25 @@ type Server struct {
 	perIP   map[string]int
 	perUser map[string]int
 	closed  bool
+
+	// base is the context of every session's store calls; Close cancels
+	// it after the connections are dropped.
+	base       context.Context
+	cancelBase context.CancelFunc
 }
 
 // New returns a server; call Serve/ServeTLS to accept connections.
 func New(opts Options) *Server {
+	base, cancelBase := context.WithCancel(context.Background())
 	s := &Server{
-		opts:    opts,
-		st:      opts.Store,
-		log:     opts.Log,
-		login:   opts.Login,
-		perIP:   map[string]int{},
-		perUser: map[string]int{},
+		base:       base,
+		cancelBase: cancelBase,
+		opts:       opts,
+		st:         opts.Store,
+		log:        opts.Log,
+		login:      opts.Login,
+		perIP:      map[string]int{},
+		perUser:    map[string]int{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -189,7 +197,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.unsub()
 	s.unsubACL()
-	return s.imap.Close()
+	err := s.imap.Close()
+	s.cancelBase()
+	return err
 }
 
 // Shutdown closes the server; IMAP sessions are stateless on the server
@@ -256,7 +266,7 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	id := fmt.Sprintf("i%06x", s.connSeq.Add(1))
 	log := s.log.With("conn", id, "remote", ipKey)
 	log.Debug("connected")
-	return &session{srv: s, conn: c, ipKey: ipKey, started: time.Now(), id: id, log: log}, nil, nil
+	return &session{ctx: s.base, srv: s, conn: c, ipKey: ipKey, started: time.Now(), id: id, log: log}, nil, nil
 }
 
 // slogPrintf adapts slog to go-imap's Printf logger. go-imap logs through

@@ -86,7 +86,7 @@ func TestLoginListSelectFetchStoreExpungeMoveAppend(t *testing.T) {
 	if _, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{}}}).Collect(); err != nil {
 		t.Fatal(err)
 	}
-	if f, _ := e.st.FlagsOf(sel2fid(t, e, alice, "INBOX"), []uint32{1}); len(f) != 1 || !hasFlag(f[0].Flags, `\Seen`) {
+	if f, _ := e.st.FlagsOf(t.Context(), sel2fid(t, e, alice, "INBOX"), []uint32{1}); len(f) != 1 || !hasFlag(f[0].Flags, `\Seen`) {
 		t.Fatalf("BODY[] did not set \\Seen: %+v", f)
 	}
 
@@ -115,7 +115,7 @@ func TestLoginListSelectFetchStoreExpungeMoveAppend(t *testing.T) {
 	if err != nil || mv.UIDValidity == 0 || mv.DestUIDs == nil {
 		t.Fatalf("MOVE %+v %v", mv, err)
 	}
-	if f, _ := e.st.GetFolder(alice, "INBOX"); f.Messages != 1 {
+	if f, _ := e.st.GetFolder(t.Context(), alice, "INBOX"); f.Messages != 1 {
 		t.Fatalf("INBOX has %d after move", f.Messages)
 	}
 
@@ -169,7 +169,7 @@ func TestLoginListSelectFetchStoreExpungeMoveAppend(t *testing.T) {
 
 func sel2fid(t *testing.T, e *env, mbid uint64, name string) uint64 {
 	t.Helper()
-	f, err := e.st.GetFolder(mbid, name)
+	f, err := e.st.GetFolder(t.Context(), mbid, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestPasswordChangeBeatsLoginCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.SetPassword("bob@example.com", hash); err != nil {
+	if err := e.st.SetPassword(t.Context(), "bob@example.com", hash); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := e.dial("")

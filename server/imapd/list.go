@@ -28,7 +28,7 @@ func (s *session) visible() ([]listEntry, error) {
 		return nil, err
 	}
 	st := s.srv.st
-	folders, err := st.Folders(s.root.ID)
+	folders, err := st.Folders(s.ctx, s.root.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (s *session) visible() ([]listEntry, error) {
 		}
 		if subs == nil {
 			var lerr error
-			if subs, lerr = st.UserSubscriptions(s.user); lerr != nil || subs == nil {
+			if subs, lerr = st.UserSubscriptions(s.ctx, s.user); lerr != nil || subs == nil {
 				subs = map[uint64]bool{} // unreadable: fall back to the defaults
 			}
 		}
@@ -56,7 +56,7 @@ func (s *session) visible() ([]listEntry, error) {
 		out = append(out, listEntry{name: f.Name, folder: f, subbed: subbed(f, s.rootAll)})
 	}
 	if s.root.Kind == store.MailboxPersonal && s.rootAll {
-		shared, err := st.SharedFor(s.user)
+		shared, err := st.SharedFor(s.ctx, s.user)
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +66,7 @@ func (s *session) visible() ([]listEntry, error) {
 		for _, sa := range shared {
 			prefix := sharedPrefix + sa.Mailbox.Address
 			out = append(out, listEntry{name: prefix})
-			sf, err := st.Folders(sa.Mailbox.ID)
+			sf, err := st.Folders(s.ctx, sa.Mailbox.ID)
 			if err != nil {
 				continue // removed meanwhile
 			}
@@ -78,7 +78,7 @@ func (s *session) visible() ([]listEntry, error) {
 	}
 	if s.rootAll {
 		// Subscriptions that outlived their folder (store/subnames.go).
-		names, err := st.SubscribedNames(s.root.ID)
+		names, err := st.SubscribedNames(s.ctx, s.root.ID)
 		if err != nil {
 			return nil, err
 		}

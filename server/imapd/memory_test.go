@@ -30,7 +30,7 @@ func (e *env) fill(mbid uint64, folder string, n int) {
 				if i > n {
 					return
 				}
-				bw, err := e.st.NewBlob(0)
+				bw, err := e.st.NewBlob(e.t.Context(), 0)
 				if err != nil {
 					errs <- err
 					return
@@ -40,7 +40,7 @@ func (e *env) fill(mbid uint64, folder string, n int) {
 					errs <- err
 					return
 				}
-				if _, err := e.st.Deliver(store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid, Folder: folder}}}); err != nil {
+				if _, err := e.st.Deliver(e.t.Context(), store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid, Folder: folder}}}); err != nil {
 					errs <- err
 					return
 				}
@@ -123,7 +123,7 @@ func TestFetchFlags10kMemoryBound(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&base)
-	all, err := e.st.Messages(sel2fid(t, e, alice, "INBOX"), uids)
+	all, err := e.st.Messages(t.Context(), sel2fid(t, e, alice, "INBOX"), uids)
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	naive := int64(after.HeapAlloc) - int64(base.HeapAlloc)

@@ -123,7 +123,7 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 	change := func(origin any, uid uint32, flag string) <-chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := e.st.StoreFlagsFrom(origin, fid, []uint32{uid}, store.FlagsAdd, []string{flag}, "alice@example.com")
+			_, err := e.st.StoreFlagsFrom(t.Context(), origin, fid, []uint32{uid}, store.FlagsAdd, []string{flag}, "alice@example.com")
 			done <- err
 		}()
 		return done
@@ -142,7 +142,7 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-held // W1's event: W2 and W3 are committed, their events wait
-	fl, err := e.st.FlagsOf(fid, []uint32{1})
+	fl, err := e.st.FlagsOf(t.Context(), fid, []uint32{1})
 	if err != nil || len(fl) != 1 || !slices.Contains(fl[0].Flags, `\Seen`) || !slices.Contains(fl[0].Flags, `\Flagged`) {
 		close(release)
 		t.Fatalf("precondition: W2 and W3 not committed with W1 (flags %v, %v)", fl, err)

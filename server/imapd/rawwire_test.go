@@ -141,7 +141,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 	e.deliver(alice, "INBOX", testMessage(1))
 	a := rawLogin(t, e.addr, "alice@example.com")
 	a.cmd("SELECT INBOX")
-	f, err := e.st.GetFolder(alice, "INBOX")
+	f, err := e.st.GetFolder(t.Context(), alice, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}

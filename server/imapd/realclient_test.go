@@ -102,7 +102,7 @@ func TestPythonImaplibOverTLS(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "ok") {
 		t.Fatalf("python imaplib: %v\n%s", err, out)
 	}
-	f, _ := e.st.GetFolder(alice, "Drafts")
+	f, _ := e.st.GetFolder(t.Context(), alice, "Drafts")
 	if f.Messages != 1 {
 		t.Fatalf("Drafts has %d messages", f.Messages)
 	}

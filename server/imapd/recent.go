@@ -63,7 +63,7 @@ func (r *recentView) claim(s *session, fs *folderState) (int, error) {
 	if last <= r.claimed {
 		return 0, nil
 	}
-	prev, err := s.srv.st.ClaimRecent(fs.fid, last)
+	prev, err := s.srv.st.ClaimRecent(s.ctx, fs.fid, last)
 	if err != nil {
 		return 0, err
 	}
@@ -145,7 +145,7 @@ func (s *session) statusRecent(fid uint64, boundary, uidNext uint32) (uint32, er
 	if uidNext <= boundary+1 {
 		return 0, nil
 	}
-	uids, err := s.srv.st.FolderUIDs(fid)
+	uids, err := s.srv.st.FolderUIDs(s.ctx, fid)
 	if err != nil {
 		return 0, err
 	}
@@ -158,13 +158,13 @@ func (s *session) firstUnseen(f *store.Folder) uint32 {
 	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
 		return 0
 	}
-	if n, err := s.srv.st.UnseenAs(f, s.sel.viewer); err != nil || n == 0 {
+	if n, err := s.srv.st.UnseenAs(s.ctx, f, s.sel.viewer); err != nil || n == 0 {
 		return 0
 	}
 	// The first unseen message by UID is the first by sequence number;
 	// one that is not in this session's view yet (delivered meanwhile)
 	// has no number to give. A member of a per-member mailbox: their own.
-	uid, ok, err := s.srv.st.FirstUnseen(f.ID)
+	uid, ok, err := s.srv.st.FirstUnseen(s.ctx, f.ID)
 	if s.sel.viewer != "" {
 		uid, ok, err = s.firstUnseenOwn(f)
 	}
@@ -187,7 +187,7 @@ func (s *session) firstUnseen(f *store.Folder) uint32 {
 // firstUnseenOwn is FirstUnseen with the member's own \Seen
 // (store/seen_member.go).
 func (s *session) firstUnseenOwn(f *store.Folder) (uint32, bool, error) {
-	flags, err := s.srv.st.FolderFlags(f.ID)
+	flags, err := s.srv.st.FolderFlags(s.ctx, f.ID)
 	if err != nil {
 		return 0, false, err
 	}

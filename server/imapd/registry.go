@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -82,7 +83,7 @@ func newRegistry(st *store.Store, log *slog.Logger) *registry {
 // folder is registered before its UIDs are read, and events that arrive
 // during the read are replayed with de-duplication afterwards, so nothing
 // committed around SELECT is lost or doubled.
-func (r *registry) open(fid, mbid uint64, viewer string) (*folderState, error) {
+func (r *registry) open(ctx context.Context, fid, mbid uint64, viewer string) (*folderState, error) {
 	r.mu.Lock()
 	fs := r.folders[fid][viewer]
 	loader := fs == nil
@@ -97,14 +98,14 @@ func (r *registry) open(fid, mbid uint64, viewer string) (*folderState, error) {
 	r.mu.Unlock()
 
 	if loader {
-		uids, ms, err := r.st.FolderUIDsAt(fid)
+		uids, ms, err := r.st.FolderUIDsAt(ctx, fid)
 		var kws []string
 		if err == nil {
-			kws, err = r.st.FolderKeywords(fid)
+			kws, err = r.st.FolderKeywords(ctx, fid)
 		}
 		var seen map[uint32]bool
 		if err == nil {
-			seen, err = r.st.SeenOverrides(fid, viewer)
+			seen, err = r.st.SeenOverrides(ctx, fid, viewer)
 		}
 		fs.mu.Lock()
 		if err != nil {

@@ -75,12 +75,12 @@ func (s *session) endIfRevoked() (ended bool, err error) {
 	if s.sel == nil || !s.sel.checkACL {
 		return false, nil
 	}
-	r, err := s.srv.st.RightsOf(s.sel.mb.ID, s.user)
+	r, err := s.srv.st.RightsOf(s.ctx, s.sel.mb.ID, s.user)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, mapStoreErr(err)
 	}
 	if err == nil && acl.Allows(r, acl.OpRead) {
-		if mb, merr := s.srv.st.Mailbox(s.sel.mb.ID); merr == nil && mb.Deleted == nil {
+		if mb, merr := s.srv.st.Mailbox(s.ctx, s.sel.mb.ID); merr == nil && mb.Deleted == nil {
 			return false, nil
 		}
 	}

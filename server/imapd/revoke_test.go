@@ -81,11 +81,11 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 		t.Fatalf("alice SELECT: %s", tagged)
 	}
 
-	if err := e.st.Revoke(e.info.ID, "bob@example.com", "admin"); err != nil {
+	if err := e.st.Revoke(t.Context(), e.info.ID, "bob@example.com", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver(e.info.ID, "INBOX", testMessage(3))
-	e.st.StoreFlagsFrom(nil, mustFolderID(t, e, e.info.ID, "INBOX"), []uint32{1}, store.FlagsAdd, []string{`\Flagged`}, "alice@example.com")
+	e.st.StoreFlagsFrom(t.Context(), nil, mustFolderID(t, e, e.info.ID, "INBOX"), []uint32{1}, store.FlagsAdd, []string{`\Flagged`}, "alice@example.com")
 
 	// The idler is told at once, without waiting for DONE.
 	checkRevokedNotice(t, "IDLE", idler.readUntil("* NO", 5*time.Second))
@@ -125,7 +125,7 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 
 func mustFolderID(t *testing.T, e *env, mbid uint64, name string) uint64 {
 	t.Helper()
-	f, err := e.st.GetFolder(mbid, name)
+	f, err := e.st.GetFolder(t.Context(), mbid, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func TestRightsMatrixNamespaceAccess(t *testing.T) {
 			if _, err := c.Copy(imap.SeqSetNum(1), "INBOX").Wait(); err != nil {
 				t.Fatalf("COPY out with read: %v", err)
 			}
-			log, _ := e.st.AuditLog(e.info.ID, time.Time{})
+			log, _ := e.st.AuditLog(t.Context(), e.info.ID, time.Time{})
 			var mine []string
 			appendAudited := false
 			for _, a := range log {
@@ -173,12 +173,12 @@ func TestRevokeWhileSelected(t *testing.T) {
 		if _, err := c.Store(imap.SeqSetNum(1), flag, nil).Collect(); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.st.Grant(e.info.ID, "carol@example.com", acl.Read, 0, "admin"); err != nil {
+		if err := e.st.Grant(t.Context(), e.info.ID, "carol@example.com", acl.Read, 0, "admin"); err != nil {
 			t.Fatal(err)
 		}
 		_, err := c.Store(imap.SeqSetNum(1), flag, nil).Collect()
 		wantCode(t, "STORE after manage revoked", err, imap.ResponseCodeNoPerm)
-		if err := e.st.Revoke(e.info.ID, "carol@example.com", "admin"); err != nil {
+		if err := e.st.Revoke(t.Context(), e.info.ID, "carol@example.com", "admin"); err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect()
@@ -203,7 +203,7 @@ func TestExamineIsReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := e.st.FlagsOf(sel2fid(t, e, e.mailbox("alice@example.com"), "INBOX"), []uint32{1})
+	f, _ := e.st.FlagsOf(t.Context(), sel2fid(t, e, e.mailbox("alice@example.com"), "INBOX"), []uint32{1})
 	if hasFlag(f[0].Flags, `\Seen`) {
 		t.Fatal("BODY[] in EXAMINE set \\Seen")
 	}

@@ -41,7 +41,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		}
 		eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
 			m.Flags = s.sel.recent.flags(r.uid, m.Flags)
-			if !s.srv.search.Match(c, m, r.seq) {
+			if !s.srv.search.Match(s.ctx, c, m, r.seq) {
 				return nil
 			}
 			uidSet.AddNum(imap.UID(r.uid))
@@ -119,19 +119,19 @@ func (s *session) searchChunk(chunk []msgRef, need searchNeed, words []string) (
 	st := s.srv.st
 	switch need {
 	case needHeads:
-		msgs, err := st.MessageHeadsWithWords(s.sel.fid, refUIDs(chunk), words)
+		msgs, err := st.MessageHeadsWithWords(s.ctx, s.sel.fid, refUIDs(chunk), words)
 		if err == nil {
-			err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+			err = st.OverlayMessages(s.ctx, s.sel.fid, msgs, s.sel.viewer)
 		}
 		return msgs, mapStoreErr(err)
 	case needRecords:
-		msgs, err := st.MessagesWithWords(s.sel.fid, refUIDs(chunk), words)
+		msgs, err := st.MessagesWithWords(s.ctx, s.sel.fid, refUIDs(chunk), words)
 		if err == nil {
-			err = st.OverlayMessages(s.sel.fid, msgs, s.sel.viewer)
+			err = st.OverlayMessages(s.ctx, s.sel.fid, msgs, s.sel.viewer)
 		}
 		return msgs, mapStoreErr(err)
 	}
-	flags, err := st.FlagsOfAs(s.sel.fid, refUIDs(chunk), s.sel.viewer)
+	flags, err := st.FlagsOfAs(s.ctx, s.sel.fid, refUIDs(chunk), s.sel.viewer)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}

@@ -41,7 +41,7 @@ func fetchLine(lines []string, uid string) string {
 // reconnect.
 func TestPerMemberSeenOverTheWire(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.st.SetSeenMode(e.info.ID, true, "admin"); err != nil {
+	if _, err := e.st.SetSeenMode(t.Context(), e.info.ID, true, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
@@ -156,7 +156,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	}
 
 	// Back to shared: \Seen where anyone had read; open sessions reconnect.
-	if _, err := e.st.SetSeenMode(e.info.ID, false, "admin"); err != nil {
+	if _, err := e.st.SetSeenMode(t.Context(), e.info.ID, false, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	a1.tag++
@@ -167,7 +167,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	if !strings.Contains(fetchLine(got, "1"), `\Seen`) || !strings.Contains(fetchLine(got, "2"), `\Seen`) || !strings.Contains(fetchLine(got, "3"), `\Seen`) {
 		t.Errorf("shared after the switch back: %q", got)
 	}
-	audit, err := e.st.AuditLog(e.info.ID, time.Time{})
+	audit, err := e.st.AuditLog(t.Context(), e.info.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

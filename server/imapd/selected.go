@@ -71,15 +71,15 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	f, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	viewer, err := s.srv.st.SeenViewer(f.ID, s.user)
+	viewer, err := s.srv.st.SeenViewer(s.ctx, f.ID, s.user)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	fs, err := s.srv.reg.open(f.ID, t.mb.ID, viewer)
+	fs, err := s.srv.reg.open(s.ctx, f.ID, t.mb.ID, viewer)
 	s.releaseHeld()
 	if err != nil {
 		return nil, mapStoreErr(err)
@@ -179,7 +179,7 @@ func (s *session) selRights() (acl.Rights, error) {
 	if !s.sel.checkACL {
 		return acl.All, nil
 	}
-	r, err := s.srv.st.RightsOf(s.sel.mb.ID, s.user)
+	r, err := s.srv.st.RightsOf(s.ctx, s.sel.mb.ID, s.user)
 	if err != nil {
 		return 0, mapStoreErr(err)
 	}
@@ -420,7 +420,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if so.HasUnchangedSince {
 		cond = &so.UnchangedSince
 	}
-	res, err := s.srv.st.StoreFlagsIf(s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, cond)
+	res, err := s.srv.st.StoreFlagsIf(s.ctx, s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, cond)
 	if err != nil {
 		return mapStoreErr(err)
 	}
@@ -476,7 +476,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	var victims []uint32
 	if uids != nil {
 		refs := s.refs(*uids)
-		flags, err := st.FlagsOfAs(s.sel.fid, refUIDs(refs), s.sel.viewer)
+		flags, err := st.FlagsOfAs(s.ctx, s.sel.fid, refUIDs(refs), s.sel.viewer)
 		if err != nil {
 			return mapStoreErr(err)
 		}
@@ -492,7 +492,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	// The store publishes the expunge before returning; the tracker then
 	// queues one EXPUNGE per message and go-imap's post-command poll writes
 	// them in order.
-	_, err := st.Expunge(s.sel.fid, victims, s.user)
+	_, err := st.Expunge(s.ctx, s.sel.fid, victims, s.user)
 	return mapStoreErr(err)
 }
 
@@ -505,7 +505,7 @@ func (s *session) dest(name string) (*store.Folder, error) {
 	if err := need(t, acl.OpCopyInto); err != nil {
 		return nil, err
 	}
-	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	f, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder)
 	if err != nil {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
 	}
@@ -538,7 +538,7 @@ func (s *session) Copy(numSet imap.NumSet, destName string) (*imap.CopyData, err
 	if len(refs) == 0 {
 		return nil, nil // nothing to copy: plain OK without COPYUID
 	}
-	res, err := s.srv.st.Copy(s.sel.fid, refUIDs(refs), df.ID, s.user)
+	res, err := s.srv.st.Copy(s.ctx, s.sel.fid, refUIDs(refs), df.ID, s.user)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -564,7 +564,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, destName st
 	if len(refs) == 0 {
 		return nil
 	}
-	res, err := s.srv.st.Move(s.sel.fid, refUIDs(refs), df.ID, s.user)
+	res, err := s.srv.st.Move(s.ctx, s.sel.fid, refUIDs(refs), df.ID, s.user)
 	if err != nil {
 		return mapStoreErr(err)
 	}

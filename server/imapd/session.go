@@ -22,6 +22,7 @@ const sharedPrefix = "Shared/"
 
 // session is one IMAP connection.
 type session struct {
+	ctx       context.Context // the server's base context (store calls)
 	srv       *Server
 	conn      *imapserver.Conn
 	ipKey     string
@@ -170,11 +171,11 @@ func (s *session) resolve(name string) (*target, error) {
 		if err != nil {
 			return nil, errNoSuchMailbox
 		}
-		mb, err := st.MailboxByAddress(addr)
+		mb, err := st.MailboxByAddress(s.ctx, addr)
 		if err != nil || mb.Kind != store.MailboxShared || mb.Deleted != nil {
 			return nil, errNoSuchMailbox
 		}
-		r, err := st.RightsOf(mb.ID, s.user)
+		r, err := st.RightsOf(s.ctx, mb.ID, s.user)
 		if err != nil || !acl.Allows(r, acl.OpList) {
 			return nil, errNoSuchMailbox
 		}
@@ -193,7 +194,7 @@ func (s *session) rootRights() (acl.Rights, error) {
 	if s.rootAll {
 		return acl.All, nil
 	}
-	r, err := s.srv.st.RightsOf(s.root.ID, s.user)
+	r, err := s.srv.st.RightsOf(s.ctx, s.root.ID, s.user)
 	if err != nil {
 		return 0, err
 	}
@@ -216,7 +217,7 @@ func (s *session) audit(t *target, action, folder string) {
 	if !t.shared() {
 		return
 	}
-	err := s.srv.st.AuditAction(t.mb.ID, store.AuditEntry{Actor: s.user, Action: action, Folder: folder})
+	err := s.srv.st.AuditAction(s.ctx, t.mb.ID, store.AuditEntry{Actor: s.user, Action: action, Folder: folder})
 	if err != nil {
 		s.log.Warn("audit", "err", err)
 	}
@@ -272,18 +273,17 @@ func (s *session) Create(name string, _ *imap.CreateOptions) error {
 	if t.mb.ID == s.root.ID && s.rootAll {
 		member = ""
 	}
-	ctx := context.TODO() // the session's context once store calls take one (issue 15)
 	// RFC 3501 §6.3.3: CREATE a/b/c creates the missing a and a/b too.
 	for i := strings.IndexByte(t.folder, '/'); i > 0; i = nextSlash(t.folder, i) {
 		parent := t.folder[:i]
-		if _, err := s.srv.st.GetFolder(t.mb.ID, parent); errors.Is(err, store.ErrNotFound) {
-			if _, err := s.srv.st.CreateClientFolder(ctx, t.mb.ID, parent, member); err != nil && !errors.Is(err, store.ErrExists) {
+		if _, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, parent); errors.Is(err, store.ErrNotFound) {
+			if _, err := s.srv.st.CreateClientFolder(s.ctx, t.mb.ID, parent, member); err != nil && !errors.Is(err, store.ErrExists) {
 				return mapStoreErr(err)
 			}
 			s.audit(t, "create folder", parent)
 		}
 	}
-	if _, err := s.srv.st.CreateClientFolder(ctx, t.mb.ID, t.folder, member); err != nil {
+	if _, err := s.srv.st.CreateClientFolder(s.ctx, t.mb.ID, t.folder, member); err != nil {
 		return mapStoreErr(err)
 	}
 	s.audit(t, "create folder", t.folder)
@@ -316,7 +316,7 @@ func (s *session) Delete(name string) error {
 	if err := need(t, acl.OpDeleteFolder); err != nil {
 		return err
 	}
-	if err := s.srv.st.DeleteFolder(t.mb.ID, t.folder); err != nil {
+	if err := s.srv.st.DeleteFolder(s.ctx, t.mb.ID, t.folder); err != nil {
 		return mapStoreErr(err)
 	}
 	s.audit(t, "delete folder", t.folder)
@@ -338,7 +338,7 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 	if err := need(from, acl.OpRenameFolder); err != nil {
 		return err
 	}
-	if err := s.srv.st.RenameFolder(from.mb.ID, from.folder, to.folder); err != nil {
+	if err := s.srv.st.RenameFolder(s.ctx, from.mb.ID, from.folder, to.folder); err != nil {
 		return mapStoreErr(err)
 	}
 	s.audit(from, "rename folder to "+to.folder, from.folder)
@@ -354,14 +354,14 @@ func (s *session) subscribe(name string, on bool) error {
 		return err
 	}
 	if t.mb.ID == s.root.ID && s.rootAll {
-		return mapStoreErr(s.srv.st.SetSubscribed(t.mb.ID, t.folder, on))
+		return mapStoreErr(s.srv.st.SetSubscribed(s.ctx, t.mb.ID, t.folder, on))
 	}
 	// Another mailbox's folder: the subscription is this member's alone.
-	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	f, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder)
 	if err != nil {
 		return mapStoreErr(err)
 	}
-	return mapStoreErr(s.srv.st.SetUserSubscribed(s.user, f.ID, on))
+	return mapStoreErr(s.srv.st.SetUserSubscribed(s.ctx, s.user, f.ID, on))
 }
 
 func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
@@ -370,7 +370,7 @@ func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, 
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.srv.st.GetFolder(t.mb.ID, t.folder)
+	f, err := s.srv.st.GetFolder(s.ctx, t.mb.ID, t.folder)
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
@@ -394,11 +394,11 @@ func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions
 		d.NumRecent = u32(n)
 	}
 	if o.NumUnseen {
-		viewer, err := s.srv.st.SeenViewer(f.ID, s.user)
+		viewer, err := s.srv.st.SeenViewer(s.ctx, f.ID, s.user)
 		if err != nil {
 			return nil, mapStoreErr(err)
 		}
-		n, err := s.srv.st.UnseenAs(f, viewer)
+		n, err := s.srv.st.UnseenAs(s.ctx, f, viewer)
 		if err != nil {
 			return nil, mapStoreErr(err)
 		}
@@ -417,7 +417,7 @@ func (s *session) statusData(name string, f *store.Folder, o *imap.StatusOptions
 		d.HighestModSeq = max(f.HighestModSeq, 1)
 	}
 	if o.NumDeleted {
-		flags, err := s.srv.st.FolderFlags(f.ID)
+		flags, err := s.srv.st.FolderFlags(s.ctx, f.ID)
 		if err != nil {
 			return nil, mapStoreErr(err)
 		}
@@ -460,7 +460,7 @@ func (s *session) submittedCopy(f *store.Folder, env *store.Envelope) (uint32, b
 		return 0, false
 	}
 	st := s.srv.st
-	uid, ok, err := st.RecentSubmittedCopy(f.ID, env.MessageID, st.Now().Add(-sentCopyWindow))
+	uid, ok, err := st.RecentSubmittedCopy(s.ctx, f.ID, env.MessageID, st.Now().Add(-sentCopyWindow))
 	if err != nil || !ok {
 		return 0, false // on doubt, store the APPEND: a duplicate beats a loss
 	}

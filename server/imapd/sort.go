@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"context"
 	"reflect"
 	"strings"
 	"time"
@@ -174,7 +173,7 @@ func (s *session) sortItems(kind imapserver.NumKind, matched []msgRef, fresh map
 		missing = append(missing, uids[i])
 	}
 	if len(missing) > 0 {
-		stored, stale, err := s.srv.st.SortKeys(s.sortCtx(), s.sel.fid, missing)
+		stored, stale, err := s.srv.st.SortKeys(s.ctx, s.sel.fid, missing)
 		if err != nil {
 			return nil, mapStoreErr(err)
 		}
@@ -249,7 +248,7 @@ func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[ui
 			return nil, err
 		}
 		eachLoaded(chunk, msgs, func(r msgRef, m *store.Message) error {
-			if !s.srv.search.Match(c, m, r.seq) {
+			if !s.srv.search.Match(s.ctx, c, m, r.seq) {
 				return nil
 			}
 			if need != needFlags {
@@ -268,7 +267,7 @@ func (s *session) sortMatches(all []msgRef, c *imap.SearchCriteria, fresh map[ui
 func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) error {
 	var fill map[uint32][]string
 	for start := 0; start < len(uids); start += fetchChunk {
-		msgs, err := s.srv.st.MessageHeads(s.sel.fid, uids[start:min(start+fetchChunk, len(uids))])
+		msgs, err := s.srv.st.MessageHeads(s.ctx, s.sel.fid, uids[start:min(start+fetchChunk, len(uids))])
 		if err != nil {
 			return mapStoreErr(err)
 		}
@@ -284,7 +283,7 @@ func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) er
 		}
 	}
 	if len(fill) > 0 {
-		if err := s.srv.st.FillReferences(s.sel.fid, fill); err != nil {
+		if err := s.srv.st.FillReferences(s.ctx, s.sel.fid, fill); err != nil {
 			s.log.Warn("storing References of old messages", "err", err)
 		}
 	}
@@ -296,17 +295,12 @@ func (s *session) loadSortKeys(uids []uint32, fresh map[uint32]*mailsort.Msg) er
 func (s *session) sortKeysOf(m *store.Message) *mailsort.Msg {
 	sm := store.SortMsg(m)
 	if m.Envelope == nil || m.Envelope.Version < store.EnvelopeVersion {
-		if ids, err := s.srv.st.ReadReferences(m); err == nil {
+		if ids, err := s.srv.st.ReadReferences(s.ctx, m); err == nil {
 			sm.Refs = ids
 		}
 	}
 	sm.Prepare()
 	return &sm
-}
-
-// sortCtx is the context of SORT/THREAD's store calls.
-func (s *session) sortCtx() context.Context {
-	return context.TODO() // becomes the session's context once it has one
 }
 
 // liveUIDs are the selected folder's UIDs (the sort cache drops entries

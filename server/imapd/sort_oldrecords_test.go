@@ -11,7 +11,7 @@ import (
 // before References was cached wrote them (no "refs", no "v").
 func (e *env) downgradeEnvelopes(fid uint64) {
 	e.t.Helper()
-	n, err := e.st.DowngradeEnvelopesForTest(fid)
+	n, err := e.st.DowngradeEnvelopesForTest(e.t.Context(), fid)
 	if err != nil || n == 0 {
 		e.t.Fatalf("downgrade: %v (%d records)", err, n)
 	}
@@ -28,15 +28,15 @@ func TestThreadReferencesOldRecords(t *testing.T) {
 	e.deliver(alice, "INBOX", sortMsg("<1@x>", "one", "a@x", "b@x", day(1), "", "", "b"))
 	e.deliver(alice, "INBOX", sortMsg("<2@x>", "two", "a@x", "b@x", day(2), "", "", "b"))
 	e.deliver(alice, "INBOX", sortMsg("<3@x>", "three", "a@x", "b@x", day(3), "<0@x> <1@x>", "<2@x>", "b"))
-	f, err := e.st.GetFolder(alice, "INBOX")
+	f, err := e.st.GetFolder(t.Context(), alice, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.downgradeEnvelopes(f.ID)
-	if err := e.st.DropHeadsForTest(f.ID); err != nil { // older still than the head index
+	if err := e.st.DropHeadsForTest(t.Context(), f.ID); err != nil { // older still than the head index
 		t.Fatal(err)
 	}
-	msgs, err := e.st.Messages(f.ID, []uint32{3})
+	msgs, err := e.st.Messages(t.Context(), f.ID, []uint32{3})
 	if err != nil || len(msgs) != 1 || msgs[0].Envelope.Version != 0 || len(msgs[0].Envelope.References) != 0 {
 		t.Fatalf("downgraded record: %+v %v", msgs, err)
 	}
@@ -45,7 +45,7 @@ func TestThreadReferencesOldRecords(t *testing.T) {
 	u, tagged := rc.cmd("THREAD REFERENCES UTF-8 ALL")
 	// Without References, In-Reply-To would make 3 a child of 2.
 	wantLine(t, "THREAD on old records", u, tagged, "* THREAD (1 3)(2)")
-	msgs, err = e.st.Messages(f.ID, []uint32{1, 3})
+	msgs, err = e.st.Messages(t.Context(), f.ID, []uint32{1, 3})
 	if err != nil || len(msgs) != 2 {
 		t.Fatal(msgs, err)
 	}

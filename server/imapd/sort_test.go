@@ -34,7 +34,7 @@ func sortMsg(id, subject, from, to, date, refs, inReplyTo, body string) string {
 // deliverAt is deliver with an internal (arrival) date.
 func (e *env) deliverAt(mbid uint64, msg string, at time.Time) uint32 {
 	e.t.Helper()
-	w, err := e.st.NewBlob(0)
+	w, err := e.st.NewBlob(e.t.Context(), 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func (e *env) deliverAt(mbid uint64, msg string, at time.Time) uint32 {
 	if err := w.Sync(); err != nil {
 		e.t.Fatal(err)
 	}
-	d, err := e.st.Deliver(store.Delivery{Blob: w, InternalDate: at, Targets: []store.Target{{MailboxID: mbid}}})
+	d, err := e.st.Deliver(e.t.Context(), store.Delivery{Blob: w, InternalDate: at, Targets: []store.Target{{MailboxID: mbid}}})
 	if err != nil {
 		w.Abort()
 		e.t.Fatal(err)
@@ -213,13 +213,13 @@ func (e *env) fillWith(mbid uint64, n int, gen func(i int) string) {
 				if i > n || failed.Load() != nil {
 					return
 				}
-				bw, err := e.st.NewBlob(0)
+				bw, err := e.st.NewBlob(e.t.Context(), 0)
 				if err == nil {
 					io.WriteString(bw, gen(i))
 					err = bw.Sync()
 				}
 				if err == nil {
-					_, err = e.st.Deliver(store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid}}})
+					_, err = e.st.Deliver(e.t.Context(), store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid}}})
 				}
 				if err != nil {
 					failed.Store(err)

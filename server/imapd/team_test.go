@@ -72,7 +72,7 @@ func TestTeamKeywordsRawWire(t *testing.T) {
 		t.Errorf("APPEND with a non-member assignee: %s", tagged)
 	}
 
-	audit, err := e.st.AuditLog(e.info.ID, e.st.Now().Add(-time.Hour))
+	audit, err := e.st.AuditLog(t.Context(), e.info.ID, e.st.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func runWireScript(t *testing.T, path string) {
 				e.deliver(e.mailbox(f[1]), f[2], testMessage(k))
 			}
 		case "folder":
-			if _, err := e.st.CreateFolder(e.mailbox(f[1]), f[2], ""); err != nil {
+			if _, err := e.st.CreateFolder(t.Context(), e.mailbox(f[1]), f[2], ""); err != nil {
 				t.Fatalf("%s:%d: %v", path, i+1, err)
 			}
 		case "sleep":

@@ -24,10 +24,10 @@ func FuzzEnvelopePrefilterNeverDropsAMatch(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(f.Context(), store.Domain{Name: "example.com"}); err != nil {
 		f.Fatal(err)
 	}
-	acct, err := st.AddUser("alice@example.com", "", "x")
+	acct, err := st.AddUser(f.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func FuzzEnvelopePrefilterNeverDropsAMatch(f *testing.F) {
 		if strings.ContainsAny(subject+from, "\r\n") {
 			return // not a header value
 		}
-		w, err := st.NewBlob(0)
+		w, err := st.NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,22 +43,22 @@ func FuzzEnvelopePrefilterNeverDropsAMatch(f *testing.F) {
 		if err := w.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		d, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: acct.MailboxID}}})
+		d, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: acct.MailboxID}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		uid := []uint32{d[0].UID}
-		full, err := st.Messages(d[0].FolderID, uid)
+		full, err := st.Messages(t.Context(), d[0].FolderID, uid)
 		if err != nil || len(full) != 1 {
 			t.Fatal(err)
 		}
 		mc := &matchCtx{m: &full[0]}
 		for _, q := range []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: subjQuery}, {Key: "From", Value: fromQuery}} {
-			if !mc.matchHeader(q.Key, q.Value) {
+			if !mc.matchHeader(t.Context(), q.Key, q.Value) {
 				continue
 			}
 			c := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{q}}
-			got, err := st.MessagesWithWords(d[0].FolderID, uid, EnvelopeWords(c))
+			got, err := st.MessagesWithWords(t.Context(), d[0].FolderID, uid, EnvelopeWords(c))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ package mailsearch
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"slices"
 	"strings"
@@ -30,7 +31,7 @@ const maxSearchBody = 8 << 20
 
 // Opener reads a stored message (store.Store does).
 type Opener interface {
-	OpenMessage(m *store.Message) (io.ReadCloser, error)
+	OpenMessage(ctx context.Context, m *store.Message) (io.ReadCloser, error)
 }
 
 // Searcher matches messages against search criteria. One per server: it
@@ -48,9 +49,9 @@ func New(st Opener) *Searcher {
 // Match reports whether m, whose sequence number is seq (for SeqNum
 // criteria; sets must be static, without "*" or "$"), satisfies c. The
 // body is read at most once, and only if a criterion needs it.
-func (s *Searcher) Match(c *imap.SearchCriteria, m *store.Message, seq uint32) bool {
+func (s *Searcher) Match(ctx context.Context, c *imap.SearchCriteria, m *store.Message, seq uint32) bool {
 	mc := &matchCtx{s: s, m: m}
-	return mc.match(c, seq)
+	return mc.match(ctx, c, seq)
 }
 
 // EnvelopeWords returns the ASCII letter-and-digit runs of the criteria
@@ -138,30 +139,30 @@ type matchCtx struct {
 	textOK, htextOK bool
 }
 
-func (mc *matchCtx) bodyText() string {
+func (mc *matchCtx) bodyText(ctx context.Context) string {
 	if !mc.textOK {
 		cache := mc.s.texts
 		if t, ok := cache.get(mc.m.Blob); ok {
 			mc.text, mc.textOK = t, true
 			return t
 		}
-		mc.text, mc.textOK = strings.ToLower(string(decodedBody(mc.body()))), true
+		mc.text, mc.textOK = strings.ToLower(string(decodedBody(mc.body(ctx)))), true
 		cache.put(mc.m.Blob, mc.text)
 	}
 	return mc.text
 }
 
-func (mc *matchCtx) headerText() string {
+func (mc *matchCtx) headerText(ctx context.Context) string {
 	if !mc.htextOK {
-		mc.htext, mc.htextOK = strings.ToLower(decodedHeader(mc.body())), true
+		mc.htext, mc.htextOK = strings.ToLower(decodedHeader(mc.body(ctx))), true
 	}
 	return mc.htext
 }
 
-func (mc *matchCtx) body() []byte {
+func (mc *matchCtx) body(ctx context.Context) []byte {
 	if !mc.loaded {
 		mc.loaded = true
-		rc, err := mc.s.st.OpenMessage(mc.m)
+		rc, err := mc.s.st.OpenMessage(ctx, mc.m)
 		if err == nil {
 			mc.raw, _ = io.ReadAll(io.LimitReader(rc, maxSearchBody))
 			rc.Close()
@@ -170,9 +171,9 @@ func (mc *matchCtx) body() []byte {
 	return mc.raw
 }
 
-func (mc *matchCtx) header() *textproto.Header {
+func (mc *matchCtx) header(ctx context.Context) *textproto.Header {
 	if mc.hdr == nil {
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(mc.body())))
+		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(mc.body(ctx))))
 		if err != nil {
 			h = textproto.Header{}
 		}
@@ -201,7 +202,7 @@ func addrsText(l []store.Address) string {
 	return b.String()
 }
 
-func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
+func (mc *matchCtx) match(ctx context.Context, c *imap.SearchCriteria, seq uint32) bool {
 	m := mc.m
 	for _, set := range c.SeqNum {
 		if !set.Contains(seq) {
@@ -251,28 +252,28 @@ func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
 		return false
 	}
 	for _, h := range c.Header {
-		if !mc.matchHeader(h.Key, h.Value) {
+		if !mc.matchHeader(ctx, h.Key, h.Value) {
 			return false
 		}
 	}
 	for _, t := range c.Body {
-		if !strings.Contains(mc.bodyText(), strings.ToLower(t)) {
+		if !strings.Contains(mc.bodyText(ctx), strings.ToLower(t)) {
 			return false
 		}
 	}
 	for _, t := range c.Text {
 		t = strings.ToLower(t)
-		if !strings.Contains(mc.headerText(), t) && !strings.Contains(mc.bodyText(), t) {
+		if !strings.Contains(mc.headerText(ctx), t) && !strings.Contains(mc.bodyText(ctx), t) {
 			return false
 		}
 	}
 	for i := range c.Not {
-		if mc.match(&c.Not[i], seq) {
+		if mc.match(ctx, &c.Not[i], seq) {
 			return false
 		}
 	}
 	for i := range c.Or {
-		if !mc.match(&c.Or[i][0], seq) && !mc.match(&c.Or[i][1], seq) {
+		if !mc.match(ctx, &c.Or[i][0], seq) && !mc.match(ctx, &c.Or[i][1], seq) {
 			return false
 		}
 	}
@@ -281,11 +282,11 @@ func (mc *matchCtx) match(c *imap.SearchCriteria, seq uint32) bool {
 
 // matchHeader answers common header searches from the cached envelope and
 // reads the message header only for other fields.
-func (mc *matchCtx) matchHeader(key, value string) bool {
+func (mc *matchCtx) matchHeader(ctx context.Context, key, value string) bool {
 	if value == "" {
 		// RFC 9051 §6.4.4: HEADER name "" matches every message that has
 		// the field, whatever its value (and only those).
-		return mc.header().Has(key)
+		return mc.header(ctx).Has(key)
 	}
 	e := mc.m.Envelope
 	if e == nil {
@@ -306,7 +307,7 @@ func (mc *matchCtx) matchHeader(key, value string) bool {
 	case "message-id":
 		text = e.MessageID
 	default:
-		h := mc.header()
+		h := mc.header(ctx)
 		if !h.Has(key) {
 			return false
 		}

@@ -108,7 +108,7 @@ func TestDeadMXDoesNotHoldUpOtherMail(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("Run did not return within 3 s of shutdown while a peer was silent")
 	}
-	if q, _ := e.st.Queue(); len(q) != 1 || q[0].To[0] != "bob@silent.test" {
+	if q, _ := e.st.Queue(t.Context()); len(q) != 1 || q[0].To[0] != "bob@silent.test" {
 		t.Fatalf("queue after shutdown: %+v", q)
 	}
 }

@@ -110,7 +110,7 @@ func (r *Runner) deliverDomain(ctx context.Context, domain string, jobs []job) [
 				continue
 			}
 		}
-		res, broken := r.transact(s, j)
+		res, broken := r.transact(ctx, s, j)
 		out = append(out, res...)
 		if broken {
 			s.close()
@@ -324,7 +324,7 @@ func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // transact runs one MAIL/RCPT/DATA transaction for j. broken reports that
 // the connection is unusable for further jobs.
-func (r *Runner) transact(s *session, j job) (out []outcome, broken bool) {
+func (r *Runner) transact(ctx context.Context, s *session, j job) (out []outcome, broken bool) {
 	id := j.item.ID
 	all := func(perm bool, msg string) []outcome {
 		var o []outcome
@@ -372,7 +372,7 @@ func (r *Runner) transact(s *session, j job) (out []outcome, broken bool) {
 	if err != nil {
 		return fail(err)
 	}
-	rd, err := r.st.OpenQueued(j.item)
+	rd, err := r.st.OpenQueued(ctx, j.item)
 	if err != nil {
 		// The body is gone (should not happen: the item holds a blob
 		// reference). Abandon the connection so the peer never receives

@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -32,16 +33,16 @@ var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
 // item's sender: into the local mailbox(es) when the sender is ours,
 // otherwise through the queue from the null sender. A message from the
 // null sender is never bounced (RFC 5321 §4.5.5).
-func (r *Runner) bounce(it *store.QueueItem, fails []outcome, kind dsnKind) error {
+func (r *Runner) bounce(ctx context.Context, it *store.QueueItem, fails []outcome, kind dsnKind) error {
 	if it.From == "" || len(fails) == 0 {
 		return nil
 	}
-	msg, err := r.buildDSN(it, fails, kind)
+	msg, err := r.buildDSN(ctx, it, fails, kind)
 	if err != nil {
 		return err
 	}
 	var d store.Delivery
-	ids, err := r.st.Resolve(it.From)
+	ids, err := r.st.Resolve(ctx, it.From)
 	switch {
 	case err == nil:
 		for _, id := range ids {
@@ -55,7 +56,7 @@ func (r *Runner) bounce(it *store.QueueItem, fails []outcome, kind dsnKind) erro
 		r.log.Warn("dropping DSN: sender has no mailbox", "queue_id", it.ID, "sender", it.From, "err", err)
 		return nil
 	}
-	if _, err := r.st.DeliverBytes(d, msg); err != nil {
+	if _, err := r.st.DeliverBytes(ctx, d, msg); err != nil {
 		return fmt.Errorf("storing DSN: %w", err)
 	}
 	r.log.Info("sent DSN", "queue_id", it.ID, "to", it.From, "kind", kind.action())
@@ -73,7 +74,7 @@ func (k dsnKind) action() string {
 }
 
 // buildDSN renders the multipart/report message.
-func (r *Runner) buildDSN(it *store.QueueItem, fails []outcome, kind dsnKind) ([]byte, error) {
+func (r *Runner) buildDSN(ctx context.Context, it *store.QueueItem, fails []outcome, kind dsnKind) ([]byte, error) {
 	now := r.now()
 	var rnd [12]byte
 	rand.Read(rnd[:])
@@ -140,7 +141,7 @@ func (r *Runner) buildDSN(it *store.QueueItem, fails []outcome, kind dsnKind) ([
 	w("--%s", boundary)
 	w("Content-Type: text/rfc822-headers")
 	w("")
-	hdr, err := r.originalHeader(it)
+	hdr, err := r.originalHeader(ctx, it)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +168,8 @@ func status(f outcome, kind dsnKind) string {
 
 // originalHeader returns the queued message's header block (bounded),
 // ending in CRLF.
-func (r *Runner) originalHeader(it *store.QueueItem) ([]byte, error) {
-	rd, err := r.st.OpenQueued(it)
+func (r *Runner) originalHeader(ctx context.Context, it *store.QueueItem) ([]byte, error) {
+	rd, err := r.st.OpenQueued(ctx, it)
 	if err != nil {
 		return nil, fmt.Errorf("reading queued message for DSN: %w", err)
 	}

@@ -65,7 +65,7 @@ func twoServers(t *testing.T, e *env, dbA, dbB kv.DB) (a, b *store.Store) {
 		return st
 	}
 	a, b = open(dbA, "server-a"), open(dbB, "server-b")
-	if err := a.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := a.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	e.st, e.dir = a, dir
@@ -139,15 +139,15 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 			dbA, dbB := open(t)
 			a, dead := twoServers(t, e, dbA, dbB)
 			enqueueOn(t, a, "bob@remote.test")
-			q, err := a.Queue()
+			q, err := a.Queue(t.Context())
 			if err != nil || len(q) != 1 {
 				t.Fatalf("queue %v %v", q, err)
 			}
-			got, err := dead.QueueClaim([]uint64{q[0].ID}, now, DefaultLease)
+			got, err := dead.QueueClaim(t.Context(), []uint64{q[0].ID}, now, DefaultLease)
 			if err != nil || len(got) != 1 || got[0].LeaseOwner != "server-b" {
 				t.Fatalf("dead server's claim: %+v %v", got, err)
 			}
-			if again, err := a.QueueClaim([]uint64{q[0].ID}, now, DefaultLease); err != nil || len(again) != 0 {
+			if again, err := a.QueueClaim(t.Context(), []uint64{q[0].ID}, now, DefaultLease); err != nil || len(again) != 0 {
 				t.Fatalf("second claim of a leased item: %+v %v", again, err)
 			}
 			ra := e.runnerOn(a)
@@ -173,7 +173,7 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 // enqueueOn queues a message from alice to rcpt through st.
 func enqueueOn(t *testing.T, st *store.Store, rcpt string) {
 	t.Helper()
-	w, err := st.NewBlob(0)
+	w, err := st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func enqueueOn(t *testing.T, st *store.Store, rcpt string) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Deliver(store.Delivery{Blob: w, Queue: &store.QueueItem{From: "alice@example.com", To: []string{rcpt}}}); err != nil {
+	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Queue: &store.QueueItem{From: "alice@example.com", To: []string{rcpt}}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -140,7 +140,8 @@ func New(opts Options) *Runner {
 		r.hostname = "localhost"
 	}
 	if r.metrics != nil {
-		r.metrics.SetQueueSource(r.stats)
+		// A metrics scrape has no context of its own.
+		r.metrics.SetQueueSource(func() (int, time.Duration) { return r.stats(context.Background()) })
 	}
 	return r
 }
@@ -158,7 +159,7 @@ func (r *Runner) Wake() {
 // removed, permanent failures bounced, the rest rescheduled or, when too
 // old, bounced as expired. The bounce is stored before the item changes, so
 // a crash in between duplicates a DSN rather than losing one.
-func (r *Runner) finish(it *store.QueueItem, outs []outcome) error {
+func (r *Runner) finish(ctx context.Context, it *store.QueueItem, outs []outcome) error {
 	now := r.now()
 	var perm, temp []outcome
 	delivered := map[string]bool{}
@@ -179,7 +180,7 @@ func (r *Runner) finish(it *store.QueueItem, outs []outcome) error {
 		}
 	}
 	// Re-read: `queue drop` may have removed the item during the round.
-	cur, err := r.st.QueueGet(it.ID)
+	cur, err := r.st.QueueGet(ctx, it.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -189,7 +190,7 @@ func (r *Runner) finish(it *store.QueueItem, outs []outcome) error {
 	// Whatever is written back below ends this server's claim.
 	cur.LeaseOwner, cur.LeaseUntil = "", time.Time{}
 	if len(perm) > 0 {
-		if err := r.bounce(cur, perm, dsnFailed); err != nil {
+		if err := r.bounce(ctx, cur, perm, dsnFailed); err != nil {
 			return err // item unchanged: retried (and bounced) next round
 		}
 	}
@@ -212,25 +213,25 @@ func (r *Runner) finish(it *store.QueueItem, outs []outcome) error {
 		cur.LastError = temp[len(temp)-1].msg
 	}
 	if len(rest) == 0 {
-		return r.st.QueueUpdate(cur) // no recipients left: removed
+		return r.st.QueueUpdate(ctx, cur) // no recipients left: removed
 	}
 	age := now.Sub(cur.Created)
 	if (r.cfg.MaxAge > 0 && age >= r.cfg.MaxAge.D()) || (r.cfg.MaxAttempts > 0 && cur.Attempts >= r.cfg.MaxAttempts) {
-		if err := r.bounce(cur, pending(cur, temp), dsnExpired); err != nil {
+		if err := r.bounce(ctx, cur, pending(cur, temp), dsnExpired); err != nil {
 			return err
 		}
 		r.log.Warn("giving up on queued message", "queue_id", cur.ID, "age", age.Round(time.Second), "attempts", cur.Attempts)
-		return r.st.QueueRemove(cur.ID)
+		return r.st.QueueRemove(ctx, cur.ID)
 	}
 	if r.cfg.WarnAfter > 0 && !cur.Warned && age >= r.cfg.WarnAfter.D() {
-		if err := r.bounce(cur, pending(cur, temp), dsnDelayed); err != nil {
+		if err := r.bounce(ctx, cur, pending(cur, temp), dsnDelayed); err != nil {
 			r.log.Warn("sending delay notice", "queue_id", cur.ID, "err", err)
 		} else {
 			cur.Warned = true
 		}
 	}
 	cur.NextAttempt = now.Add(r.retryDelay(cur.Attempts))
-	return r.st.QueueUpdate(cur)
+	return r.st.QueueUpdate(ctx, cur)
 }
 
 // pending returns an outcome for every remaining recipient of it, with the
@@ -274,8 +275,8 @@ func (r *Runner) port() int {
 }
 
 // stats feeds the queue gauges at scrape time.
-func (r *Runner) stats() (int, time.Duration) {
-	items, err := r.st.Queue()
+func (r *Runner) stats(ctx context.Context) (int, time.Duration) {
+	items, err := r.st.Queue(ctx)
 	if err != nil || len(items) == 0 {
 		return 0, 0
 	}

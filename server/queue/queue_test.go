@@ -130,10 +130,10 @@ func newEnv(t *testing.T, fail func(string, int) *smtp.SMTPError) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.AddUser("alice@example.com", "Alice", "x")
+	u, err := st.AddUser(t.Context(), "alice@example.com", "Alice", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func (e *env) runner() *Runner {
 // enqueue puts a message from alice to rcpts into the outbound queue.
 func (e *env) enqueue(t *testing.T, from string, rcpts ...string) {
 	t.Helper()
-	w, err := e.st.NewBlob(0)
+	w, err := e.st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func (e *env) enqueue(t *testing.T, from string, rcpts ...string) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.Deliver(store.Delivery{Blob: w, Prefix: []byte("Received: test\r\n"),
+	if _, err := e.st.Deliver(t.Context(), store.Delivery{Blob: w, Prefix: []byte("Received: test\r\n"),
 		Queue: &store.QueueItem{From: from, To: rcpts}}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func (e *env) enqueue(t *testing.T, from string, rcpts ...string) {
 
 func (e *env) queueLen(t *testing.T) int {
 	t.Helper()
-	q, err := e.st.Queue()
+	q, err := e.st.Queue(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +186,11 @@ func (e *env) queueLen(t *testing.T) int {
 // inbox returns the full text of every message in alice's INBOX.
 func (e *env) inbox(t *testing.T) []string {
 	t.Helper()
-	f, err := e.st.GetFolder(e.user.MailboxID, "INBOX")
+	f, err := e.st.GetFolder(t.Context(), e.user.MailboxID, "INBOX")
 	if err != nil {
 		t.Fatal(err)
 	}
-	flags, err := e.st.FolderFlags(f.ID)
+	flags, err := e.st.FolderFlags(t.Context(), f.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,13 +198,13 @@ func (e *env) inbox(t *testing.T) []string {
 	for _, x := range flags {
 		uids = append(uids, x.UID)
 	}
-	msgs, err := e.st.Messages(f.ID, uids)
+	msgs, err := e.st.Messages(t.Context(), f.ID, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for i := range msgs {
-		rc, err := e.st.OpenMessage(&msgs[i])
+		rc, err := e.st.OpenMessage(t.Context(), &msgs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +258,7 @@ func TestRetryOn4xxThenSuccess(t *testing.T) {
 	e.enqueue(t, "alice@example.com", "bob@remote.test")
 	r := e.runner()
 	r.RunOnce(context.Background())
-	q, _ := e.st.Queue()
+	q, _ := e.st.Queue(t.Context())
 	if len(q) != 1 || q[0].Attempts != 1 || !strings.Contains(q[0].LastError, "greylisted") || !q[0].NextAttempt.After(q[0].Created) {
 		t.Fatalf("after first attempt: %+v", q)
 	}
@@ -396,7 +396,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestMissingBodyNeverSendsEmptyMessage(t *testing.T) {
 	e := newEnv(t, nil)
 	e.enqueue(t, "alice@example.com", "bob@remote.test")
-	q, err := e.st.Queue()
+	q, err := e.st.Queue(t.Context())
 	if err != nil || len(q) != 1 {
 		t.Fatalf("queue %v %v", q, err)
 	}

@@ -101,7 +101,7 @@ func (r *Runner) RunOnce(ctx context.Context) time.Time {
 		}
 		<-r.s.done
 	}
-	items, err := r.st.Queue()
+	items, err := r.st.Queue(ctx)
 	if err != nil || len(items) == 0 {
 		return time.Time{}
 	}
@@ -112,7 +112,7 @@ func (r *Runner) RunOnce(ctx context.Context) time.Time {
 // and hands waiting pieces to workers as capacity allows. It returns the
 // next attempt time among idle items (zero if none).
 func (r *Runner) dispatch(ctx context.Context, accept func(*store.QueueItem) bool) time.Time {
-	items, err := r.st.Queue()
+	items, err := r.st.Queue(ctx)
 	if err != nil {
 		r.log.Error("reading queue", "err", err)
 		return r.now().Add(idlePoll)
@@ -149,12 +149,12 @@ func (r *Runner) dispatch(ctx context.Context, accept func(*store.QueueItem) boo
 		due = append(due, it.ID)
 	}
 	s.mu.Unlock()
-	r.renew(renew, now)
+	r.renew(ctx, renew, now)
 	// Claim in one write transaction, so a worker of another server on
 	// the same engine does not deliver the same items (store.QueueClaim).
 	var claimed []store.QueueItem
 	if len(due) > 0 {
-		if claimed, err = r.st.QueueClaim(due, now, r.lease); err != nil {
+		if claimed, err = r.st.QueueClaim(ctx, due, now, r.lease); err != nil {
 			r.log.Error("claiming queue items", "err", err)
 		}
 	}
@@ -209,11 +209,11 @@ func (r *Runner) dispatch(ctx context.Context, accept func(*store.QueueItem) boo
 // (its lease expired and another server took the item) is only logged: the
 // attempt in progress finishes, and its outcome is recorded by whoever
 // holds the item then.
-func (r *Runner) renew(ids []uint64, now time.Time) {
+func (r *Runner) renew(ctx context.Context, ids []uint64, now time.Time) {
 	if len(ids) == 0 {
 		return
 	}
-	lost, err := r.st.QueueRenew(ids, now, r.lease)
+	lost, err := r.st.QueueRenew(ctx, ids, now, r.lease)
 	if err != nil {
 		r.log.Error("renewing queue leases", "err", err)
 	}
@@ -248,8 +248,11 @@ func (r *Runner) work(ctx context.Context, dest string, jobs []job) {
 		}
 	}
 	s.mu.Unlock()
+	// The attempt's outcome is recorded even when shutdown cancelled ctx
+	// meanwhile: a delivered recipient must not be sent again.
+	rec := context.WithoutCancel(ctx)
 	for _, st := range complete {
-		if err := r.finish(st.it, st.outs); err != nil {
+		if err := r.finish(rec, st.it, st.outs); err != nil {
 			r.log.Error("recording delivery result", "queue_id", st.it.ID, "err", err)
 		}
 		// Only now may the item be picked again: finish rescheduled it.

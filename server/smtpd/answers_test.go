@@ -79,7 +79,7 @@ func TestSMTPDuplicateRecipientsCollapse(t *testing.T) {
 	if n := len(sub.folder(t, sub.mailboxOf(t, "bob@example.com"), "INBOX")); n != 1 {
 		t.Errorf("submission: bob got %d copies", n)
 	}
-	q, err := sub.st.Queue()
+	q, err := sub.st.Queue(t.Context())
 	subMust(t, err)
 	if len(q) != 1 || len(q[0].To) != 1 {
 		t.Errorf("submission: queue %+v, want one item for one remote recipient", q)

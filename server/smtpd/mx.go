@@ -100,13 +100,14 @@ type mxBackend struct {
 }
 
 func (b *mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &mxSession{b: b, conn: c, ci: b.srv.connInfoOf(c)}, nil
+	return &mxSession{ctx: b.srv.base, b: b, conn: c, ci: b.srv.connInfoOf(c)}, nil
 }
 
 // mxSession is one SMTP session. go-smtp runs Data in a separate goroutine
 // for BDAT, and RSET or a dropped connection can call Reset/Logout while it
 // runs, so the transaction state is guarded by mu and Data works on a copy.
 type mxSession struct {
+	ctx  context.Context // the server's base context (store calls)
 	b    *mxBackend
 	conn *smtp.Conn
 	ci   *connInfo
@@ -174,7 +175,7 @@ func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if max := s.b.opts.Limits.MaxRecipients; max > 0 && n >= max {
 		return s.reject("too_many_recipients", smtpError(452, smtp.EnhancedCode{4, 5, 3}, fmt.Sprintf("Too many recipients (at most %d per message)", max)))
 	}
-	ids, err := s.b.opts.Store.Resolve(addr)
+	ids, err := s.b.opts.Store.Resolve(s.ctx, addr)
 	switch {
 	case errors.Is(err, store.ErrUnknownDomain):
 		s.ci.Log.Info("relay attempt refused", "rcpt", addr, "from", s.from)
@@ -192,7 +193,7 @@ func (s *mxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.ci.Log.Error("resolve recipient", "rcpt", addr, "err", err)
 		return s.reject("store_error", smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure looking up the recipient, try again later"))
 	}
-	ids, qerr := withinQuota(s.b.opts.Store, addr, ids) // quota.go
+	ids, qerr := withinQuota(s.ctx, s.b.opts.Store, addr, ids) // quota.go
 	if qerr != nil {
 		s.ci.Log.Info("recipient over quota", "rcpt", addr)
 		return s.reject("over_quota", qerr)
@@ -256,7 +257,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	log := s.ci.Log
 
 	src := newDataReader(s.conn, r, s.b.srv.readTO)
-	blob, err := o.Store.NewBlob(0)
+	blob, err := o.Store.NewBlob(s.ctx, 0)
 	if err != nil {
 		log.Error("create blob", "err", err)
 		return s.reject("store_error", storeError(err))
@@ -318,7 +319,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	dec := o.Spam.Check(context.Background(), spam.Input{
 		Auth: auth, RemoteIP: s.ci.RemoteIP, Helo: s.conn.Hostname(), MailFrom: from,
 		Rcpts: rcpts, Mailboxes: mailboxes, QueueID: blob.ID(), Log: log,
-		Open: func() (io.ReadCloser, error) { return o.Store.OpenBlob(blob.ID()) },
+		Open: func() (io.ReadCloser, error) { return o.Store.OpenBlob(s.ctx, blob.ID()) },
 	})
 	if dec.Verdict != spam.Deliver {
 		blob.Abort()
@@ -357,7 +358,7 @@ func (s *mxSession) Data(r io.Reader) error {
 			inboxed = append(inboxed, id)
 		}
 	}
-	if _, err := o.Store.Deliver(store.Delivery{
+	if _, err := o.Store.Deliver(s.ctx, store.Delivery{
 		Blob: blob, Prefix: []byte(prefix.String()), InternalDate: now, Targets: targets,
 	}); err != nil {
 		blob.Abort()

@@ -78,16 +78,16 @@ _dmarc IN TXT "v=DMARC1; p=quarantine"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	must(t, st.AddDomain(store.Domain{Name: "example.com"}))
+	must(t, st.AddDomain(t.Context(), store.Domain{Name: "example.com"}))
 	for _, u := range []string{"alice@example.com", "bob@example.com", "carol@example.com"} {
-		if _, err := st.AddUser(u, "", "x"); err != nil {
+		if _, err := st.AddUser(t.Context(), u, "", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.CreateShared("info@example.com", "Info", "alice@example.com", "", 0); err != nil {
+	if _, err := st.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	must(t, st.AddAlias("sales@example.com", "alice@example.com"))
+	must(t, st.AddAlias(t.Context(), "sales@example.com", "alice@example.com"))
 
 	tlsConf := testTLSConfig(t)
 	m := metrics.New()
@@ -213,11 +213,11 @@ type stored struct {
 // folder reads every message of addr's folder.
 func (e *mxEnv) folder(t *testing.T, addr, name string) []stored {
 	t.Helper()
-	mb, err := e.st.MailboxByAddress(addr)
+	mb, err := e.st.MailboxByAddress(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := e.st.GetFolder(mb.ID, name)
+	f, err := e.st.GetFolder(t.Context(), mb.ID, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,13 +225,13 @@ func (e *mxEnv) folder(t *testing.T, addr, name string) []stored {
 	for u := uint32(1); u < f.UIDNext; u++ {
 		uids = append(uids, u)
 	}
-	msgs, err := e.st.Messages(f.ID, uids)
+	msgs, err := e.st.Messages(t.Context(), f.ID, uids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []stored
 	for i := range msgs {
-		rc, err := e.st.OpenMessage(&msgs[i])
+		rc, err := e.st.OpenMessage(t.Context(), &msgs[i])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 // holders, else to the domain's first user; a real alias still wins.
 func TestMXPostmasterAndAbuse(t *testing.T) {
 	e := newMXEnv(t)
-	must(t, e.st.AddDomain(store.Domain{Name: "empty.test"}))
+	must(t, e.st.AddDomain(t.Context(), store.Domain{Name: "empty.test"}))
 
 	// No role holder: the domain's first user (alice) gets them.
 	must(t, e.send("s@good.test", []string{"Postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "dmarc report", "r\r\n")))
@@ -33,7 +33,7 @@ func TestMXPostmasterAndAbuse(t *testing.T) {
 
 	// With role holders, they (and not alice) receive it, for every domain.
 	for _, u := range []string{"bob@example.com", "carol@example.com"} {
-		if _, err := e.st.GrantRole(u, store.RolePostmaster, "admin"); err != nil {
+		if _, err := e.st.GrantRole(t.Context(), u, store.RolePostmaster, "admin"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func TestMXPostmasterAndAbuse(t *testing.T) {
 		}
 	}
 	// An alias named postmaster@ is used as it is.
-	must(t, e.st.AddAlias("postmaster@example.com", "info@example.com"))
+	must(t, e.st.AddAlias(t.Context(), "postmaster@example.com", "info@example.com"))
 	must(t, e.send("s@good.test", []string{"postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "to alias", "a\r\n")))
 	if got := e.folder(t, "info@example.com", "INBOX"); len(got) != 1 {
 		t.Errorf("info@ has %d messages, want 1", len(got))

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/emersion/go-smtp"
@@ -24,8 +25,8 @@ import (
 
 // withinQuota returns the mailboxes of ids that have room for another
 // message (store.WithRoom), or a 452 4.2.2 when none has.
-func withinQuota(st *store.Store, addr string, ids []uint64) ([]uint64, *smtp.SMTPError) {
-	keep, err := st.WithRoom(ids)
+func withinQuota(ctx context.Context, st *store.Store, addr string, ids []uint64) ([]uint64, *smtp.SMTPError) {
+	keep, err := st.WithRoom(ctx, ids)
 	if err != nil {
 		return nil, smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure reading the recipient's quota, try again later")
 	}

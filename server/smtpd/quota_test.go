@@ -14,7 +14,7 @@ import (
 // would) so its usage reaches a quota.
 func fillMailbox(t *testing.T, st *store.Store, mbid uint64, n int) {
 	t.Helper()
-	w, err := st.NewBlob(0)
+	w, err := st.NewBlob(t.Context(), 0)
 	must(t, err)
 	msg := "Subject: filler\r\n\r\n"
 	for len(msg) < n {
@@ -22,7 +22,7 @@ func fillMailbox(t *testing.T, st *store.Store, mbid uint64, n int) {
 	}
 	io.WriteString(w, msg)
 	must(t, w.Sync())
-	if _, err := st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid}}}); err != nil {
+	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid}}}); err != nil {
 		w.Abort()
 		t.Fatal(err)
 	}
@@ -32,9 +32,9 @@ func fillMailbox(t *testing.T, st *store.Store, mbid uint64, n int) {
 // the other recipients of the same transaction still get the message.
 func TestMXOverQuotaRecipient(t *testing.T) {
 	e := newMXEnv(t)
-	bob, err := e.st.MailboxByAddress("bob@example.com")
+	bob, err := e.st.MailboxByAddress(t.Context(), "bob@example.com")
 	must(t, err)
-	must(t, e.st.SetQuota(bob.ID, store.QuotaLimit{Bytes: 2000}, "admin"))
+	must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{Bytes: 2000}, "admin"))
 	fillMailbox(t, e.st, bob.ID, 2000)
 
 	c, err := smtp.Dial(e.addr)
@@ -62,15 +62,15 @@ func TestMXOverQuotaRecipient(t *testing.T) {
 
 	// A shared mailbox's own quota: info@ full refuses info@, not its
 	// members (alice's mailbox has room).
-	info, err := e.st.MailboxByAddress("info@example.com")
+	info, err := e.st.MailboxByAddress(t.Context(), "info@example.com")
 	must(t, err)
-	must(t, e.st.SetQuota(info.ID, store.QuotaLimit{Bytes: 1}, "admin"))
+	must(t, e.st.SetQuota(t.Context(), info.ID, store.QuotaLimit{Bytes: 1}, "admin"))
 	err = e.send("s@good.test", []string{"info@example.com"}, message("s@good.test", "info@example.com", "q2", "x\r\n"))
 	wantCode(t, err, 452, "4.2.2")
 	must(t, e.send("s@good.test", []string{"alice@example.com"}, message("s@good.test", "alice@example.com", "q3", "x\r\n")))
 
 	// Raising the quota (0 = unlimited) lets mail in again at once.
-	must(t, e.st.SetQuota(bob.ID, store.QuotaLimit{}, "admin"))
+	must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{}, "admin"))
 	must(t, e.send("s@good.test", []string{"bob@example.com"}, message("s@good.test", "bob@example.com", "q4", "x\r\n")))
 }
 
@@ -79,7 +79,7 @@ func TestMXOverQuotaRecipient(t *testing.T) {
 func TestSubmissionOverQuotaRecipient(t *testing.T) {
 	e := newSubEnv(t)
 	bob := e.mailboxOf(t, "bob@example.com")
-	subMust(t, e.st.SetQuota(bob, store.QuotaLimit{Messages: 1}, "admin"))
+	subMust(t, e.st.SetQuota(t.Context(), bob, store.QuotaLimit{Messages: 1}, "admin"))
 	fillMailbox(t, e.st, bob, 10)
 	c := e.login(t, "", "alice@example.com")
 	subMust(t, c.Mail("alice@example.com", nil))
@@ -93,7 +93,7 @@ func TestSubmissionOverQuotaRecipient(t *testing.T) {
 	subMust(t, err)
 	io.WriteString(w, subMessage("alice@example.com", "carol@remote.test", "quota"))
 	subMust(t, w.Close())
-	q, err := e.st.Queue()
+	q, err := e.st.Queue(t.Context())
 	subMust(t, err)
 	if len(q) != 1 {
 		t.Fatalf("the remote recipient was not queued: %+v", q)

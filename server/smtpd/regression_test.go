@@ -93,7 +93,7 @@ func TestSubmissionOpenRelayWithoutAuth(t *testing.T) {
 			t.Errorf("tls=%v: DATA without AUTH answered %q", tls, r)
 		}
 	}
-	if q, err := e.st.Queue(); err != nil || len(q) != 0 {
+	if q, err := e.st.Queue(t.Context()); err != nil || len(q) != 0 {
 		t.Errorf("queue after relay attempts: %+v %v", q, err)
 	}
 }

@@ -116,6 +116,11 @@ type Server struct {
 
 	seq    atomic.Uint64
 	prefix string // random per-server prefix of connection ids
+
+	// base is the context of every session's store calls; Shutdown
+	// cancels it once the connections are closed.
+	base       context.Context
+	cancelBase context.CancelFunc
 }
 
 // newServer builds the go-smtp server with the shared settings. Role
@@ -150,7 +155,10 @@ func newServer(cfg serverConfig) *Server {
 	}
 	var rnd [3]byte
 	rand.Read(rnd[:])
+	base, cancelBase := context.WithCancel(context.Background())
 	return &Server{
+		base:       base,
+		cancelBase: cancelBase,
 		smtp:       ss,
 		name:       cfg.Name,
 		tls:        cfg.TLS,
@@ -252,6 +260,7 @@ wait:
 		s.log.Debug("close", "err", err)
 	}
 	s.serving.Wait()
+	s.cancelBase()
 	return nil
 }
 

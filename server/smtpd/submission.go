@@ -112,7 +112,7 @@ type subBackend struct {
 }
 
 func (b *subBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &subSession{b: b, st: b.opts.Store, conn: c, ci: b.srv.connInfoOf(c)}, nil
+	return &subSession{ctx: b.srv.base, b: b, st: b.opts.Store, conn: c, ci: b.srv.connInfoOf(c)}, nil
 }
 
 // identity is who an authenticated session is.
@@ -129,6 +129,7 @@ type identity struct {
 // subSession is one submission session. go-smtp may run Reset/Logout
 // concurrently with Data, so the transaction state is guarded by mu.
 type subSession struct {
+	ctx  context.Context // the server's base context (store calls)
 	b    *subBackend
 	st   *store.Store
 	conn *smtp.Conn
@@ -268,7 +269,7 @@ func (s *subSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return smtpError(452, smtp.EnhancedCode{4, 5, 3}, "Too many recipients")
 	}
 	s.mu.Lock()
-	err = s.b.sub.AddRecipient(&s.env, addr)
+	err = s.b.sub.AddRecipient(s.ctx, &s.env, addr)
 	s.mu.Unlock()
 	switch {
 	case err == nil:

@@ -18,14 +18,14 @@ func (id *identity) submitter() submit.Identity {
 
 // authorize says whether id may send as addr (normalised).
 func (s *subSession) authorize(id *identity, addr string) (*submit.Grant, error) {
-	g, err := s.b.sub.Authorize(id.submitter(), addr)
+	g, err := s.b.sub.Authorize(s.ctx, id.submitter(), addr)
 	return g, smtpErr(err)
 }
 
 // checkHeader authorises the From: and Sender: fields of hdr (the raw
 // header block) for id (submit.Submitter.CheckHeader).
 func (s *subSession) checkHeader(id *identity, hdr []byte) (*submit.HeaderCheck, error) {
-	hc, err := s.b.sub.CheckHeader(id.submitter(), hdr)
+	hc, err := s.b.sub.CheckHeader(s.ctx, id.submitter(), hdr)
 	return hc, smtpErr(err)
 }
 

@@ -33,7 +33,7 @@ func (s *subSession) Data(r io.Reader) error {
 	log := s.ci.Log.With("user", id.User, "from", env.From)
 	opts := s.b.opts
 
-	w, err := s.st.NewBlob(opts.Limits.MaxMessageBytes)
+	w, err := s.st.NewBlob(s.ctx, opts.Limits.MaxMessageBytes)
 	if err != nil {
 		log.Error("creating blob", "err", err)
 		return storeError(err)
@@ -76,7 +76,7 @@ func (s *subSession) Data(r io.Reader) error {
 	}
 
 	_, isTLS := s.conn.TLSConnectionState()
-	msgID, err := s.b.sub.Deliver(id.submitter(), env, hc, w,
+	msgID, err := s.b.sub.Deliver(s.ctx, id.submitter(), env, hc, w,
 		submit.Trace{Helo: s.conn.Hostname(), IP: s.ci.RemoteIP, TLS: isTLS, ConnID: s.ci.ID})
 	if err != nil {
 		w.Abort()

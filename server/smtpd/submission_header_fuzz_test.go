@@ -37,7 +37,7 @@ func FuzzSubmissionHeaderCheck(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	e := newSubEnv(f)
-	sess := &subSession{st: e.st, ci: &connInfo{ID: "fuzz", Log: subQuietLog()}, b: &subBackend{name: SubmissionListener, sub: submit.New(submit.Options{Store: e.st})}}
+	sess := &subSession{ctx: f.Context(), st: e.st, ci: &connInfo{ID: "fuzz", Log: subQuietLog()}, b: &subBackend{name: SubmissionListener, sub: submit.New(submit.Options{Store: e.st})}}
 	bobBox := e.mailboxOf(f, "bob@example.com")
 	id := &identity{User: "bob@example.com", MailboxID: bobBox}
 	f.Fuzz(func(t *testing.T, data []byte) {

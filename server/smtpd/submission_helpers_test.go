@@ -57,21 +57,21 @@ func newSubEnv(t testing.TB) *subEnv {
 		d.DKIM = append(d.DKIM, store.DKIMKey{Selector: sel, Algorithm: algo, PrivateKeyPEM: string(kp.PrivateKeyPEM), PublicKey: kp.PublicKey})
 		e.keys[sel] = msgauth.DNSRecord(kp.PublicKey, algo)
 	}
-	subMust(t, st.AddDomain(d))
+	subMust(t, st.AddDomain(t.Context(), d))
 	hash, err := auth.HashPassword(subPassword)
 	subMust(t, err)
 	for _, u := range []string{"alice@example.com", "bob@example.com"} {
-		_, err := st.AddUser(u, "", hash)
+		_, err := st.AddUser(t.Context(), u, "", hash)
 		subMust(t, err)
 	}
-	subMust(t, st.AddAlias("al@example.com", "alice@example.com"))
+	subMust(t, st.AddAlias(t.Context(), "al@example.com", "alice@example.com"))
 	for name, rights := range map[string]acl.Rights{
 		"send": acl.Send | acl.Read, "obo": acl.SendOnBehalf | acl.Read, "read": acl.Read, "none": 0,
 	} {
-		mb, err := st.CreateShared("info-"+name+"@example.com", "Info "+name, "", "", 0)
+		mb, err := st.CreateShared(t.Context(), "info-"+name+"@example.com", "Info "+name, "", "", 0)
 		subMust(t, err)
 		if rights != 0 {
-			subMust(t, st.Grant(mb.ID, "alice@example.com", rights, 0, "admin"))
+			subMust(t, st.Grant(t.Context(), mb.ID, "alice@example.com", rights, 0, "admin"))
 		}
 		e.shared[name] = mb
 	}
@@ -185,19 +185,19 @@ func subMessage(from, to, subject string, extra ...string) string {
 // subFolder returns the messages of a folder of the mailbox at addr.
 func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
 	t.Helper()
-	f, err := e.st.GetFolder(mbid, name)
+	f, err := e.st.GetFolder(t.Context(), mbid, name)
 	subMust(t, err)
-	flags, err := e.st.FolderFlags(f.ID)
+	flags, err := e.st.FolderFlags(t.Context(), f.ID)
 	subMust(t, err)
 	var uids []uint32
 	for _, x := range flags {
 		uids = append(uids, x.UID)
 	}
-	msgs, err := e.st.Messages(f.ID, uids)
+	msgs, err := e.st.Messages(t.Context(), f.ID, uids)
 	subMust(t, err)
 	var out []string
 	for i := range msgs {
-		rc, err := e.st.OpenMessage(&msgs[i])
+		rc, err := e.st.OpenMessage(t.Context(), &msgs[i])
 		subMust(t, err)
 		b, _ := io.ReadAll(rc)
 		rc.Close()
@@ -208,7 +208,7 @@ func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
 
 func (e *subEnv) mailboxOf(t testing.TB, addr string) uint64 {
 	t.Helper()
-	mb, err := e.st.MailboxByAddress(addr)
+	mb, err := e.st.MailboxByAddress(t.Context(), addr)
 	subMust(t, err)
 	return mb.ID
 }

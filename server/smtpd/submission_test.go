@@ -63,7 +63,7 @@ func TestSubmissionSendAsMatrix(t *testing.T) {
 			if len(sent) != 1 || !strings.Contains(sent[0], "Subject: "+subj) {
 				t.Errorf("%s: Sent copy missing: %d messages", tc.from, len(sent))
 			}
-			log, err := e.st.AuditLog(mb.ID, time.Time{})
+			log, err := e.st.AuditLog(t.Context(), mb.ID, time.Time{})
 			subMust(t, err)
 			want := map[string]string{"send": "send-as", "obo": "send-on-behalf"}[tc.shared]
 			found := false
@@ -87,7 +87,7 @@ func TestSubmissionRevokeMidSession(t *testing.T) {
 	mb := e.shared["send"]
 	msg := subMessage("info-send@example.com", "bob@example.com", "one")
 	subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com"}, msg))
-	subMust(t, e.st.Revoke(mb.ID, "alice@example.com", "admin"))
+	subMust(t, e.st.Revoke(t.Context(), mb.ID, "alice@example.com", "admin"))
 	err := subSend(c, "info-send@example.com", []string{"bob@example.com"}, msg)
 	subWantCode(t, err, 550, "info-send@example.com")
 	// Envelope from alice, header From the revoked mailbox: refused too.
@@ -189,7 +189,7 @@ func TestSubmissionRecipients(t *testing.T) {
 	// Local and remote in one message: local delivered, remote queued.
 	subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com", "carol@remote.test"},
 		subMessage("info-send@example.com", "carol@remote.test", "mixed")))
-	q, err := e.st.Queue()
+	q, err := e.st.Queue(t.Context())
 	subMust(t, err)
 	if len(q) != 1 || q[0].From != "info-send@example.com" || strings.Join(q[0].To, ",") != "carol@remote.test" {
 		t.Fatalf("queue = %+v", q)

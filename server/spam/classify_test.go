@@ -19,7 +19,7 @@ func openStore(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -27,7 +27,7 @@ func openStore(t *testing.T) *store.Store {
 
 func addMailbox(t *testing.T, st *store.Store, addr string) uint64 {
 	t.Helper()
-	a, err := st.AddUser(addr, "", "x")
+	a, err := st.AddUser(t.Context(), addr, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func addMailbox(t *testing.T, st *store.Store, addr string) uint64 {
 func trainRaw(t *testing.T, st *store.Store, mbid uint64, key, raw string, isSpam bool) {
 	t.Helper()
 	f := Tokenize(strings.NewReader(raw))
-	if _, err := st.SpamTrain(mbid, store.SpamSample{Key: key, Spam: isSpam, Tokens: f.Hashes()}); err != nil {
+	if _, err := st.SpamTrain(t.Context(), mbid, store.SpamSample{Key: key, Spam: isSpam, Tokens: f.Hashes()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -120,7 +120,7 @@ func TestKnownSenderNotJunkedByClassifierAlone(t *testing.T) {
 	if p := checkRaw(f, mbid, spam.Raw); !p.Junk {
 		t.Fatalf("the test spam is not junked to begin with: %s", p.Status)
 	}
-	if err := st.SpamAddKnown(mbid, []string{spam.From}); err != nil {
+	if err := st.SpamAddKnown(t.Context(), mbid, []string{spam.From}); err != nil {
 		t.Fatal(err)
 	}
 	p := checkRaw(f, mbid, spam.Raw)
@@ -129,7 +129,7 @@ func TestKnownSenderNotJunkedByClassifierAlone(t *testing.T) {
 	}
 	// A known domain without DMARC pass does not count.
 	other := strings.Replace(spam.Raw, spam.From, "someone-else@"+spam.From[strings.IndexByte(spam.From, '@')+1:], 1)
-	st.SpamAddKnown(mbid, []string{"@" + spam.From[strings.IndexByte(spam.From, '@')+1:]})
+	st.SpamAddKnown(t.Context(), mbid, []string{"@" + spam.From[strings.IndexByte(spam.From, '@')+1:]})
 	if p := checkRaw(f, mbid, other); !p.Junk {
 		t.Fatalf("known domain without DMARC pass bought its way in: %s", p.Status)
 	}
@@ -143,28 +143,28 @@ func TestTrainRetrainReset(t *testing.T) {
 	raw := spamtest.Corpus(5, 1)[1].Raw
 	toks := Tokenize(strings.NewReader(raw)).Hashes()
 	for i := 0; i < 2; i++ {
-		if _, err := st.SpamTrain(mbid, store.SpamSample{Key: "m1", Spam: true, Tokens: toks, Senders: []string{"x@y.example"}}); err != nil {
+		if _, err := st.SpamTrain(t.Context(), mbid, store.SpamSample{Key: "m1", Spam: true, Tokens: toks, Senders: []string{"x@y.example"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	stats, counts, _ := st.SpamLookup(mbid, toks[:1])
+	stats, counts, _ := st.SpamLookup(t.Context(), mbid, toks[:1])
 	if stats.Spam != 1 || stats.Ham != 0 || counts[0].Spam != 1 || stats.Tokens != len(toks) {
 		t.Fatalf("after spam x2: %+v %+v", stats, counts)
 	}
-	if _, err := st.SpamTrain(mbid, store.SpamSample{Key: "m1", Spam: false, Tokens: toks, Senders: []string{"x@y.example"}}); err != nil {
+	if _, err := st.SpamTrain(t.Context(), mbid, store.SpamSample{Key: "m1", Spam: false, Tokens: toks, Senders: []string{"x@y.example"}}); err != nil {
 		t.Fatal(err)
 	}
-	stats, counts, _ = st.SpamLookup(mbid, toks[:1])
+	stats, counts, _ = st.SpamLookup(t.Context(), mbid, toks[:1])
 	if stats.Spam != 0 || stats.Ham != 1 || counts[0] != (store.SpamCounts{Ham: 1}) || stats.Trained != 2 {
 		t.Fatalf("after ham: %+v %+v", stats, counts)
 	}
-	if k, _ := st.SpamKnown(mbid, []string{"x@y.example"}); k["x@y.example"] != "ham" {
+	if k, _ := st.SpamKnown(t.Context(), mbid, []string{"x@y.example"}); k["x@y.example"] != "ham" {
 		t.Fatalf("ham sender not known: %v", k)
 	}
-	if err := st.SpamReset(mbid); err != nil {
+	if err := st.SpamReset(t.Context(), mbid); err != nil {
 		t.Fatal(err)
 	}
-	if stats, _ := st.SpamStatsOf(mbid); stats != (store.SpamStats{}) {
+	if stats, _ := st.SpamStatsOf(t.Context(), mbid); stats != (store.SpamStats{}) {
 		t.Fatalf("after reset: %+v", stats)
 	}
 }

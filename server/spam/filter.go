@@ -173,7 +173,7 @@ func (f *Filter) Check(ctx context.Context, in Input) Decision {
 		return d
 	}
 	var feat *Features
-	if f.opts.Config.JunkFilter && in.Open != nil && f.anyReady(in.Mailboxes, log) {
+	if f.opts.Config.JunkFilter && in.Open != nil && f.anyReady(ctx, in.Mailboxes, log) {
 		if r, err := in.Open(); err != nil {
 			log.Error("junk filter: open message", "err", err)
 		} else {
@@ -187,7 +187,7 @@ func (f *Filter) Check(ctx context.Context, in Input) Decision {
 		s := base.clone()
 		known := false
 		if feat != nil {
-			known = f.classify(mbid, feat, in.Auth, &s, log)
+			known = f.classify(ctx, mbid, feat, in.Auth, &s, log)
 		}
 		junk, why := s.isJunk()
 		switch {
@@ -212,9 +212,9 @@ func (f *Filter) Check(ctx context.Context, in Input) Decision {
 // anyReady reports whether one of the mailboxes' filters holds enough
 // training to decide: otherwise the message is not even tokenized (most
 // mailboxes of a fresh server, and every benchmark).
-func (f *Filter) anyReady(mailboxes []uint64, log *slog.Logger) bool {
+func (f *Filter) anyReady(ctx context.Context, mailboxes []uint64, log *slog.Logger) bool {
 	for _, mbid := range mailboxes {
-		st, err := f.opts.Store.SpamStatsOf(mbid)
+		st, err := f.opts.Store.SpamStatsOf(ctx, mbid)
 		if err != nil {
 			log.Error("junk filter: read state", "mailbox", mbid, "err", err)
 			continue
@@ -246,13 +246,13 @@ func (s *score) has(names ...string) bool {
 // classify adds the mailbox's classifier verdict to s. The classifier
 // alone never junks a known sender: its spam points are dropped then. It
 // reports whether the sender is known.
-func (f *Filter) classify(mbid uint64, feat *Features, auth *msgauth.Result, s *score, log *slog.Logger) bool {
-	st, counts, err := f.opts.Store.SpamLookup(mbid, feat.Hashes())
+func (f *Filter) classify(ctx context.Context, mbid uint64, feat *Features, auth *msgauth.Result, s *score, log *slog.Logger) bool {
+	st, counts, err := f.opts.Store.SpamLookup(ctx, mbid, feat.Hashes())
 	if err != nil {
 		log.Error("junk filter: read state", "mailbox", mbid, "err", err)
 		return false
 	}
-	known := f.knownSender(mbid, feat.From, auth, log)
+	known := f.knownSender(ctx, mbid, feat.From, auth, log)
 	if known {
 		s.add("KNOWN_SENDER", pointsKnownSender)
 	}
@@ -282,7 +282,7 @@ func (f *Filter) classify(mbid uint64, feat *Features, auth *msgauth.Result, s *
 // kept its mail as ham). A known domain counts only when DMARC passed for
 // it, and nothing counts when DMARC failed: a forged From must not buy
 // its way past the filter.
-func (f *Filter) knownSender(mbid uint64, from string, auth *msgauth.Result, log *slog.Logger) bool {
+func (f *Filter) knownSender(ctx context.Context, mbid uint64, from string, auth *msgauth.Result, log *slog.Logger) bool {
 	if from == "" || auth != nil && auth.DMARC.Result == authres.ResultFail {
 		return false
 	}
@@ -290,7 +290,7 @@ func (f *Filter) knownSender(mbid uint64, from string, auth *msgauth.Result, log
 	if d := domainOf(from); d != "" && auth != nil && auth.DMARC.Result == authres.ResultPass {
 		keys = append(keys, "@"+d)
 	}
-	known, err := f.opts.Store.SpamKnown(mbid, keys)
+	known, err := f.opts.Store.SpamKnown(ctx, mbid, keys)
 	if err != nil {
 		log.Error("junk filter: read known senders", "mailbox", mbid, "err", err)
 		return false

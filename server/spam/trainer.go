@@ -83,7 +83,7 @@ func (t *Trainer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-t.events:
-			t.handle(ev)
+			t.handle(ctx, ev)
 		}
 	}
 }
@@ -153,7 +153,7 @@ func isSentFolder(f *store.Folder) bool {
 	return f.SpecialUse == `\Sent` || strings.EqualFold(f.Name, "Sent")
 }
 
-func (t *Trainer) handle(ev store.Event) {
+func (t *Trainer) handle(ctx context.Context, ev store.Event) {
 	switch ev.Kind {
 	case store.EventFlags:
 		var spam, ham []uint32
@@ -165,38 +165,38 @@ func (t *Trainer) handle(ev store.Event) {
 				ham = append(ham, uid)
 			}
 		}
-		t.train(ev.MailboxID, ev.FolderID, spam, true, "keyword")
-		t.train(ev.MailboxID, ev.FolderID, ham, false, "keyword")
+		t.train(ctx, ev.MailboxID, ev.FolderID, spam, true, "keyword")
+		t.train(ctx, ev.MailboxID, ev.FolderID, ham, false, "keyword")
 	case store.EventNew:
-		dst, err := t.store.FolderByID(ev.FolderID)
+		dst, err := t.store.FolderByID(ctx, ev.FolderID)
 		if err != nil {
 			return // gone meanwhile
 		}
 		if isSentFolder(dst) {
-			t.learnRecipients(dst, ev.UIDs)
+			t.learnRecipients(ctx, dst, ev.UIDs)
 		}
 		if ev.Source == 0 {
 			return // delivery or APPEND: nobody judged it
 		}
-		src, err := t.store.FolderByID(ev.Source)
+		src, err := t.store.FolderByID(ctx, ev.Source)
 		if err != nil {
 			return
 		}
 		switch {
 		case isJunkFolder(dst) && !isJunkFolder(src):
-			t.train(dst.MailboxID, dst.ID, ev.UIDs, true, "moved into "+dst.Name)
+			t.train(ctx, dst.MailboxID, dst.ID, ev.UIDs, true, "moved into "+dst.Name)
 		case isJunkFolder(src) && !isJunkFolder(dst) && !isTrashFolder(dst):
-			t.train(dst.MailboxID, dst.ID, ev.UIDs, false, "moved out of "+src.Name)
+			t.train(ctx, dst.MailboxID, dst.ID, ev.UIDs, false, "moved out of "+src.Name)
 		}
 	}
 }
 
 // train trains uids of folder fid as spam or ham for mailbox mbid.
-func (t *Trainer) train(mbid, fid uint64, uids []uint32, spam bool, why string) {
+func (t *Trainer) train(ctx context.Context, mbid, fid uint64, uids []uint32, spam bool, why string) {
 	if len(uids) == 0 {
 		return
 	}
-	msgs, err := t.store.Messages(fid, uids)
+	msgs, err := t.store.Messages(ctx, fid, uids)
 	if err != nil {
 		t.log.Warn("junk filter: read messages to train", "folder", fid, "err", err)
 		return
@@ -206,7 +206,7 @@ func (t *Trainer) train(mbid, fid uint64, uids []uint32, spam bool, why string) 
 		class = "spam"
 	}
 	for _, m := range msgs {
-		feat, err := t.features(m.Blob)
+		feat, err := t.features(ctx, m.Blob)
 		if err != nil {
 			t.log.Warn("junk filter: read message to train", "blob", m.Blob, "err", err)
 			continue
@@ -218,7 +218,7 @@ func (t *Trainer) train(mbid, fid uint64, uids []uint32, spam bool, why string) 
 				senders = append(senders, "@"+d)
 			}
 		}
-		changed, err := t.store.SpamTrain(mbid, store.SpamSample{Key: m.Blob, Spam: spam, Tokens: feat.Hashes(), Senders: senders})
+		changed, err := t.store.SpamTrain(ctx, mbid, store.SpamSample{Key: m.Blob, Spam: spam, Tokens: feat.Hashes(), Senders: senders})
 		if err != nil {
 			t.log.Error("junk filter: train", "mailbox", mbid, "err", err)
 			continue
@@ -232,8 +232,8 @@ func (t *Trainer) train(mbid, fid uint64, uids []uint32, spam bool, why string) 
 
 // features tokenizes a stored message body as it was received (the blob,
 // without the trace prefix that holds our own X-Spam fields).
-func (t *Trainer) features(blob string) (Features, error) {
-	r, err := t.store.OpenBlob(blob)
+func (t *Trainer) features(ctx context.Context, blob string) (Features, error) {
+	r, err := t.store.OpenBlob(ctx, blob)
 	if err != nil {
 		return Features{}, err
 	}
@@ -243,14 +243,14 @@ func (t *Trainer) features(blob string) (Features, error) {
 
 // learnRecipients remembers the recipients (and their domains) of
 // messages stored in a Sent folder as known senders of its mailbox.
-func (t *Trainer) learnRecipients(sent *store.Folder, uids []uint32) {
-	msgs, err := t.store.Messages(sent.ID, uids)
+func (t *Trainer) learnRecipients(ctx context.Context, sent *store.Folder, uids []uint32) {
+	msgs, err := t.store.Messages(ctx, sent.ID, uids)
 	if err != nil {
 		return
 	}
 	var known []string
 	for _, m := range msgs {
-		feat, err := t.features(m.Blob)
+		feat, err := t.features(ctx, m.Blob)
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.log.Warn("junk filter: read sent message", "blob", m.Blob, "err", err)
@@ -264,7 +264,7 @@ func (t *Trainer) learnRecipients(sent *store.Folder, uids []uint32) {
 			}
 		}
 	}
-	if err := t.store.SpamAddKnown(sent.MailboxID, known); err != nil {
+	if err := t.store.SpamAddKnown(ctx, sent.MailboxID, known); err != nil {
 		t.log.Error("junk filter: remember recipients", "mailbox", sent.MailboxID, "err", err)
 	}
 }

@@ -20,7 +20,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	if st.Dir() != cfg.DataDir || st.ServerID() == "" {
@@ -34,7 +34,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := st.Domains(); err != nil || len(d) != 1 {
+	if d, err := st.Domains(t.Context()); err != nil || len(d) != 1 {
 		t.Errorf("domains after reopen: %v %v", d, err)
 	}
 	st.Close()

@@ -6,6 +6,7 @@ package submit
 // session.
 
 import (
+	"context"
 	"errors"
 	"net/mail"
 	"strings"
@@ -43,8 +44,8 @@ type Grant = grant
 // Authorize says whether id may use addr (normalised) as envelope sender
 // or in From:/Sender:. A refusal is an *Error naming the address and
 // what is missing.
-func (s *Submitter) Authorize(id Identity, addr string) (*Grant, error) {
-	return s.authorize(&id, addr)
+func (s *Submitter) Authorize(ctx context.Context, id Identity, addr string) (*Grant, error) {
+	return s.authorize(ctx, &id, addr)
 }
 
 // SendsAs reports whether the grant is for a shared mailbox (send-as or
@@ -53,11 +54,11 @@ func (g *Grant) SendsAs() (shared bool, action string) {
 	return g.mailbox != nil, g.action()
 }
 
-func (s *Submitter) authorize(id *Identity, addr string) (*grant, error) {
-	mb, err := s.st.MailboxByAddress(addr)
+func (s *Submitter) authorize(ctx context.Context, id *Identity, addr string) (*grant, error) {
+	mb, err := s.st.MailboxByAddress(ctx, addr)
 	switch {
 	case err == nil && mb.Deleted == nil:
-		return s.authorizeMailbox(id, addr, mb)
+		return s.authorizeMailbox(ctx, id, addr, mb)
 	case err == nil, errors.Is(err, store.ErrNotFound):
 	default:
 		s.log.Error("sender check", "err", err)
@@ -68,7 +69,7 @@ func (s *Submitter) authorize(id *Identity, addr string) (*grant, error) {
 	// mailbox (e.g. the old address after `shared rename`). Catch-all
 	// entries are deliberately not followed: they would let a user send
 	// as any address of the domain.
-	isAlias, err := s.isExplicitAlias(addr)
+	isAlias, err := s.isExplicitAlias(ctx, addr)
 	if err != nil {
 		s.log.Error("sender check", "err", err)
 		return nil, errAuthzTemp
@@ -76,7 +77,7 @@ func (s *Submitter) authorize(id *Identity, addr string) (*grant, error) {
 	if !isAlias {
 		return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
 	}
-	ids, err := s.st.Resolve(addr)
+	ids, err := s.st.Resolve(ctx, addr)
 	if err != nil {
 		return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
 	}
@@ -84,21 +85,21 @@ func (s *Submitter) authorize(id *Identity, addr string) (*grant, error) {
 		return &grant{kind: sendOwn, addr: addr}, nil
 	}
 	if len(ids) == 1 {
-		if mb, err := s.st.Mailbox(ids[0]); err == nil && mb.Kind == store.MailboxShared && mb.Deleted == nil {
-			return s.authorizeMailbox(id, addr, mb)
+		if mb, err := s.st.Mailbox(ctx, ids[0]); err == nil && mb.Kind == store.MailboxShared && mb.Deleted == nil {
+			return s.authorizeMailbox(ctx, id, addr, mb)
 		}
 	}
 	return nil, refuse("You may not send as %s: it is not one of your addresses", addr)
 }
 
-func (s *Submitter) authorizeMailbox(id *Identity, addr string, mb *store.Mailbox) (*grant, error) {
+func (s *Submitter) authorizeMailbox(ctx context.Context, id *Identity, addr string, mb *store.Mailbox) (*grant, error) {
 	if mb.ID == id.MailboxID {
 		return &grant{kind: sendOwn, addr: addr}, nil
 	}
 	if mb.Kind != store.MailboxShared {
 		return nil, refuse("You may not send as %s: it belongs to another user", addr)
 	}
-	r, err := s.st.RightsOf(mb.ID, id.User)
+	r, err := s.st.RightsOf(ctx, mb.ID, id.User)
 	if err != nil {
 		s.log.Error("sender check", "err", err)
 		return nil, errAuthzTemp
@@ -112,8 +113,8 @@ func (s *Submitter) authorizeMailbox(id *Identity, addr string, mb *store.Mailbo
 	return nil, refuse("You may not send as %s: you lack the send (or send-on-behalf) right on %s", addr, mb.Address)
 }
 
-func (s *Submitter) isExplicitAlias(addr string) (bool, error) {
-	als, err := s.st.Aliases()
+func (s *Submitter) isExplicitAlias(ctx context.Context, addr string) (bool, error) {
+	als, err := s.st.Aliases(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -141,8 +142,8 @@ type HeaderCheck struct {
 // rules the DKIM signer and mail clients apply (a field name is compared
 // case-insensitively, with blanks before the colon ignored), and a header
 // those parsers could read differently is refused (see headerFields).
-func (s *Submitter) CheckHeader(id Identity, hdr []byte) (*HeaderCheck, error) {
-	return s.checkHeader(&id, hdr)
+func (s *Submitter) CheckHeader(ctx context.Context, id Identity, hdr []byte) (*HeaderCheck, error) {
+	return s.checkHeader(ctx, &id, hdr)
 }
 
 // SharedAddress is the shared mailbox the message is sent as ("" for
@@ -154,7 +155,7 @@ func (hc *HeaderCheck) SharedAddress() (addr, action string) {
 	return hc.shared[0].mailbox.Address, hc.shared[0].action()
 }
 
-func (s *Submitter) checkHeader(id *Identity, hdr []byte) (*HeaderCheck, error) {
+func (s *Submitter) checkHeader(ctx context.Context, id *Identity, hdr []byte) (*HeaderCheck, error) {
 	h, err := headerFields(hdr)
 	if err != nil {
 		return nil, err
@@ -187,7 +188,7 @@ func (s *Submitter) checkHeader(id *Identity, hdr []byte) (*HeaderCheck, error) 
 		if i == 0 {
 			res.signDomain = store.DomainOf(addr)
 		}
-		g, err := s.authorize(id, addr)
+		g, err := s.authorize(ctx, id, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +208,7 @@ func (s *Submitter) checkHeader(id *Identity, hdr []byte) (*HeaderCheck, error) 
 		if err != nil {
 			return nil, refuse("You may not use Sender: %q: not a valid address", sa.Address)
 		}
-		g, err := s.authorize(id, addr)
+		g, err := s.authorize(ctx, id, addr)
 		if err != nil {
 			if se, ok := err.(*Error); ok && se.Code == 550 {
 				return nil, refuse("Sender: %s is not an address you may use (%s)", addr, se.Message)

@@ -15,6 +15,7 @@
 package submit
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -77,7 +78,7 @@ type Options struct {
 // AutoResponder starts the automatic replies due for a delivered message
 // and returns at once.
 type AutoResponder interface {
-	DeliveredBlob(from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger)
+	DeliveredBlob(ctx context.Context, from, blobID string, auth *msgauth.Result, mailboxes []uint64, log *slog.Logger)
 }
 
 // Submitter runs the pipeline. It holds no per-message state.
@@ -121,13 +122,13 @@ type Envelope struct {
 // are delivered directly, other domains queued. A repeated address is
 // ignored. An unknown local address gives ErrNoSuchRecipient; other
 // errors are the store's (temporary).
-func (s *Submitter) AddRecipient(env *Envelope, addr string) error {
+func (s *Submitter) AddRecipient(ctx context.Context, env *Envelope, addr string) error {
 	for _, r := range env.Rcpts {
 		if r == addr { // the same recipient twice (in any case): one delivery
 			return nil
 		}
 	}
-	ids, err := s.st.Resolve(addr)
+	ids, err := s.st.Resolve(ctx, addr)
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrUnknownDomain):
@@ -137,7 +138,7 @@ func (s *Submitter) AddRecipient(env *Envelope, addr string) error {
 		return err
 	}
 	if ids != nil {
-		if ids, err = s.st.WithRoom(ids); err != nil {
+		if ids, err = s.st.WithRoom(ctx, ids); err != nil {
 			return err
 		}
 		if len(ids) == 0 {
@@ -172,7 +173,7 @@ type Trace struct {
 // copy, the audit entry of a shared send, the queue item — after checking
 // once more, inside the transaction, that the send rights still hold. It
 // returns the Message-ID. On error the caller aborts the blob.
-func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *store.BlobWriter, tr Trace) (string, error) {
+func (s *Submitter) Deliver(ctx context.Context, id Identity, env Envelope, hc *HeaderCheck, blob *store.BlobWriter, tr Trace) (string, error) {
 	var extra strings.Builder
 	msgID := hc.messageID
 	if !hc.hasMessageID {
@@ -186,7 +187,7 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 	if hc.addSender != "" {
 		extra.WriteString("Sender: <" + hc.addSender + ">\r\n")
 	}
-	sigs, err := s.sign(hc.signDomain, extra.String(), blob.ID())
+	sigs, err := s.sign(ctx, hc.signDomain, extra.String(), blob.ID())
 	if err != nil {
 		return "", fmt.Errorf("DKIM signing for %s: %w", hc.signDomain, err)
 	}
@@ -242,7 +243,7 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 		}
 		return nil
 	}
-	if _, err := s.st.Deliver(d); err != nil {
+	if _, err := s.st.Deliver(ctx, d); err != nil {
 		if errors.Is(err, errRightsChange) {
 			return "", refuse("You may not send as %s: the right was revoked", shared[0].addr)
 		}
@@ -253,7 +254,7 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 	}
 	if s.opts.AutoReply != nil && len(env.Local) > 0 {
 		// A colleague's mail gets the vacation notice too.
-		s.opts.AutoReply.DeliveredBlob(env.From, blob.ID(), nil, env.Local, s.log)
+		s.opts.AutoReply.DeliveredBlob(ctx, env.From, blob.ID(), nil, env.Local, s.log)
 	}
 	return msgID, nil
 }
@@ -261,8 +262,8 @@ func (s *Submitter) Deliver(id Identity, env Envelope, hc *HeaderCheck, blob *st
 // sign returns the DKIM-Signature fields for the message extra + blob,
 // one per key of domain (ed25519 and RSA after `domain add`). A domain
 // without keys gives no signature.
-func (s *Submitter) sign(domain, extra, blobID string) (string, error) {
-	dom, err := s.st.GetDomain(domain)
+func (s *Submitter) sign(ctx context.Context, domain, extra, blobID string) (string, error) {
+	dom, err := s.st.GetDomain(ctx, domain)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
 	}
@@ -270,7 +271,7 @@ func (s *Submitter) sign(domain, extra, blobID string) (string, error) {
 		return "", err
 	}
 	return msgauth.SignEach(dom.Name, dom.SigningKeys(), func() (io.ReadCloser, error) {
-		f, err := s.st.OpenBlob(blobID)
+		f, err := s.st.OpenBlob(ctx, blobID)
 		if err != nil {
 			return nil, err
 		}

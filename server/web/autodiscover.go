@@ -89,7 +89,7 @@ func (s *Server) autodiscoverXML(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad autodiscover request: EMailAddress: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !s.isLocal(domain) {
+	if !s.isLocal(r.Context(), domain) {
 		http.NotFound(w, r)
 		return
 	}
@@ -162,7 +162,7 @@ func (s *Server) autodiscoverJSON(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("The given protocol value '%s' is invalid. Supported values are 'AutodiscoverV1'", protocol))
 		return
 	}
-	if !s.isLocal(domain) {
+	if !s.isLocal(r.Context(), domain) {
 		writeJSONError(w, http.StatusNotFound, "NotFound", "The domain is not served here.")
 		return
 	}

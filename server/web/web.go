@@ -14,6 +14,7 @@
 package web
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -47,9 +48,9 @@ type Options struct {
 	// Hostname is the MX/IMAP/submission host name advertised to clients.
 	Hostname string
 	// Domains lists the local domains. Used when IsLocalDomain is nil.
-	Domains func() []string
+	Domains func(ctx context.Context) []string
 	// IsLocalDomain reports whether a (lowercase) domain is served here.
-	IsLocalDomain func(domain string) bool
+	IsLocalDomain func(ctx context.Context, domain string) bool
 	// MTASTSMode is "testing" (default when empty), "enforce" or "none".
 	MTASTSMode string
 	// Advertised ports; 0 means the production default.
@@ -142,15 +143,15 @@ func (s *Server) MetricsHandler(m *metrics.Metrics) http.Handler {
 }
 
 // isLocal reports whether domain (already lowercased) is served here.
-func (s *Server) isLocal(domain string) bool {
+func (s *Server) isLocal(ctx context.Context, domain string) bool {
 	if domain == "" {
 		return false
 	}
 	if s.opts.IsLocalDomain != nil {
-		return s.opts.IsLocalDomain(domain)
+		return s.opts.IsLocalDomain(ctx, domain)
 	}
 	if s.opts.Domains != nil {
-		for _, d := range s.opts.Domains() {
+		for _, d := range s.opts.Domains(ctx) {
 			if strings.EqualFold(strings.TrimSuffix(d, "."), domain) {
 				return true
 			}
@@ -224,7 +225,7 @@ func (s *Server) autoconfig(w http.ResponseWriter, r *http.Request) {
 	} else {
 		domain = strings.TrimPrefix(requestHost(r), "autoconfig.")
 	}
-	if !s.isLocal(domain) {
+	if !s.isLocal(r.Context(), domain) {
 		http.NotFound(w, r)
 		return
 	}
@@ -267,7 +268,7 @@ func (s *Server) writeXML(w http.ResponseWriter, contentType string, v any) {
 func (s *Server) mtaSTS(w http.ResponseWriter, r *http.Request) {
 	host := requestHost(r)
 	domain, ok := strings.CutPrefix(host, "mta-sts.")
-	if !ok || !s.isLocal(domain) {
+	if !ok || !s.isLocal(r.Context(), domain) {
 		http.NotFound(w, r)
 		return
 	}

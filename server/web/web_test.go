@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -26,7 +27,7 @@ func newTestServer(t *testing.T, opts Options) *httptest.Server {
 		opts.Hostname = "mail.example.net"
 	}
 	if opts.Domains == nil && opts.IsLocalDomain == nil {
-		opts.Domains = func() []string { return testDomains }
+		opts.Domains = func(context.Context) []string { return testDomains }
 	}
 	srv := httptest.NewServer(New(opts).Handler())
 	t.Cleanup(srv.Close)
@@ -136,7 +137,7 @@ func TestAutoconfigThunderbird(t *testing.T) {
 func TestAutoconfigCustomPortsAndIsLocalDomain(t *testing.T) {
 	srv := newTestServer(t, Options{
 		Hostname:      "MX.Example.Net.",
-		IsLocalDomain: func(d string) bool { return d == "only.test" },
+		IsLocalDomain: func(_ context.Context, d string) bool { return d == "only.test" },
 		IMAPSPort:     2993, SubmissionsPort: 2465, SubmissionPort: 2587,
 	})
 	code, _, body := do(t, srv, "GET", "", "/mail/config-v1.1.xml?emailaddress=a@only.test", "")

@@ -2,6 +2,7 @@ package blobtest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -57,10 +58,10 @@ type fixture struct {
 func newFixture(t *testing.T, open func(t *testing.T, clk *Clock) *store.Store) *fixture {
 	clk := NewClock()
 	s := open(t, clk)
-	if err := s.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := s.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.AddUser("alice@example.com", "", "x")
+	a, err := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func message(subject string, size int) []byte {
 // blob writes msg to a new synced body.
 func (f *fixture) blob(t *testing.T, msg []byte) *store.BlobWriter {
 	t.Helper()
-	w, err := f.s.NewBlob(0)
+	w, err := f.s.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,19 +97,19 @@ func (f *fixture) blob(t *testing.T, msg []byte) *store.BlobWriter {
 
 func (f *fixture) deliver(t *testing.T, msg []byte, prefix string) (store.Delivered, *store.Message) {
 	t.Helper()
-	d, err := f.s.Deliver(store.Delivery{Blob: f.blob(t, msg), Prefix: []byte(prefix), Targets: []store.Target{{MailboxID: f.inbox}}})
+	d, err := f.s.Deliver(t.Context(), store.Delivery{Blob: f.blob(t, msg), Prefix: []byte(prefix), Targets: []store.Target{{MailboxID: f.inbox}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := f.s.Messages(d[0].FolderID, []uint32{d[0].UID})
+	ms, err := f.s.Messages(t.Context(), d[0].FolderID, []uint32{d[0].UID})
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("Messages: %v, %v", ms, err)
 	}
 	return d[0], &ms[0]
 }
 
-func readMessage(s *store.Store, m *store.Message) ([]byte, error) {
-	r, err := s.OpenMessage(m)
+func readMessage(ctx context.Context, s *store.Store, m *store.Message) ([]byte, error) {
+	r, err := s.OpenMessage(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +123,13 @@ func testDeliverRead(t *testing.T, open func(*testing.T, *Clock) *store.Store) {
 	msg := message("big", 6<<20) // above an S3 part
 	_, m := f.deliver(t, msg, prefix)
 	want := append([]byte(prefix), msg...)
-	if got, err := readMessage(f.s, m); err != nil || !bytes.Equal(got, want) {
+	if got, err := readMessage(t.Context(), f.s, m); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("OpenMessage: %d bytes, %v; want %d", len(got), err, len(want))
 	}
 	if m.Envelope == nil || m.Envelope.Subject != "big" || m.Size != int64(len(want)) {
 		t.Fatalf("message record %+v", m)
 	}
-	r, err := f.s.OpenMessage(m)
+	r, err := f.s.OpenMessage(t.Context(), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func testDeliverRead(t *testing.T, open func(*testing.T, *Clock) *store.Store) {
 		}
 	}
 	// Blob without the prefix, as received.
-	b, err := f.s.OpenBlob(m.Blob)
+	b, err := f.s.OpenBlob(t.Context(), m.Blob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func testDeliverRead(t *testing.T, open func(*testing.T, *Clock) *store.Store) {
 	if err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("OpenBlob: %d bytes, %v", len(got), err)
 	}
-	if _, err := f.s.OpenBlob("0123456789abcdef0123456789abcdef"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.OpenBlob(t.Context(), "0123456789abcdef0123456789abcdef"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("OpenBlob of a missing body: %v, want ErrNotFound", err)
 	}
 }
@@ -168,21 +169,21 @@ func testOrphanSweep(t *testing.T, open func(*testing.T, *Clock) *store.Store) {
 	_, kept := f.deliver(t, message("kept", 100), "")
 	orphan := f.blob(t, message("never delivered", 100)) // a crash before the commit
 	// Young: a body still being received, or waiting for its commit.
-	if n, err := f.s.SweepOrphanBlobs(24 * time.Hour); err != nil || n != 0 {
+	if n, err := f.s.SweepOrphanBlobs(t.Context(), 24*time.Hour); err != nil || n != 0 {
 		t.Fatalf("sweep of young bodies removed %d, %v", n, err)
 	}
 	f.clk.Advance(48 * time.Hour)
-	n, err := f.s.SweepOrphanBlobs(24 * time.Hour)
+	n, err := f.s.SweepOrphanBlobs(t.Context(), 24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep two days later removed %d, %v; want 1", n, err)
 	}
-	if _, err := f.s.OpenBlob(orphan.ID()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.OpenBlob(t.Context(), orphan.ID()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("orphan after the sweep: %v, want ErrNotFound", err)
 	}
-	if _, err := readMessage(f.s, kept); err != nil {
+	if _, err := readMessage(t.Context(), f.s, kept); err != nil {
 		t.Fatalf("delivered message after the sweep: %v", err)
 	}
-	if n, err := f.s.SweepOrphanBlobs(24 * time.Hour); err != nil || n != 0 {
+	if n, err := f.s.SweepOrphanBlobs(t.Context(), 24*time.Hour); err != nil || n != 0 {
 		t.Fatalf("second sweep: %d, %v", n, err)
 	}
 }
@@ -192,7 +193,7 @@ func testSnapshotRestore(t *testing.T, open func(*testing.T, *Clock) *store.Stor
 	msg := message("backed up", 300<<10)
 	d, _ := f.deliver(t, msg, "X-Trace: 1\r\n")
 	var buf bytes.Buffer
-	st, err := f.s.Snapshot(&buf)
+	st, err := f.s.Snapshot(t.Context(), &buf)
 	if err != nil || st.Blobs != 1 || st.Bytes != int64(len(msg)) {
 		t.Fatalf("Snapshot: %+v, %v", st, err)
 	}
@@ -205,11 +206,11 @@ func testSnapshotRestore(t *testing.T, open func(*testing.T, *Clock) *store.Stor
 		t.Fatal(err)
 	}
 	defer r.Close()
-	ms, err := r.Messages(d.FolderID, []uint32{d.UID})
+	ms, err := r.Messages(t.Context(), d.FolderID, []uint32{d.UID})
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("restored messages %v, %v", ms, err)
 	}
-	if got, err := readMessage(r, &ms[0]); err != nil || string(got) != "X-Trace: 1\r\n"+string(msg) {
+	if got, err := readMessage(t.Context(), r, &ms[0]); err != nil || string(got) != "X-Trace: 1\r\n"+string(msg) {
 		t.Fatalf("restored message: %d bytes, %v", len(got), err)
 	}
 }
@@ -219,31 +220,31 @@ func testExpungeRemoves(t *testing.T, open func(*testing.T, *Clock) *store.Store
 	d, m := f.deliver(t, message("expunged", 100), "")
 	// An old message: its body is old to the orphan sweep once unreferenced.
 	f.clk.Advance(48 * time.Hour)
-	if _, err := f.s.Expunge(d.FolderID, []uint32{d.UID}, ""); err != nil {
+	if _, err := f.s.Expunge(t.Context(), d.FolderID, []uint32{d.UID}, ""); err != nil {
 		t.Fatal(err)
 	}
 	delay := f.s.BlobRemoveDelay()
 	if delay > 0 {
 		// Another server's session may still fetch it for a while; neither
 		// sweep removes it early.
-		if n, err := f.s.SweepOrphanBlobs(24 * time.Hour); err != nil || n != 0 {
+		if n, err := f.s.SweepOrphanBlobs(t.Context(), 24*time.Hour); err != nil || n != 0 {
 			t.Fatalf("orphan sweep took %d bodies (%v) awaiting their delayed removal", n, err)
 		}
-		if n, err := f.s.SweepRemovedBlobs(); err != nil || n != 0 {
+		if n, err := f.s.SweepRemovedBlobs(t.Context()); err != nil || n != 0 {
 			t.Fatalf("removal sweep before the delay: %d, %v", n, err)
 		}
-		if _, err := readMessage(f.s, m); err != nil {
+		if _, err := readMessage(t.Context(), f.s, m); err != nil {
 			t.Fatalf("body right after the expunge, with a removal delay of %v: %v", delay, err)
 		}
 		f.clk.Advance(delay + time.Second)
-		if n, err := f.s.SweepRemovedBlobs(); err != nil || n != 1 {
+		if n, err := f.s.SweepRemovedBlobs(t.Context()); err != nil || n != 1 {
 			t.Fatalf("removal sweep after the delay removed %d, %v; want 1", n, err)
 		}
 	}
-	if _, err := readMessage(f.s, m); !errors.Is(err, store.ErrNotFound) {
+	if _, err := readMessage(t.Context(), f.s, m); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("body after its last message went: %v, want ErrNotFound", err)
 	}
-	if n, err := f.s.SweepRemovedBlobs(); err != nil || n != 0 {
+	if n, err := f.s.SweepRemovedBlobs(t.Context()); err != nil || n != 0 {
 		t.Fatalf("removal sweep again: %d, %v", n, err)
 	}
 }

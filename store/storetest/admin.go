@@ -16,7 +16,7 @@ import (
 
 func folderNames(t *testing.T, f *fixture, mbid uint64) []string {
 	t.Helper()
-	fs, err := f.s.Folders(mbid)
+	fs, err := f.s.Folders(t.Context(), mbid)
 	f.must(err)
 	var names []string
 	for _, fo := range fs {
@@ -31,7 +31,7 @@ func testFolders(t *testing.T, f *fixture) {
 		t.Fatalf("folders %v: INBOX must come first", names)
 	}
 	// SPEC §6: personal mailboxes have these special-use folders.
-	fs, err := f.s.Folders(f.alice.MailboxID)
+	fs, err := f.s.Folders(t.Context(), f.alice.MailboxID)
 	f.must(err)
 	use := map[string]string{}
 	for _, fo := range fs {
@@ -45,33 +45,33 @@ func testFolders(t *testing.T, f *fixture) {
 	if fo := f.folder(f.alice.MailboxID, "inbox"); fo.Name != "INBOX" {
 		t.Errorf(`GetFolder("inbox") = %q, want INBOX in any case`, fo.Name)
 	}
-	_, err = f.s.CreateFolder(f.alice.MailboxID, "Projects", "")
+	_, err = f.s.CreateFolder(t.Context(), f.alice.MailboxID, "Projects", "")
 	f.must(err)
-	if _, err := f.s.CreateFolder(f.alice.MailboxID, "Projects", ""); !errors.Is(err, store.ErrExists) {
+	if _, err := f.s.CreateFolder(t.Context(), f.alice.MailboxID, "Projects", ""); !errors.Is(err, store.ErrExists) {
 		t.Errorf("second CreateFolder: %v, want ErrExists", err)
 	}
 	u := f.deliver(msg(1), store.Target{MailboxID: f.alice.MailboxID, Folder: "Projects"})[0]
 	if u.Folder != "Projects" {
 		t.Fatalf("delivery into Projects landed in %q", u.Folder)
 	}
-	f.must(f.s.RenameFolder(f.alice.MailboxID, "Projects", "Done"))
+	f.must(f.s.RenameFolder(t.Context(), f.alice.MailboxID, "Projects", "Done"))
 	renamed := f.folder(f.alice.MailboxID, "Done")
 	if got := f.body(renamed.ID, u.UID); got != msg(1) {
 		t.Errorf("message after folder rename: %q", got)
 	}
-	if _, err := f.s.GetFolder(f.alice.MailboxID, "Projects"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.GetFolder(t.Context(), f.alice.MailboxID, "Projects"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old name after rename: %v, want ErrNotFound", err)
 	}
-	if err := f.s.DeleteFolder(f.alice.MailboxID, "INBOX"); err == nil {
+	if err := f.s.DeleteFolder(t.Context(), f.alice.MailboxID, "INBOX"); err == nil {
 		t.Error("INBOX could be deleted")
 	}
-	f.must(f.s.DeleteFolder(f.alice.MailboxID, "Done"))
+	f.must(f.s.DeleteFolder(t.Context(), f.alice.MailboxID, "Done"))
 	if slices.Contains(folderNames(t, f, f.alice.MailboxID), "Done") {
 		t.Error("deleted folder still listed")
 	}
 	// A folder created again after deletion must not reuse UIDs under the
 	// same UIDVALIDITY.
-	again, err := f.s.CreateFolder(f.alice.MailboxID, "Done", "")
+	again, err := f.s.CreateFolder(t.Context(), f.alice.MailboxID, "Done", "")
 	f.must(err)
 	if again.UIDValidity == renamed.UIDValidity && again.UIDNext <= u.UID {
 		t.Errorf("recreated folder: UIDVALIDITY %d UIDNEXT %d would reuse UID %d", again.UIDValidity, again.UIDNext, u.UID)
@@ -79,60 +79,60 @@ func testFolders(t *testing.T, f *fixture) {
 }
 
 func testAliases(t *testing.T, f *fixture) {
-	f.must(f.s.AddAlias("sales@"+domain, f.bob.Address))
-	ids, err := f.s.Resolve("SALES@Example.com")
+	f.must(f.s.AddAlias(t.Context(), "sales@"+domain, f.bob.Address))
+	ids, err := f.s.Resolve(t.Context(), "SALES@Example.com")
 	f.must(err)
 	if !slices.Equal(ids, []uint64{f.bob.MailboxID}) {
 		t.Fatalf("alias resolves to %v, want bob's mailbox %d", ids, f.bob.MailboxID)
 	}
-	if err := f.s.AddAlias("alice@"+domain, f.bob.Address); !errors.Is(err, store.ErrExists) {
+	if err := f.s.AddAlias(t.Context(), "alice@"+domain, f.bob.Address); !errors.Is(err, store.ErrExists) {
 		t.Errorf("alias over a user: %v, want ErrExists", err)
 	}
-	if _, err := f.s.Resolve("nobody@" + domain); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.Resolve(t.Context(), "nobody@"+domain); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown local address: %v, want ErrNotFound", err)
 	}
-	if _, err := f.s.Resolve("x@elsewhere.example"); !errors.Is(err, store.ErrUnknownDomain) {
+	if _, err := f.s.Resolve(t.Context(), "x@elsewhere.example"); !errors.Is(err, store.ErrUnknownDomain) {
 		t.Errorf("foreign address: %v, want ErrUnknownDomain", err)
 	}
-	f.must(f.s.RemoveAlias("sales@" + domain))
-	if _, err := f.s.Resolve("sales@" + domain); !errors.Is(err, store.ErrNotFound) {
+	f.must(f.s.RemoveAlias(t.Context(), "sales@"+domain))
+	if _, err := f.s.Resolve(t.Context(), "sales@"+domain); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("removed alias still resolves: %v", err)
 	}
 }
 
 func testRights(t *testing.T, f *fixture) {
-	if r, err := f.s.RightsOf(f.info.ID, f.alice.Address); err != nil || !r.Has(acl.Read|acl.Manage|acl.Send) {
+	if r, err := f.s.RightsOf(t.Context(), f.info.ID, f.alice.Address); err != nil || !r.Has(acl.Read|acl.Manage|acl.Send) {
 		t.Fatalf("owner's rights %v, %v: the owner has every right", r, err)
 	}
-	if r, _ := f.s.RightsOf(f.info.ID, f.bob.Address); r != 0 {
+	if r, _ := f.s.RightsOf(t.Context(), f.info.ID, f.bob.Address); r != 0 {
 		t.Fatalf("non-member has rights %v", r)
 	}
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
-	if r, _ := f.s.RightsOf(f.info.ID, f.bob.Address); !r.Has(acl.Read) || r.Has(acl.Manage) {
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
+	if r, _ := f.s.RightsOf(t.Context(), f.info.ID, f.bob.Address); !r.Has(acl.Read) || r.Has(acl.Manage) {
 		t.Fatalf("after grant read: %v", r)
 	}
-	sh, err := f.s.SharedFor(f.bob.Address)
+	sh, err := f.s.SharedFor(t.Context(), f.bob.Address)
 	f.must(err)
 	if len(sh) != 1 || sh[0].Mailbox.ID != f.info.ID {
 		t.Fatalf("SharedFor(bob) = %+v", sh)
 	}
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read|acl.Manage, 0, "admin"))
-	entries, err := f.s.ACL(f.info.ID)
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read|acl.Manage, 0, "admin"))
+	entries, err := f.s.ACL(t.Context(), f.info.ID)
 	f.must(err)
 	if len(entries) != 1 || entries[0].Member != f.bob.Address || !entries[0].Rights.Has(acl.Manage) {
 		t.Fatalf("ACL %+v", entries)
 	}
-	if err := f.s.Revoke(f.info.ID, f.alice.Address, "admin"); err == nil {
+	if err := f.s.Revoke(t.Context(), f.info.ID, f.alice.Address, "admin"); err == nil {
 		t.Error("the owner was revoked")
 	}
-	if err := f.s.Grant(f.info.ID, "nobody@"+domain, acl.Read, 0, "admin"); !errors.Is(err, store.ErrNotFound) {
+	if err := f.s.Grant(t.Context(), f.info.ID, "nobody@"+domain, acl.Read, 0, "admin"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("grant to an unknown user: %v, want ErrNotFound", err)
 	}
-	f.must(f.s.Revoke(f.info.ID, f.bob.Address, "admin"))
-	if r, _ := f.s.RightsOf(f.info.ID, f.bob.Address); r != 0 {
+	f.must(f.s.Revoke(t.Context(), f.info.ID, f.bob.Address, "admin"))
+	if r, _ := f.s.RightsOf(t.Context(), f.info.ID, f.bob.Address); r != 0 {
 		t.Fatalf("after revoke: %v", r)
 	}
-	log, err := f.s.AuditLog(f.info.ID, time.Time{})
+	log, err := f.s.AuditLog(t.Context(), f.info.ID, time.Time{})
 	f.must(err)
 	var actions []string
 	for _, e := range log {
@@ -144,39 +144,39 @@ func testRights(t *testing.T, f *fixture) {
 }
 
 func testMemberLimit(t *testing.T, f *fixture) {
-	carol, err := f.s.AddUser("carol@"+domain, "", "h")
+	carol, err := f.s.AddUser(t.Context(), "carol@"+domain, "", "h")
 	f.must(err)
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read, 1, "admin"))
-	if err := f.s.Grant(f.info.ID, carol.Address, acl.Read, 1, "admin"); err == nil {
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read, 1, "admin"))
+	if err := f.s.Grant(t.Context(), f.info.ID, carol.Address, acl.Read, 1, "admin"); err == nil {
 		t.Fatal("a second member was granted past a limit of 1")
 	} else if !strings.Contains(err.Error(), "shared_mailbox_members") {
 		t.Errorf("limit error %q does not name the config key", err)
 	}
 	// Changing an existing member's rights is not a new member.
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read|acl.Manage, 1, "admin"))
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read|acl.Manage, 1, "admin"))
 }
 
 func testRecycleBin(t *testing.T, f *fixture) {
 	u := f.deliver(msg(1), store.Target{MailboxID: f.info.ID})[0]
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
-	item, err := f.s.RemoveShared(f.info.Address, "admin")
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
+	item, err := f.s.RemoveShared(t.Context(), f.info.Address, "admin")
 	f.must(err)
-	if _, err := f.s.MailboxByAddress(f.info.Address); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.MailboxByAddress(t.Context(), f.info.Address); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("removed shared mailbox still live: %v", err)
 	}
-	if sh, _ := f.s.SharedFor(f.bob.Address); len(sh) != 0 {
+	if sh, _ := f.s.SharedFor(t.Context(), f.bob.Address); len(sh) != 0 {
 		t.Errorf("bob still sees a removed shared mailbox: %+v", sh)
 	}
-	items, err := f.s.Trash()
+	items, err := f.s.Trash(t.Context())
 	f.must(err)
 	if !slices.ContainsFunc(items, func(i store.TrashItem) bool { return i.ID == item.ID }) {
 		t.Fatalf("trash %+v lacks item %d", items, item.ID)
 	}
-	_, err = f.s.RestoreTrash(item.ID)
+	_, err = f.s.RestoreTrash(t.Context(), item.ID)
 	f.must(err)
-	mb, err := f.s.MailboxByAddress(f.info.Address)
+	mb, err := f.s.MailboxByAddress(t.Context(), f.info.Address)
 	f.must(err)
-	if r, _ := f.s.RightsOf(mb.ID, f.bob.Address); !r.Has(acl.Read) {
+	if r, _ := f.s.RightsOf(t.Context(), mb.ID, f.bob.Address); !r.Has(acl.Read) {
 		t.Errorf("bob's rights not restored with the mailbox: %v", r)
 	}
 	in := f.folder(mb.ID, "INBOX")
@@ -184,13 +184,13 @@ func testRecycleBin(t *testing.T, f *fixture) {
 		t.Errorf("restored mail %q", got)
 	}
 	// A removed user can be purged for good.
-	ti, err := f.s.RemoveUser(f.bob.Address)
+	ti, err := f.s.RemoveUser(t.Context(), f.bob.Address)
 	f.must(err)
-	f.must(f.s.PurgeTrash(ti.ID))
-	if _, err := f.s.RestoreTrash(ti.ID); err == nil {
+	f.must(f.s.PurgeTrash(t.Context(), ti.ID))
+	if _, err := f.s.RestoreTrash(t.Context(), ti.ID); err == nil {
 		t.Error("a purged item could be restored")
 	}
-	if _, err := f.s.User(f.bob.Address); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.s.User(t.Context(), f.bob.Address); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("purged user: %v", err)
 	}
 }
@@ -198,28 +198,28 @@ func testRecycleBin(t *testing.T, f *fixture) {
 func testQueue(t *testing.T, f *fixture) {
 	w := f.blob(msg(1))
 	q := &store.QueueItem{From: f.alice.Address, To: []string{"x@remote.example", "y@remote.example"}}
-	_, err := f.s.Deliver(store.Delivery{Blob: w, Queue: q,
+	_, err := f.s.Deliver(t.Context(), store.Delivery{Blob: w, Queue: q,
 		Targets: []store.Target{{MailboxID: f.alice.MailboxID, Folder: "Sent"}}})
 	if err != nil {
 		w.Abort()
 		t.Fatal(err)
 	}
-	items, err := f.s.Queue()
+	items, err := f.s.Queue(t.Context())
 	f.must(err)
 	if len(items) != 1 || !slices.Equal(items[0].To, q.To) || items[0].Size == 0 {
 		t.Fatalf("queue %+v", items)
 	}
-	it, err := f.s.QueueGet(items[0].ID)
+	it, err := f.s.QueueGet(t.Context(), items[0].ID)
 	f.must(err)
 	it.To, it.Attempts, it.LastError = it.To[1:], 1, "451 try later"
-	f.must(f.s.QueueUpdate(it))
-	it2, err := f.s.QueueGet(it.ID)
+	f.must(f.s.QueueUpdate(t.Context(), it))
+	it2, err := f.s.QueueGet(t.Context(), it.ID)
 	f.must(err)
 	if len(it2.To) != 1 || it2.Attempts != 1 || it2.LastError != "451 try later" {
 		t.Errorf("queue item after update %+v", it2)
 	}
-	f.must(f.s.QueueRemove(it.ID))
-	if items, _ := f.s.Queue(); len(items) != 0 {
+	f.must(f.s.QueueRemove(t.Context(), it.ID))
+	if items, _ := f.s.Queue(t.Context()); len(items) != 0 {
 		t.Errorf("queue after remove %+v", items)
 	}
 	// The Sent copy shares the body and must outlive the queue entry.
@@ -236,11 +236,11 @@ func testEventsOrder(t *testing.T, f *fixture) {
 	in := f.folder(f.info.ID, "INBOX")
 	u1 := f.deliver(msg(1), store.Target{MailboxID: f.info.ID})[0].UID
 	u2 := f.deliver(msg(2), store.Target{MailboxID: f.info.ID})[0].UID
-	_, err := f.s.StoreFlags(in.ID, []uint32{u1}, store.FlagsAdd, []string{`\Seen`}, "")
+	_, err := f.s.StoreFlags(t.Context(), in.ID, []uint32{u1}, store.FlagsAdd, []string{`\Seen`}, "")
 	f.must(err)
-	_, err = f.s.Expunge(in.ID, []uint32{u2}, "")
+	_, err = f.s.Expunge(t.Context(), in.ID, []uint32{u2}, "")
 	f.must(err)
-	f.must(f.s.Grant(f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read, 0, "admin"))
 
 	evs := rec.wait(t, 5)
 	type want struct {
@@ -292,11 +292,11 @@ func testEventsModSeq(t *testing.T, f *fixture) {
 	u1 := f.deliver(msg(1), store.Target{MailboxID: f.info.ID})[0].UID
 	u2 := f.deliver(msg(2), store.Target{MailboxID: f.info.ID})[0].UID
 	f.deliver(msg(3), store.Target{MailboxID: f.info.ID, Folder: "Sent"})
-	_, err := f.s.StoreFlags(in.ID, []uint32{u1, u2}, store.FlagsAdd, []string{`\Flagged`}, "")
+	_, err := f.s.StoreFlags(t.Context(), in.ID, []uint32{u1, u2}, store.FlagsAdd, []string{`\Flagged`}, "")
 	f.must(err)
-	_, err = f.s.Move(in.ID, []uint32{u2}, sent.ID, "")
+	_, err = f.s.Move(t.Context(), in.ID, []uint32{u2}, sent.ID, "")
 	f.must(err)
-	_, err = f.s.Expunge(in.ID, []uint32{u1}, "")
+	_, err = f.s.Expunge(t.Context(), in.ID, []uint32{u1}, "")
 	f.must(err)
 	evs := rec.wait(t, 7)
 	last := map[uint64]uint64{in.ID: in.HighestModSeq, sent.ID: sent.HighestModSeq}
@@ -328,7 +328,7 @@ func testSnapshot(t *testing.T, f *fixture) {
 		f.deliver(msg(i), store.Target{MailboxID: f.alice.MailboxID})
 	}
 	var buf bytes.Buffer
-	st, err := f.s.Snapshot(&buf)
+	st, err := f.s.Snapshot(t.Context(), &buf)
 	if errors.Is(err, store.ErrNoFileSnapshot) {
 		t.Skip("this engine has no file snapshot (PostgreSQL: pg_dump): ", err)
 	}

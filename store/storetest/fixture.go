@@ -26,13 +26,13 @@ const domain = "example.com"
 func newFixture(t *testing.T, s Backend) *fixture {
 	t.Helper()
 	f := &fixture{t: t, s: s}
-	f.must(s.AddDomain(store.Domain{Name: domain}))
+	f.must(s.AddDomain(t.Context(), store.Domain{Name: domain}))
 	var err error
-	f.alice, err = s.AddUser("alice@"+domain, "Alice", "hash-a")
+	f.alice, err = s.AddUser(t.Context(), "alice@"+domain, "Alice", "hash-a")
 	f.must(err)
-	f.bob, err = s.AddUser("bob@"+domain, "Bob", "hash-b")
+	f.bob, err = s.AddUser(t.Context(), "bob@"+domain, "Bob", "hash-b")
 	f.must(err)
-	f.info, err = s.CreateShared("info@"+domain, "Info", f.alice.Address, "", 0)
+	f.info, err = s.CreateShared(t.Context(), "info@"+domain, "Info", f.alice.Address, "", 0)
 	f.must(err)
 	return f
 }
@@ -54,7 +54,7 @@ func msg(n int) string {
 // blob writes body to a new, synced blob.
 func (f *fixture) blob(body string) *store.BlobWriter {
 	f.t.Helper()
-	w, err := f.s.NewBlob(0)
+	w, err := f.s.NewBlob(f.t.Context(), 0)
 	f.must(err)
 	if _, err := io.WriteString(w, body); err != nil {
 		w.Abort()
@@ -70,7 +70,7 @@ func (f *fixture) blob(body string) *store.BlobWriter {
 func (f *fixture) deliver(body string, targets ...store.Target) []store.Delivered {
 	f.t.Helper()
 	w := f.blob(body)
-	d, err := f.s.Deliver(store.Delivery{Blob: w, Targets: targets})
+	d, err := f.s.Deliver(f.t.Context(), store.Delivery{Blob: w, Targets: targets})
 	if err != nil {
 		w.Abort()
 		f.t.Fatal(err)
@@ -81,7 +81,7 @@ func (f *fixture) deliver(body string, targets ...store.Target) []store.Delivere
 // folder returns a folder of mailbox mbid, failing the test if it is missing.
 func (f *fixture) folder(mbid uint64, name string) *store.Folder {
 	f.t.Helper()
-	fo, err := f.s.GetFolder(mbid, name)
+	fo, err := f.s.GetFolder(f.t.Context(), mbid, name)
 	f.must(err)
 	return fo
 }
@@ -89,7 +89,7 @@ func (f *fixture) folder(mbid uint64, name string) *store.Folder {
 // uids lists a folder's UIDs.
 func (f *fixture) uids(fid uint64) []uint32 {
 	f.t.Helper()
-	u, err := f.s.FolderUIDs(fid)
+	u, err := f.s.FolderUIDs(f.t.Context(), fid)
 	f.must(err)
 	return u
 }
@@ -97,12 +97,12 @@ func (f *fixture) uids(fid uint64) []uint32 {
 // body reads one message back through the store.
 func (f *fixture) body(fid uint64, uid uint32) string {
 	f.t.Helper()
-	ms, err := f.s.Messages(fid, []uint32{uid})
+	ms, err := f.s.Messages(f.t.Context(), fid, []uint32{uid})
 	f.must(err)
 	if len(ms) != 1 {
 		f.t.Fatalf("message %d of folder %d: got %d records", uid, fid, len(ms))
 	}
-	r, err := f.s.OpenMessage(&ms[0])
+	r, err := f.s.OpenMessage(f.t.Context(), &ms[0])
 	f.must(err)
 	defer r.Close()
 	b, err := io.ReadAll(r)
@@ -116,7 +116,7 @@ func (f *fixture) body(fid uint64, uid uint32) string {
 // flags returns uid's flags, sorted.
 func (f *fixture) flags(fid uint64, uid uint32) []string {
 	f.t.Helper()
-	fl, err := f.s.FlagsOf(fid, []uint32{uid})
+	fl, err := f.s.FlagsOf(f.t.Context(), fid, []uint32{uid})
 	f.must(err)
 	if len(fl) != 1 {
 		f.t.Fatalf("flags of %d: got %d entries", uid, len(fl))

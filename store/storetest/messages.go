@@ -10,7 +10,7 @@ import (
 func testDeliverReadsBack(t *testing.T, f *fixture) {
 	prefix := "Received: from remote.example by test\r\n"
 	w := f.blob(msg(1))
-	d, err := f.s.Deliver(store.Delivery{Blob: w, Prefix: []byte(prefix),
+	d, err := f.s.Deliver(t.Context(), store.Delivery{Blob: w, Prefix: []byte(prefix),
 		Targets: []store.Target{{MailboxID: f.alice.MailboxID}}})
 	if err != nil {
 		w.Abort()
@@ -22,7 +22,7 @@ func testDeliverReadsBack(t *testing.T, f *fixture) {
 	if got, want := f.body(d[0].FolderID, d[0].UID), prefix+msg(1); got != want {
 		t.Fatalf("body read back:\n%q\nwant\n%q", got, want)
 	}
-	ms, err := f.s.Messages(d[0].FolderID, []uint32{d[0].UID})
+	ms, err := f.s.Messages(t.Context(), d[0].FolderID, []uint32{d[0].UID})
 	f.must(err)
 	if env := ms[0].Envelope; env == nil || env.Subject != "message 1" {
 		t.Errorf("envelope of the delivered message: %+v", env)
@@ -61,7 +61,7 @@ func testDeliverManyTargets(t *testing.T, f *fixture) {
 
 func testDeliverRefused(t *testing.T, f *fixture) {
 	w := f.blob(msg(1))
-	_, err := f.s.Deliver(store.Delivery{Blob: w, Targets: []store.Target{
+	_, err := f.s.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{
 		{MailboxID: f.alice.MailboxID}, {MailboxID: 999999}}})
 	w.Abort()
 	if err == nil {
@@ -84,7 +84,7 @@ func testUIDsNeverReused(t *testing.T, f *fixture) {
 			t.Fatalf("UIDs %v are not strictly increasing", got)
 		}
 	}
-	removed, err := f.s.Expunge(in.ID, got[3:], "")
+	removed, err := f.s.Expunge(t.Context(), in.ID, got[3:], "")
 	f.must(err)
 	if !slices.Equal(removed, got[3:]) {
 		t.Fatalf("expunged %v, want %v", removed, got[3:])
@@ -108,7 +108,7 @@ func testFlagsAndUnseen(t *testing.T, f *fixture) {
 		uids = append(uids, f.deliver(msg(i), store.Target{MailboxID: f.alice.MailboxID})[0].UID)
 	}
 	fid := f.folder(f.alice.MailboxID, "INBOX").ID
-	res, err := f.s.StoreFlags(fid, uids[:2], store.FlagsAdd, []string{`\Seen`, "$Label1"}, "")
+	res, err := f.s.StoreFlags(t.Context(), fid, uids[:2], store.FlagsAdd, []string{`\Seen`, "$Label1"}, "")
 	f.must(err)
 	if len(res) != 2 {
 		t.Fatalf("StoreFlags answered for %d messages, want 2", len(res))
@@ -116,12 +116,12 @@ func testFlagsAndUnseen(t *testing.T, f *fixture) {
 	if in := f.folder(f.alice.MailboxID, "INBOX"); in.Unseen != 1 {
 		t.Errorf("unseen %d after marking two of three seen, want 1", in.Unseen)
 	}
-	_, err = f.s.StoreFlags(fid, uids[:1], store.FlagsRemove, []string{`\Seen`}, "")
+	_, err = f.s.StoreFlags(t.Context(), fid, uids[:1], store.FlagsRemove, []string{`\Seen`}, "")
 	f.must(err)
 	if got := f.flags(fid, uids[0]); !slices.Equal(got, []string{"$Label1"}) {
 		t.Errorf("flags after removing \\Seen: %v", got)
 	}
-	_, err = f.s.StoreFlags(fid, uids[1:2], store.FlagsSet, []string{`\Answered`}, "")
+	_, err = f.s.StoreFlags(t.Context(), fid, uids[1:2], store.FlagsSet, []string{`\Answered`}, "")
 	f.must(err)
 	if got := f.flags(fid, uids[1]); !slices.Equal(got, []string{`\Answered`}) {
 		t.Errorf("flags after replacing: %v", got)
@@ -130,7 +130,7 @@ func testFlagsAndUnseen(t *testing.T, f *fixture) {
 		t.Errorf("unseen %d, want 3", in.Unseen)
 	}
 	// A UID that does not exist is not an error and gets no answer.
-	res, err = f.s.StoreFlags(fid, []uint32{9999}, store.FlagsAdd, []string{`\Seen`}, "")
+	res, err = f.s.StoreFlags(t.Context(), fid, []uint32{9999}, store.FlagsAdd, []string{`\Seen`}, "")
 	if err != nil || len(res) != 0 {
 		t.Errorf("STORE on a missing UID: %v, %v", res, err)
 	}
@@ -142,10 +142,10 @@ func testExpunge(t *testing.T, f *fixture) {
 	for i := range 4 {
 		uids = append(uids, f.deliver(msg(i), store.Target{MailboxID: f.alice.MailboxID})[0].UID)
 	}
-	_, err := f.s.StoreFlags(fid, []uint32{uids[0], uids[2]}, store.FlagsAdd, []string{`\Deleted`}, "")
+	_, err := f.s.StoreFlags(t.Context(), fid, []uint32{uids[0], uids[2]}, store.FlagsAdd, []string{`\Deleted`}, "")
 	f.must(err)
 	// nil = every message flagged \Deleted.
-	removed, err := f.s.Expunge(fid, nil, "")
+	removed, err := f.s.Expunge(t.Context(), fid, nil, "")
 	f.must(err)
 	if !slices.Equal(removed, []uint32{uids[0], uids[2]}) {
 		t.Fatalf("expunged %v, want %v", removed, []uint32{uids[0], uids[2]})
@@ -163,13 +163,13 @@ func testExpunge(t *testing.T, f *fixture) {
 
 func testCopyAndMove(t *testing.T, f *fixture) {
 	src := f.folder(f.info.ID, "INBOX")
-	arch, err := f.s.CreateFolder(f.info.ID, "Archive2024", "")
+	arch, err := f.s.CreateFolder(t.Context(), f.info.ID, "Archive2024", "")
 	f.must(err)
 	var uids []uint32
 	for i := range 3 {
 		uids = append(uids, f.deliver(msg(i), store.Target{MailboxID: f.info.ID, Flags: []string{`\Flagged`}})[0].UID)
 	}
-	cp, err := f.s.Copy(src.ID, uids[:1], arch.ID, "alice@example.com")
+	cp, err := f.s.Copy(t.Context(), src.ID, uids[:1], arch.ID, "alice@example.com")
 	f.must(err)
 	if !slices.Equal(cp.SrcUIDs, uids[:1]) || len(cp.DestUIDs) != 1 || cp.DestUIDValidity != arch.UIDValidity {
 		t.Fatalf("copy result %+v", cp)
@@ -177,7 +177,7 @@ func testCopyAndMove(t *testing.T, f *fixture) {
 	if got := f.flags(arch.ID, cp.DestUIDs[0]); !slices.Equal(got, []string{`\Flagged`}) {
 		t.Errorf("copy lost flags: %v", got)
 	}
-	mv, err := f.s.Move(src.ID, uids[1:], arch.ID, "alice@example.com")
+	mv, err := f.s.Move(t.Context(), src.ID, uids[1:], arch.ID, "alice@example.com")
 	f.must(err)
 	if len(mv.DestUIDs) != 2 {
 		t.Fatalf("move result %+v", mv)
@@ -191,7 +191,7 @@ func testCopyAndMove(t *testing.T, f *fixture) {
 		}
 	}
 	// Moves by a member of a shared mailbox are audited.
-	log, err := f.s.AuditLog(f.info.ID, f.info.Created.Add(-1))
+	log, err := f.s.AuditLog(t.Context(), f.info.ID, f.info.Created.Add(-1))
 	f.must(err)
 	if len(log) == 0 {
 		t.Error("no audit entries after a member's copy and move in a shared mailbox")
@@ -201,7 +201,7 @@ func testCopyAndMove(t *testing.T, f *fixture) {
 func testCopySameFolder(t *testing.T, f *fixture) {
 	in := f.folder(f.alice.MailboxID, "INBOX")
 	u := f.deliver(msg(1), store.Target{MailboxID: f.alice.MailboxID})[0].UID
-	cp, err := f.s.Copy(in.ID, []uint32{u}, in.ID, "")
+	cp, err := f.s.Copy(t.Context(), in.ID, []uint32{u}, in.ID, "")
 	f.must(err)
 	if len(cp.DestUIDs) != 1 || cp.DestUIDs[0] <= u {
 		t.Fatalf("copy into the same folder: %+v (want a new, higher UID than %d)", cp, u)

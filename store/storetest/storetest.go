@@ -15,6 +15,7 @@
 package storetest
 
 import (
+	"context"
 	"io"
 	"testing"
 	"time"
@@ -26,53 +27,53 @@ import (
 // Backend is what the suite needs of a store. It is defined here, where it
 // is consumed; *store.Store satisfies it.
 type Backend interface {
-	AddDomain(d store.Domain) error
-	AddUser(addr, name, passwordHash string) (*store.Account, error)
-	User(addr string) (*store.Account, error)
-	RemoveUser(addr string) (*store.TrashItem, error)
+	AddDomain(ctx context.Context, d store.Domain) error
+	AddUser(ctx context.Context, addr, name, passwordHash string) (*store.Account, error)
+	User(ctx context.Context, addr string) (*store.Account, error)
+	RemoveUser(ctx context.Context, addr string) (*store.TrashItem, error)
 
-	AddAlias(addr, target string) error
-	RemoveAlias(addr string) error
-	Resolve(addr string) ([]uint64, error)
+	AddAlias(ctx context.Context, addr, target string) error
+	RemoveAlias(ctx context.Context, addr string) error
+	Resolve(ctx context.Context, addr string) ([]uint64, error)
 
-	CreateShared(addr, name, owner, passwordHash string, maxPerDomain int) (*store.Mailbox, error)
-	MailboxByAddress(addr string) (*store.Mailbox, error)
-	RemoveShared(addr, actor string) (*store.TrashItem, error)
-	RestoreTrash(id uint64) (*store.TrashItem, error)
-	PurgeTrash(id uint64) error
-	Trash() ([]store.TrashItem, error)
+	CreateShared(ctx context.Context, addr, name, owner, passwordHash string, maxPerDomain int) (*store.Mailbox, error)
+	MailboxByAddress(ctx context.Context, addr string) (*store.Mailbox, error)
+	RemoveShared(ctx context.Context, addr, actor string) (*store.TrashItem, error)
+	RestoreTrash(ctx context.Context, id uint64) (*store.TrashItem, error)
+	PurgeTrash(ctx context.Context, id uint64) error
+	Trash(ctx context.Context) ([]store.TrashItem, error)
 
-	Grant(mbid uint64, member string, rights acl.Rights, maxMembers int, actor string) error
-	Revoke(mbid uint64, member string, actor string) error
-	RightsOf(mbid uint64, user string) (acl.Rights, error)
-	ACL(mbid uint64) ([]store.ACLEntry, error)
-	SharedFor(user string) ([]store.SharedAccess, error)
-	AuditLog(mbid uint64, since time.Time) ([]store.AuditEntry, error)
+	Grant(ctx context.Context, mbid uint64, member string, rights acl.Rights, maxMembers int, actor string) error
+	Revoke(ctx context.Context, mbid uint64, member string, actor string) error
+	RightsOf(ctx context.Context, mbid uint64, user string) (acl.Rights, error)
+	ACL(ctx context.Context, mbid uint64) ([]store.ACLEntry, error)
+	SharedFor(ctx context.Context, user string) ([]store.SharedAccess, error)
+	AuditLog(ctx context.Context, mbid uint64, since time.Time) ([]store.AuditEntry, error)
 
-	Folders(mbid uint64) ([]store.Folder, error)
-	GetFolder(mbid uint64, name string) (*store.Folder, error)
-	CreateFolder(mbid uint64, name, specialUse string) (*store.Folder, error)
-	RenameFolder(mbid uint64, oldName, newName string) error
-	DeleteFolder(mbid uint64, name string) error
+	Folders(ctx context.Context, mbid uint64) ([]store.Folder, error)
+	GetFolder(ctx context.Context, mbid uint64, name string) (*store.Folder, error)
+	CreateFolder(ctx context.Context, mbid uint64, name, specialUse string) (*store.Folder, error)
+	RenameFolder(ctx context.Context, mbid uint64, oldName, newName string) error
+	DeleteFolder(ctx context.Context, mbid uint64, name string) error
 
-	NewBlob(limit int64) (*store.BlobWriter, error)
-	Deliver(d store.Delivery) ([]store.Delivered, error)
-	FolderUIDs(fid uint64) ([]uint32, error)
-	Messages(fid uint64, uids []uint32) ([]store.Message, error)
-	OpenMessage(m *store.Message) (io.ReadCloser, error)
-	StoreFlags(fid uint64, uids []uint32, op store.FlagOp, flags []string, actor string) (map[uint32][]string, error)
-	FlagsOf(fid uint64, uids []uint32) ([]store.UIDFlags, error)
-	Expunge(fid uint64, uids []uint32, actor string) ([]uint32, error)
-	Copy(src uint64, uids []uint32, dst uint64, actor string) (*store.CopyResult, error)
-	Move(src uint64, uids []uint32, dst uint64, actor string) (*store.CopyResult, error)
+	NewBlob(ctx context.Context, limit int64) (*store.BlobWriter, error)
+	Deliver(ctx context.Context, d store.Delivery) ([]store.Delivered, error)
+	FolderUIDs(ctx context.Context, fid uint64) ([]uint32, error)
+	Messages(ctx context.Context, fid uint64, uids []uint32) ([]store.Message, error)
+	OpenMessage(ctx context.Context, m *store.Message) (io.ReadCloser, error)
+	StoreFlags(ctx context.Context, fid uint64, uids []uint32, op store.FlagOp, flags []string, actor string) (map[uint32][]string, error)
+	FlagsOf(ctx context.Context, fid uint64, uids []uint32) ([]store.UIDFlags, error)
+	Expunge(ctx context.Context, fid uint64, uids []uint32, actor string) ([]uint32, error)
+	Copy(ctx context.Context, src uint64, uids []uint32, dst uint64, actor string) (*store.CopyResult, error)
+	Move(ctx context.Context, src uint64, uids []uint32, dst uint64, actor string) (*store.CopyResult, error)
 
-	Queue() ([]store.QueueItem, error)
-	QueueGet(id uint64) (*store.QueueItem, error)
-	QueueUpdate(q *store.QueueItem) error
-	QueueRemove(id uint64) error
+	Queue(ctx context.Context) ([]store.QueueItem, error)
+	QueueGet(ctx context.Context, id uint64) (*store.QueueItem, error)
+	QueueUpdate(ctx context.Context, q *store.QueueItem) error
+	QueueRemove(ctx context.Context, id uint64) error
 
 	Subscribe(fn func(store.Event)) (cancel func())
-	Snapshot(w io.Writer) (store.SnapshotStats, error)
+	Snapshot(ctx context.Context, w io.Writer) (store.SnapshotStats, error)
 }
 
 // Open returns a fresh, empty store for one subtest; the backend's test

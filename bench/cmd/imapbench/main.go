@@ -22,6 +22,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -72,11 +73,11 @@ func main() {
 	case "serve":
 		err = serve(*data, *s3URL, *cfgFile, *listen, *certFile, *keyFile, *ctl, *quickAck)
 	case "setup":
-		err = setup(*data, *s3URL, *cfgFile, *user, *pass)
+		err = setup(context.Background(), *data, *s3URL, *cfgFile, *user, *pass)
 	case "fill":
-		err = fill(*data, *s3URL, *cfgFile, *user, *folder, *first, *n)
+		err = fill(context.Background(), *data, *s3URL, *cfgFile, *user, *folder, *first, *n)
 	case "count":
-		err = count(*data, *s3URL, *cfgFile, *user, *folder)
+		err = count(context.Background(), *data, *s3URL, *cfgFile, *user, *folder)
 	case "maildir":
 		err = writeMaildir(*dir, *first, *n)
 	case "run":
@@ -138,37 +139,37 @@ func serve(data, s3URL, cfgFile, listen, certFile, keyFile, ctl string, quickAck
 	return srv.Serve(ln)
 }
 
-func setup(data, s3URL, cfgFile, user, pass string) error {
+func setup(ctx context.Context, data, s3URL, cfgFile, user, pass string) error {
 	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.AddDomain(store.Domain{Name: store.DomainOf(user)}); err != nil {
+	if err := st.AddDomain(ctx, store.Domain{Name: store.DomainOf(user)}); err != nil {
 		return err
 	}
 	hash, err := auth.HashPassword(pass)
 	if err != nil {
 		return err
 	}
-	_, err = st.AddUser(user, "", hash)
+	_, err = st.AddUser(ctx, user, "", hash)
 	return err
 }
 
 // fill delivers messages first..first+n-1 with 16 concurrent writers
 // (group commit).
-func fill(data, s3URL, cfgFile, user, folder string, first, n int) error {
+func fill(ctx context.Context, data, s3URL, cfgFile, user, folder string, first, n int) error {
 	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if folder != "INBOX" {
-		if _, err := st.CreateFolder(mustMailbox(st, user), folder, ""); err != nil {
+		if _, err := st.CreateFolder(ctx, mustMailbox(ctx, st, user), folder, ""); err != nil {
 			return err
 		}
 	}
-	mbid := mustMailbox(st, user)
+	mbid := mustMailbox(ctx, st, user)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	next, firstErr := 0, error(nil)
@@ -185,13 +186,13 @@ func fill(data, s3URL, cfgFile, user, folder string, first, n int) error {
 					return
 				}
 				i += first - 1
-				bw, err := st.NewBlob(0)
+				bw, err := st.NewBlob(ctx, 0)
 				if err == nil {
 					bw.Write(Message(i))
 					err = bw.Sync()
 				}
 				if err == nil {
-					_, err = st.Deliver(store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid, Folder: folder}}})
+					_, err = st.Deliver(ctx, store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: mbid, Folder: folder}}})
 				}
 				if err != nil {
 					mu.Lock()
@@ -206,17 +207,17 @@ func fill(data, s3URL, cfgFile, user, folder string, first, n int) error {
 	return firstErr
 }
 
-func count(data, s3URL, cfgFile, user, folder string) error {
+func count(ctx context.Context, data, s3URL, cfgFile, user, folder string) error {
 	st, err := openStore(data, s3URL, cfgFile)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	f, err := st.GetFolder(mustMailbox(st, user), folder)
+	f, err := st.GetFolder(ctx, mustMailbox(ctx, st, user), folder)
 	if err != nil {
 		return err
 	}
-	flags, err := st.FolderFlags(f.ID)
+	flags, err := st.FolderFlags(ctx, f.ID)
 	if err != nil {
 		return err
 	}
@@ -224,8 +225,8 @@ func count(data, s3URL, cfgFile, user, folder string) error {
 	return nil
 }
 
-func mustMailbox(st *store.Store, user string) uint64 {
-	a, err := st.User(user)
+func mustMailbox(ctx context.Context, st *store.Store, user string) uint64 {
+	a, err := st.User(ctx, user)
 	if err != nil {
 		panic(err)
 	}

@@ -61,7 +61,7 @@ func main() {
 	flag.Parse()
 	var err error
 	if *serve {
-		err = runServer(*data, *s3URL, *cfgFile, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
+		err = runServer(context.Background(), *data, *s3URL, *cfgFile, *listen, *to, *certFile, *keyFile, *ctl, *quickAck, *noSync)
 	} else {
 		err = runLoad(*addr, *conc, *n, *size, *from, *to, *starttls)
 	}
@@ -71,7 +71,7 @@ func main() {
 	}
 }
 
-func runServer(dir, s3URL, cfgFile, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
+func runServer(ctx context.Context, dir, s3URL, cfgFile, listen, user, certFile, keyFile, ctl string, quickAck, noSync bool) error {
 	if dir == "" && cfgFile == "" {
 		return fmt.Errorf("-serve needs -data DIR or -config FILE")
 	}
@@ -97,10 +97,10 @@ func runServer(dir, s3URL, cfgFile, listen, user, certFile, keyFile, ctl string,
 	}
 	defer st.Close()
 	// A second server on a shared store finds both made.
-	if err := st.AddDomain(store.Domain{Name: store.DomainOf(user)}); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := st.AddDomain(ctx, store.Domain{Name: store.DomainOf(user)}); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
-	if _, err := st.AddUser(user, "", "x"); err != nil && !errors.Is(err, store.ErrExists) {
+	if _, err := st.AddUser(ctx, user, "", "x"); err != nil && !errors.Is(err, store.ErrExists) {
 		return err
 	}
 	dns, err := dnstest.Listen()

@@ -24,7 +24,7 @@ func TestOpenConfigUsesTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -36,7 +36,7 @@ func TestOpenConfigUsesTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); !errors.Is(err, store.ErrExists) {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("reopened store: AddDomain = %v, want ErrExists", err)
 	}
 

@@ -184,7 +184,7 @@ func TestSameJSONAsCLIAndAuditedByName(t *testing.T) {
 	if st != http.StatusOK || string(body) != want.String() {
 		t.Fatalf("shared.show over HTTP:\n%s\nin-process:\n%s", body, want.String())
 	}
-	log, _ := f.st.AuditLog(mustMailbox(t, f, "team@example.com").ID, time.Time{})
+	log, _ := f.st.AuditLog(t.Context(), mustMailbox(t, f, "team@example.com").ID, time.Time{})
 	if last := log[len(log)-1]; last.Actor != "sm@example.com" || last.Action != "grant" {
 		t.Fatalf("audit entry %+v", last)
 	}
@@ -195,7 +195,7 @@ func TestSameJSONAsCLIAndAuditedByName(t *testing.T) {
 
 func mustMailbox(t *testing.T, f *fixture, addr string) *store.Mailbox {
 	t.Helper()
-	mb, err := f.st.MailboxByAddress(addr)
+	mb, err := f.st.MailboxByAddress(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestCSRFAndBasicAuth(t *testing.T) {
 			t.Errorf("%s: %d %s", name, st, body)
 		}
 	}
-	if _, err := f.st.User("x@example.com"); err == nil {
+	if _, err := f.st.User(t.Context(), "x@example.com"); err == nil {
 		t.Fatal("a refused request created the user")
 	}
 	req, _ := http.NewRequest("POST", f.httpURL+"/api/logout", nil)

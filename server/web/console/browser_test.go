@@ -270,7 +270,7 @@ func TestBrowserSharedMailboxFlow(t *testing.T) {
 	if info.Name != "Info desk" || info.Address != "hello@example.com" || members(info) != "bob@example.com=read,manage carol@example.com=send" {
 		t.Fatalf("after rename: %+v", info)
 	}
-	if ids, err := f.st.Resolve("info@example.com"); err != nil || len(ids) != 1 {
+	if ids, err := f.st.Resolve(t.Context(), "info@example.com"); err != nil || len(ids) != 1 {
 		t.Fatalf("old address no longer delivers: %v %v", ids, err)
 	}
 	b.run(chromedp.Navigate(base+"/admin/trash"), chromedp.WaitVisible(chromedp.CSS("h1")))

@@ -51,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 	cfg.DNS.Resolver = "127.0.0.1:9"
 	cfg.Listen = config.Listen{HTTP: "127.0.0.1:0", HTTPS: "127.0.0.1:0", IMAP: "127.0.0.1:0"}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s, err := server.New(cfg, log)
+	s, err := server.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,27 +68,27 @@ func newFixture(t *testing.T) *fixture {
 	})
 	f := &fixture{srv: s, cfg: cfg, st: s.Store(),
 		httpURL: "http://" + s.Addr("http").String(), tlsURL: "https://" + s.Addr("https").String()}
-	if err := f.st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := f.st.AddDomain(ctx, store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"pm", "um", "sm", "owner", "bob", "carol"} {
-		if _, err := f.st.AddUser(u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
+		if _, err := f.st.AddUser(ctx, u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for addr, r := range map[string]store.Role{"pm": store.RolePostmaster, "um": store.RoleUsers, "sm": store.RoleSharedMailboxes} {
-		if _, err := f.st.GrantRole(addr+"@example.com", r, "test"); err != nil {
+		if _, err := f.st.GrantRole(ctx, addr+"@example.com", r, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.st.CreateShared("team@example.com", "Team", "owner@example.com", "", 0); err != nil {
+	if _, err := f.st.CreateShared(ctx, "team@example.com", "Team", "owner@example.com", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.st.CreateShared("sales@example.com", "Sales", "", "", 0); err != nil {
+	if _, err := f.st.CreateShared(ctx, "sales@example.com", "Sales", "", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	team, _ := f.st.MailboxByAddress("team@example.com")
-	if err := f.st.Grant(team.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
+	team, _ := f.st.MailboxByAddress(ctx, "team@example.com")
+	if err := f.st.Grant(ctx, team.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -11,7 +11,7 @@ import (
 // queueOne puts a message for a remote recipient in the outbound queue.
 func queueOne(t *testing.T, st *store.Store) {
 	t.Helper()
-	w, err := st.NewBlob(0)
+	w, err := st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func queueOne(t *testing.T, st *store.Store) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Deliver(store.Delivery{Blob: w, Queue: &store.QueueItem{From: "bob@example.com", To: []string{"far@remote.example"}}}); err != nil {
+	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Queue: &store.QueueItem{From: "bob@example.com", To: []string{"far@remote.example"}}}); err != nil {
 		t.Fatal(err)
 	}
 }

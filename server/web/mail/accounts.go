@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -25,23 +26,23 @@ func (a account) allows(op acl.Op) bool { return acl.Allows(a.rights, op) }
 
 // rightsOn reads user's rights on mb now. A shared mailbox logged in
 // with its own password (SPEC §6.3) has every right on itself.
-func (m *Mail) rightsOn(mb *store.Mailbox, user string) (acl.Rights, error) {
+func (m *Mail) rightsOn(ctx context.Context, mb *store.Mailbox, user string) (acl.Rights, error) {
 	if strings.EqualFold(mb.Address, user) {
 		return acl.All, nil
 	}
-	return m.st.RightsOf(mb.ID, user)
+	return m.st.RightsOf(ctx, mb.ID, user)
 }
 
 // accountsOf lists the session's accounts: the mailbox it logged in to
 // first, then every shared mailbox the user may read.
 func (m *Mail) accountsOf(q *request) ([]account, error) {
 	var out []account
-	root, err := m.st.MailboxByAddress(q.sess.Mailbox)
+	root, err := m.st.MailboxByAddress(q.r.Context(), q.sess.Mailbox)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	if root != nil && root.Deleted == nil {
-		r, err := m.rightsOn(root, q.sess.User)
+		r, err := m.rightsOn(q.r.Context(), root, q.sess.User)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func (m *Mail) accountsOf(q *request) ([]account, error) {
 			out = append(out, account{mb: root, rights: r})
 		}
 	}
-	shared, err := m.st.SharedFor(q.sess.User)
+	shared, err := m.st.SharedFor(q.r.Context(), q.sess.User)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func (m *Mail) accountsOf(q *request) ([]account, error) {
 // reveal mailboxes one cannot see.
 func (m *Mail) account(q *request, op acl.Op) (account, error) {
 	addr := strings.ToLower(strings.TrimSpace(q.r.PathValue("account")))
-	mb, err := m.st.MailboxByAddress(addr)
+	mb, err := m.st.MailboxByAddress(q.r.Context(), addr)
 	if errors.Is(err, store.ErrNotFound) || err == nil && mb.Deleted != nil {
 		return account{}, errorf(http.StatusNotFound, "there is no mailbox "+addr+" that you may read")
 	}
@@ -78,7 +79,7 @@ func (m *Mail) account(q *request, op acl.Op) (account, error) {
 	if mb.ID != m.rootID(q) && mb.Kind != store.MailboxShared {
 		return account{}, errorf(http.StatusNotFound, "there is no mailbox "+addr+" that you may read")
 	}
-	r, err := m.rightsOn(mb, q.sess.User)
+	r, err := m.rightsOn(q.r.Context(), mb, q.sess.User)
 	if err != nil {
 		return account{}, err
 	}
@@ -94,7 +95,7 @@ func (m *Mail) account(q *request, op acl.Op) (account, error) {
 
 // rootID is the id of the mailbox the session logged in to (0 if gone).
 func (m *Mail) rootID(q *request) uint64 {
-	mb, err := m.st.MailboxByAddress(q.sess.Mailbox)
+	mb, err := m.st.MailboxByAddress(q.r.Context(), q.sess.Mailbox)
 	if err != nil {
 		return 0
 	}
@@ -102,11 +103,11 @@ func (m *Mail) rootID(q *request) uint64 {
 }
 
 // folder resolves the request's ?folder= (default INBOX) in a.
-func (m *Mail) folder(a account, name string) (*store.Folder, error) {
+func (m *Mail) folder(ctx context.Context, a account, name string) (*store.Folder, error) {
 	if name == "" {
 		name = "INBOX"
 	}
-	f, err := m.st.GetFolder(a.mb.ID, name)
+	f, err := m.st.GetFolder(ctx, a.mb.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "there is no folder "+name+" in "+a.mb.Address)
 	}
@@ -143,7 +144,7 @@ func (m *Mail) apiAccounts(q *request) (any, error) {
 	out := []Account{}
 	for _, a := range accts {
 		unread := uint32(0)
-		if f, err := m.st.GetFolder(a.mb.ID, "INBOX"); err == nil {
+		if f, err := m.st.GetFolder(q.r.Context(), a.mb.ID, "INBOX"); err == nil {
 			unread = m.unseen(q, f)
 		}
 		out = append(out, Account{Address: a.mb.Address, Name: a.mb.Name, Shared: a.shared(), Unread: unread, Rights: rightsJSON(a.rights)})
@@ -178,7 +179,7 @@ func (m *Mail) apiFolders(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs, err := m.st.Folders(a.mb.ID)
+	fs, err := m.st.Folders(q.r.Context(), a.mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +193,8 @@ func (m *Mail) apiFolders(q *request) (any, error) {
 
 // specialFolder finds a's folder with this special use (`\Trash`), or
 // the folder of that conventional name.
-func (m *Mail) specialFolder(a account, use, name string) (*store.Folder, error) {
-	fs, err := m.st.Folders(a.mb.ID)
+func (m *Mail) specialFolder(ctx context.Context, a account, use, name string) (*store.Folder, error) {
+	fs, err := m.st.Folders(ctx, a.mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func (m *Mail) specialFolder(a account, use, name string) (*store.Folder, error)
 // viewer is the member whose own \Seen the user sees in folder f ("" =
 // the shared \Seen; store/seen_member.go).
 func (m *Mail) viewer(q *request, f *store.Folder) string {
-	v, err := m.st.SeenViewer(f.ID, q.sess.User)
+	v, err := m.st.SeenViewer(q.r.Context(), f.ID, q.sess.User)
 	if err != nil {
 		q.log.Warn("reading the \\Seen mode", "folder", f.ID, "err", err)
 	}
@@ -222,7 +223,7 @@ func (m *Mail) viewer(q *request, f *store.Folder) string {
 
 // unseen is f's unread count as the user sees it.
 func (m *Mail) unseen(q *request, f *store.Folder) uint32 {
-	n, err := m.st.UnseenAs(f, m.viewer(q, f))
+	n, err := m.st.UnseenAs(q.r.Context(), f, m.viewer(q, f))
 	if err != nil {
 		q.log.Warn("counting unread messages", "folder", f.ID, "err", err)
 		return f.Unseen

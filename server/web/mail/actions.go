@@ -86,17 +86,17 @@ func (m *Mail) apiFlags(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, args.Folder)
+	f, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
 	if len(add) > 0 {
-		if _, err := m.st.StoreFlags(f.ID, args.UIDs, store.FlagsAdd, add, q.sess.User); err != nil {
+		if _, err := m.st.StoreFlags(q.r.Context(), f.ID, args.UIDs, store.FlagsAdd, add, q.sess.User); err != nil {
 			return nil, err
 		}
 	}
 	if len(remove) > 0 {
-		if _, err := m.st.StoreFlags(f.ID, args.UIDs, store.FlagsRemove, remove, q.sess.User); err != nil {
+		if _, err := m.st.StoreFlags(q.r.Context(), f.ID, args.UIDs, store.FlagsRemove, remove, q.sess.User); err != nil {
 			return nil, err
 		}
 	}
@@ -115,18 +115,18 @@ func (m *Mail) apiMove(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := m.folder(a, args.Folder)
+	src, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := m.folder(a, args.To)
+	dst, err := m.folder(q.r.Context(), a, args.To)
 	if err != nil {
 		return nil, err
 	}
 	if src.ID == dst.ID {
 		return ok, nil
 	}
-	if _, err := m.st.Move(src.ID, args.UIDs, dst.ID, q.sess.User); err != nil {
+	if _, err := m.st.Move(q.r.Context(), src.ID, args.UIDs, dst.ID, q.sess.User); err != nil {
 		return nil, err
 	}
 	return ok, nil
@@ -145,18 +145,18 @@ func (m *Mail) apiDelete(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := m.folder(a, args.Folder)
+	src, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
-	trash, err := m.specialFolder(a, `\Trash`, "Trash")
+	trash, err := m.specialFolder(q.r.Context(), a, `\Trash`, "Trash")
 	if err != nil {
 		return nil, err
 	}
 	if src.ID == trash.ID {
-		_, err = m.st.Expunge(src.ID, args.UIDs, q.sess.User)
+		_, err = m.st.Expunge(q.r.Context(), src.ID, args.UIDs, q.sess.User)
 	} else {
-		_, err = m.st.Move(src.ID, args.UIDs, trash.ID, q.sess.User)
+		_, err = m.st.Move(q.r.Context(), src.ID, args.UIDs, trash.ID, q.sess.User)
 	}
 	if err != nil {
 		return nil, err
@@ -173,16 +173,16 @@ func (m *Mail) apiEmptyTrash(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	trash, err := m.specialFolder(a, `\Trash`, "Trash")
+	trash, err := m.specialFolder(q.r.Context(), a, `\Trash`, "Trash")
 	if err != nil {
 		return nil, err
 	}
-	uids, err := m.st.FolderUIDs(trash.ID)
+	uids, err := m.st.FolderUIDs(q.r.Context(), trash.ID)
 	if err != nil {
 		return nil, err
 	}
 	if len(uids) > 0 {
-		if _, err := m.st.Expunge(trash.ID, uids, q.sess.User); err != nil {
+		if _, err := m.st.Expunge(q.r.Context(), trash.ID, uids, q.sess.User); err != nil {
 			return nil, err
 		}
 	}

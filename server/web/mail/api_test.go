@@ -237,8 +237,8 @@ func TestActionsFollowRightsAndAreAudited(t *testing.T) {
 		t.Errorf("Trash not empty: %+v", l)
 	}
 	// The store audited alice's changes as it audits IMAP's (same calls).
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	log, err := f.st.AuditLog(info.ID, time.Time{})
+	info, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	log, err := f.st.AuditLog(t.Context(), info.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,15 +112,15 @@ func fill(t *testing.T, dir string, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.AddDomain(store.Domain{Name: "example.com"}); err != nil {
+	if err := st.AddDomain(t.Context(), store.Domain{Name: "example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range users {
-		if _, err := st.AddUser(u+"@example.com", "", testHashes()[u]); err != nil {
+		if _, err := st.AddUser(t.Context(), u+"@example.com", "", testHashes()[u]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	acct, _ := st.User("alice@example.com")
+	acct, _ := st.User(t.Context(), "alice@example.com")
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -129,7 +129,7 @@ func fill(t *testing.T, dir string, n int) {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				bw, err := st.NewBlob(0)
+				bw, err := st.NewBlob(t.Context(), 0)
 				if err != nil {
 					t.Error(err)
 					return
@@ -140,7 +140,7 @@ func fill(t *testing.T, dir string, n int) {
 					t.Error(err)
 					return
 				}
-				if _, err := st.Deliver(store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: acct.MailboxID}}}); err != nil {
+				if _, err := st.Deliver(t.Context(), store.Delivery{Blob: bw, Targets: []store.Target{{MailboxID: acct.MailboxID}}}); err != nil {
 					t.Error(err)
 					return
 				}

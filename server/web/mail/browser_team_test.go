@@ -21,8 +21,8 @@ import (
 func TestBrowserTeamViews(t *testing.T) {
 	b := newBrowser(t)
 	f := newFixture(t)
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read|acl.Send, 0, "test"); err != nil {
+	info, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	if err := f.st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.Send, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	for i, subj := range []string{"Order 1 is late", "Invoice question", "Refund for order 3"} {
@@ -112,8 +112,8 @@ func TestBrowserTeamViews(t *testing.T) {
 	b.shot("team-stale-reply-warning")
 	b.run(click("#sendanyway"), poll(`document.querySelector("#flash").textContent.includes("Sent")`),
 		poll(`document.querySelector("#composer").hidden`))
-	carol, _ := f.st.MailboxByAddress("carol@example.com")
-	in, _ := f.st.GetFolder(carol.ID, "INBOX")
+	carol, _ := f.st.MailboxByAddress(t.Context(), "carol@example.com")
+	in, _ := f.st.GetFolder(t.Context(), carol.ID, "INBOX")
 	if in.Messages != 2 {
 		t.Errorf("carol got %d replies, want 2 (bob's, and alice's after she confirmed)", in.Messages)
 	}

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -96,7 +97,7 @@ func (m *Mail) apiSend(q *request) (any, error) {
 		return nil, err
 	}
 	sub := m.opts.Submit
-	if _, err := sub.Authorize(id, from); err != nil {
+	if _, err := sub.Authorize(q.r.Context(), id, from); err != nil {
 		return nil, submitHTTP(err)
 	}
 	if answered, err := m.checkStale(q, a, val); answered || err != nil {
@@ -121,7 +122,7 @@ func (m *Mail) apiSend(q *request) (any, error) {
 		return nil, errorf(http.StatusBadRequest, "say whom to send it to: To is empty")
 	}
 	for _, r := range rcpts {
-		if err := sub.AddRecipient(&env, r); err != nil {
+		if err := sub.AddRecipient(q.r.Context(), &env, r); err != nil {
 			if errors.Is(err, submit.ErrNoSuchRecipient) {
 				return nil, errorf(http.StatusBadRequest, "there is no mailbox "+r+" here: check the address")
 			}
@@ -133,15 +134,15 @@ func (m *Mail) apiSend(q *request) (any, error) {
 		return nil, err
 	}
 	hdrEnd := bytes.Index(raw, []byte("\r\n\r\n"))
-	hc, err := sub.CheckHeader(id, raw[:hdrEnd+4])
+	hc, err := sub.CheckHeader(q.r.Context(), id, raw[:hdrEnd+4])
 	if err != nil {
 		return nil, submitHTTP(err)
 	}
-	blob, err := m.blob(raw)
+	blob, err := m.blob(q.r.Context(), raw)
 	if err != nil {
 		return nil, err
 	}
-	msgID, err := sub.Deliver(id, env, hc, blob, submit.Trace{Helo: "webmail", IP: remoteIP(q.r), TLS: q.r.TLS != nil, ConnID: "web-" + q.sess.ID[:8]})
+	msgID, err := sub.Deliver(q.r.Context(), id, env, hc, blob, submit.Trace{Helo: "webmail", IP: remoteIP(q.r), TLS: q.r.TLS != nil, ConnID: "web-" + q.sess.ID[:8]})
 	if err != nil {
 		blob.Abort()
 		return nil, submitHTTP(err)
@@ -158,7 +159,7 @@ func (m *Mail) apiSend(q *request) (any, error) {
 
 // identity is who sends: the session's user and that user's mailbox.
 func (m *Mail) identity(q *request) (submit.Identity, error) {
-	mb, err := m.st.MailboxByAddress(q.sess.User)
+	mb, err := m.st.MailboxByAddress(q.r.Context(), q.sess.User)
 	if err != nil {
 		return submit.Identity{}, err
 	}
@@ -170,7 +171,7 @@ func (m *Mail) saveDraft(q *request, a account, form *multipart.Form, val func(s
 	if !a.allows(acl.OpAppend) {
 		return nil, errorf(http.StatusForbidden, "you need the manage right on "+a.mb.Address+" to save drafts there")
 	}
-	drafts, err := m.specialFolder(a, `\Drafts`, "Drafts")
+	drafts, err := m.specialFolder(q.r.Context(), a, `\Drafts`, "Drafts")
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +179,11 @@ func (m *Mail) saveDraft(q *request, a account, form *multipart.Form, val func(s
 	if err != nil {
 		return nil, err
 	}
-	blob, err := m.blob(raw)
+	blob, err := m.blob(q.r.Context(), raw)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.st.Deliver(store.Delivery{Blob: blob, Targets: []store.Target{{MailboxID: a.mb.ID, Folder: drafts.Name, Flags: []string{`\Draft`, `\Seen`}}}}); err != nil {
+	if _, err := m.st.Deliver(q.r.Context(), store.Delivery{Blob: blob, Targets: []store.Target{{MailboxID: a.mb.ID, Folder: drafts.Name, Flags: []string{`\Draft`, `\Seen`}}}}); err != nil {
 		blob.Abort()
 		return nil, err
 	}
@@ -190,8 +191,8 @@ func (m *Mail) saveDraft(q *request, a account, form *multipart.Form, val func(s
 }
 
 // blob writes raw into a synced store blob, within max_message_bytes.
-func (m *Mail) blob(raw []byte) (*store.BlobWriter, error) {
-	w, err := m.st.NewBlob(m.opts.MaxMessageBytes)
+func (m *Mail) blob(ctx context.Context, raw []byte) (*store.BlobWriter, error) {
+	w, err := m.st.NewBlob(ctx, m.opts.MaxMessageBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -340,11 +341,11 @@ func (m *Mail) markAnswered(q *request, a account, folder, uidText string) {
 	if err != nil || uid == 0 || !a.allows(acl.OpWrite) {
 		return
 	}
-	f, err := m.folder(a, folder)
+	f, err := m.folder(q.r.Context(), a, folder)
 	if err != nil {
 		return
 	}
-	if _, err := m.st.StoreFlags(f.ID, []uint32{uint32(uid)}, store.FlagsAdd, []string{`\Answered`}, q.sess.User); err != nil {
+	if _, err := m.st.StoreFlags(q.r.Context(), f.ID, []uint32{uint32(uid)}, store.FlagsAdd, []string{`\Answered`}, q.sess.User); err != nil {
 		q.log.Warn("marking the original answered", "err", err)
 	}
 }

@@ -70,8 +70,8 @@ func TestComposeThroughTheSubmissionPipeline(t *testing.T) {
 	if sent := f.list(t, alice, "info@example.com", "Sent"); sent.Total != 1 {
 		t.Errorf("info@ Sent has %d messages, want 1", sent.Total)
 	}
-	infoMB, _ := f.st.MailboxByAddress("info@example.com")
-	log, _ := f.st.AuditLog(infoMB.ID, time.Time{})
+	infoMB, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	log, _ := f.st.AuditLog(t.Context(), infoMB.ID, time.Time{})
 	found := false
 	for _, e := range log {
 		found = found || e.Actor == "alice@example.com" && e.Action == "send-as"

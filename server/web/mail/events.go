@@ -229,7 +229,7 @@ func (m *Mail) apiEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			d := Event{Account: a.mb.Address, UIDs: he.ev.UIDs}
 			if he.ev.FolderID != 0 {
-				if f, err := m.st.FolderByID(he.ev.FolderID); err == nil {
+				if f, err := m.st.FolderByID(r.Context(), he.ev.FolderID); err == nil {
 					d.Folder = f.Name
 				}
 			}
@@ -294,7 +294,7 @@ func (m *Mail) writeAssigned(w io.Writer, q *request, a *account, he *hubEvent, 
 	}
 	slices.Sort(uids)
 	d := Assigned{Account: a.mb.Address, Folder: folder, UIDs: uids, Subjects: []string{}, By: he.ev.Actor}
-	if msgs, err := m.st.Messages(he.ev.FolderID, uids); err == nil {
+	if msgs, err := m.st.Messages(q.r.Context(), he.ev.FolderID, uids); err == nil {
 		for i := range msgs {
 			if e := msgs[i].Envelope; e != nil {
 				d.Subjects = append(d.Subjects, e.Subject)
@@ -315,7 +315,7 @@ func (m *Mail) writeReplying(w io.Writer, q *request, accts []account, sent map[
 		if !a.shared() {
 			continue
 		}
-		list := m.replyingIn(a, q.sess.User, now, names)
+		list := m.replyingIn(q.r.Context(), a, q.sess.User, now, names)
 		data, _ := json.Marshal(map[string]any{"account": a.mb.Address, "replying": list})
 		prev, seen := sent[a.mb.Address]
 		if prev == string(data) || !seen && len(list) == 0 {

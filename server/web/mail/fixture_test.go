@@ -45,22 +45,22 @@ var users = []string{"alice", "bob", "carol"}
 func newFixture(t *testing.T, tweak ...func(*config.Config)) *fixture {
 	t.Helper()
 	f := startServer(t, tweak...)
-	if err := f.st.AddDomain(store.Domain{Name: "example.com", DKIM: testDKIM().keys}); err != nil {
+	if err := f.st.AddDomain(t.Context(), store.Domain{Name: "example.com", DKIM: testDKIM().keys}); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range users {
-		if _, err := f.st.AddUser(u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
+		if _, err := f.st.AddUser(t.Context(), u+"@example.com", strings.ToUpper(u[:1])+u[1:], testHashes()[u]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, err := f.st.CreateShared("info@example.com", "Info", "", "", 0)
+	info, err := f.st.CreateShared(t.Context(), "info@example.com", "Info", "", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.Grant(info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "test"); err != nil {
+	if err := f.st.Grant(t.Context(), info.ID, "alice@example.com", acl.Read|acl.Manage|acl.Send, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
+	if err := f.st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -80,7 +80,7 @@ func startServer(t *testing.T, tweak ...func(*config.Config)) *fixture {
 		fn(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s, err := server.New(cfg, log)
+	s, err := server.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +133,11 @@ var testHashes = sync.OnceValue(func() map[string]string {
 // deliver stores raw in addr's folder through store.Deliver.
 func (f *fixture) deliver(t *testing.T, addr, folder, raw string) uint32 {
 	t.Helper()
-	mb, err := f.st.MailboxByAddress(addr)
+	mb, err := f.st.MailboxByAddress(t.Context(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := f.st.NewBlob(0)
+	w, err := f.st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func (f *fixture) deliver(t *testing.T, addr, folder, raw string) uint32 {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := f.st.Deliver(store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mb.ID, Folder: folder}}})
+	d, err := f.st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mb.ID, Folder: folder}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,12 +86,12 @@ func (m *Mail) apiMessages(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, q.r.URL.Query().Get("folder"))
+	f, err := m.folder(q.r.Context(), a, q.r.URL.Query().Get("folder"))
 	if err != nil {
 		return nil, err
 	}
 	page, _ := strconv.Atoi(q.r.URL.Query().Get("page"))
-	uids, err := m.st.FolderUIDs(f.ID)
+	uids, err := m.st.FolderUIDs(q.r.Context(), f.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (m *Mail) apiMessages(q *request) (any, error) {
 		pick = slices.Clone(uids[lo:hi])
 		slices.Reverse(pick)
 	}
-	msgs, err := m.st.MessagesAs(f.ID, pick, m.viewer(q, f))
+	msgs, err := m.st.MessagesAs(q.r.Context(), f.ID, pick, m.viewer(q, f))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (m *Mail) apiSearch(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, q.r.URL.Query().Get("folder"))
+	f, err := m.folder(q.r.Context(), a, q.r.URL.Query().Get("folder"))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (m *Mail) apiSearch(q *request) (any, error) {
 	if text == "" {
 		return nil, errorf(http.StatusBadRequest, "type something to search for")
 	}
-	uids, err := m.st.FolderUIDs(f.ID)
+	uids, err := m.st.FolderUIDs(q.r.Context(), f.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +160,12 @@ func (m *Mail) apiSearch(q *request) (any, error) {
 		if err := q.r.Context().Err(); err != nil {
 			return nil, err
 		}
-		msgs, err := m.st.MessagesAs(f.ID, uids[start:min(start+searchChunk, len(uids))], viewer)
+		msgs, err := m.st.MessagesAs(q.r.Context(), f.ID, uids[start:min(start+searchChunk, len(uids))], viewer)
 		if err != nil {
 			return nil, err
 		}
 		for i := range msgs {
-			if m.search.Match(c, &msgs[i], 0) {
+			if m.search.Match(q.r.Context(), c, &msgs[i], 0) {
 				found = append(found, msgs[i])
 				if len(found) == maxSearchResults {
 					break

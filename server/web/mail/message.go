@@ -68,7 +68,7 @@ func (m *Mail) load(q *request) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, q.r.URL.Query().Get("folder"))
+	f, err := m.folder(q.r.Context(), a, q.r.URL.Query().Get("folder"))
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +76,14 @@ func (m *Mail) load(q *request) (*loaded, error) {
 	if err != nil || uid == 0 {
 		return nil, errorf(http.StatusBadRequest, "uid must be a message UID (a positive number)")
 	}
-	msgs, err := m.st.MessagesAs(f.ID, []uint32{uint32(uid)}, m.viewer(q, f))
+	msgs, err := m.st.MessagesAs(q.r.Context(), f.ID, []uint32{uint32(uid)}, m.viewer(q, f))
 	if err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 {
 		return nil, errorf(http.StatusNotFound, "that message is no longer in "+f.Name)
 	}
-	rc, err := m.st.OpenMessage(&msgs[0])
+	rc, err := m.st.OpenMessage(q.r.Context(), &msgs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (m *Mail) apiMessage(q *request) (any, error) {
 		return nil, err
 	}
 	if q.r.URL.Query().Get("peek") == "" && !hasFlag(l.msg.Flags, `\Seen`) && l.a.allows(acl.OpSetSeen) {
-		res, err := m.st.StoreFlags(l.f.ID, []uint32{l.msg.UID}, store.FlagsAdd, []string{`\Seen`}, q.sess.User)
+		res, err := m.st.StoreFlags(q.r.Context(), l.f.ID, []uint32{l.msg.UID}, store.FlagsAdd, []string{`\Seen`}, q.sess.User)
 		if err != nil {
 			return nil, err
 		}

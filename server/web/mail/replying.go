@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -73,7 +74,7 @@ func (m *Mail) apiReplying(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, args.Folder)
+	f, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func (m *Mail) apiReplying(q *request) (any, error) {
 		return map[string]any{"ok": true}, nil
 	}
 	name := ""
-	if u, err := m.st.User(q.sess.User); err == nil {
+	if u, err := m.st.User(q.r.Context(), q.sess.User); err == nil {
 		name = u.Name
 	}
 	m.presence.Set(key, q.sess.User, name, now.Add(replyTTL))
@@ -96,7 +97,7 @@ func (m *Mail) apiReplying(q *request) (any, error) {
 
 // replyingIn is what a "replying" event says about account a for user:
 // the others' replies, with folder names.
-func (m *Mail) replyingIn(a *account, user string, now time.Time, names map[uint64]string) []ReplyingInfo {
+func (m *Mail) replyingIn(ctx context.Context, a *account, user string, now time.Time, names map[uint64]string) []ReplyingInfo {
 	out := []ReplyingInfo{}
 	for _, r := range m.presence.List(a.mb.ID, now) {
 		if r.Member == user {
@@ -104,7 +105,7 @@ func (m *Mail) replyingIn(a *account, user string, now time.Time, names map[uint
 		}
 		name, ok := names[r.Key.FolderID]
 		if !ok {
-			if f, err := m.st.FolderByID(r.Key.FolderID); err == nil {
+			if f, err := m.st.FolderByID(ctx, r.Key.FolderID); err == nil {
 				name = f.Name
 			}
 			names[r.Key.FolderID] = name
@@ -122,22 +123,22 @@ const staleChunk = 50
 // staleReplies returns the replies to message uid of folder in shared
 // account a that reached its Sent after since, and whether the message
 // is \Answered now.
-func (m *Mail) staleReplies(a account, folder string, uid uint32, since time.Time) ([]Reply, bool, error) {
-	f, err := m.folder(a, folder)
+func (m *Mail) staleReplies(ctx context.Context, a account, folder string, uid uint32, since time.Time) ([]Reply, bool, error) {
+	f, err := m.folder(ctx, a, folder)
 	if err != nil {
 		return nil, false, err
 	}
-	orig, err := m.st.Messages(f.ID, []uint32{uid})
+	orig, err := m.st.Messages(ctx, f.ID, []uint32{uid})
 	if err != nil || len(orig) == 0 || orig[0].Envelope == nil || orig[0].Envelope.MessageID == "" {
 		return nil, false, err
 	}
 	answered := hasFlag(orig[0].Flags, `\Answered`)
 	id := strings.Trim(orig[0].Envelope.MessageID, "<> ")
-	sent, err := m.specialFolder(a, `\Sent`, "Sent")
+	sent, err := m.specialFolder(ctx, a, `\Sent`, "Sent")
 	if err != nil {
 		return nil, answered, nil
 	}
-	uids, err := m.st.FolderUIDs(sent.ID)
+	uids, err := m.st.FolderUIDs(ctx, sent.ID)
 	if err != nil {
 		return nil, answered, err
 	}
@@ -146,7 +147,7 @@ func (m *Mail) staleReplies(a account, folder string, uid uint32, since time.Tim
 	}
 	var out []Reply
 	for hi := len(uids); hi > 0; hi -= staleChunk {
-		msgs, err := m.st.Messages(sent.ID, uids[max(hi-staleChunk, 0):hi])
+		msgs, err := m.st.Messages(ctx, sent.ID, uids[max(hi-staleChunk, 0):hi])
 		if err != nil {
 			return nil, answered, err
 		}
@@ -158,7 +159,7 @@ func (m *Mail) staleReplies(a account, folder string, uid uint32, since time.Tim
 			}
 			newer = true
 			if e := msg.Envelope; e != nil && (names(e.InReplyTo) || names(e.References)) {
-				out = append(out, m.reply(a, sent, msg))
+				out = append(out, m.reply(ctx, a, sent, msg))
 			}
 		}
 		if !newer {
@@ -167,15 +168,15 @@ func (m *Mail) staleReplies(a account, folder string, uid uint32, since time.Tim
 	}
 	slices.SortFunc(out, func(x, y Reply) int { return x.Date.Compare(y.Date) })
 	if len(out) > 0 {
-		m.senders(a, out, since)
+		m.senders(ctx, a, out, since)
 	}
 	return out, answered, nil
 }
 
 // senders fills in who sent each reply, from the audit log's send-as and
 // send-on-behalf entries since the reply was opened.
-func (m *Mail) senders(a account, replies []Reply, since time.Time) {
-	log, err := m.st.AuditLog(a.mb.ID, since.Add(-time.Minute))
+func (m *Mail) senders(ctx context.Context, a account, replies []Reply, since time.Time) {
+	log, err := m.st.AuditLog(ctx, a.mb.ID, since.Add(-time.Minute))
 	if err != nil {
 		return
 	}
@@ -188,7 +189,7 @@ func (m *Mail) senders(a account, replies []Reply, since time.Time) {
 	for i := range replies {
 		r := &replies[i]
 		if r.By = by[r.messageID]; r.By != "" {
-			if u, err := m.st.User(r.By); err == nil {
+			if u, err := m.st.User(ctx, r.By); err == nil {
 				r.ByName = u.Name
 			}
 		}
@@ -196,13 +197,13 @@ func (m *Mail) senders(a account, replies []Reply, since time.Time) {
 }
 
 // reply shows one Sent message for the stale warning.
-func (m *Mail) reply(a account, f *store.Folder, msg *store.Message) Reply {
+func (m *Mail) reply(ctx context.Context, a account, f *store.Folder, msg *store.Message) Reply {
 	r := Reply{UID: msg.UID, Folder: f.Name, Date: msg.InternalDate}
 	if e := msg.Envelope; e != nil {
 		r.From, r.Sender, r.To, r.Subject = addrList(e.From), addrList(e.Sender), addrList(e.To), e.Subject
 		r.messageID = strings.Trim(e.MessageID, "<> ")
 	}
-	if rc, err := m.st.OpenMessage(msg); err == nil {
+	if rc, err := m.st.OpenMessage(ctx, msg); err == nil {
 		raw, err := readAllLimited(rc, 1<<20)
 		rc.Close()
 		if err == nil {
@@ -226,7 +227,7 @@ func (m *Mail) checkStale(q *request, a account, val func(string) string) (bool,
 	if err != nil {
 		return false, errorf(http.StatusBadRequest, "reply_uid must be a message UID")
 	}
-	replies, answered, err := m.staleReplies(a, val("reply_folder"), uint32(uid), since)
+	replies, answered, err := m.staleReplies(q.r.Context(), a, val("reply_folder"), uint32(uid), since)
 	if err != nil {
 		return false, err
 	}
@@ -255,7 +256,7 @@ func (m *Mail) replySent(q *request, a account, folder, uidText string) {
 	if err != nil || uid == 0 || !a.shared() {
 		return
 	}
-	if f, err := m.folder(a, folder); err == nil {
+	if f, err := m.folder(q.r.Context(), a, folder); err == nil {
 		m.presence.Clear(ReplyKey{MailboxID: a.mb.ID, FolderID: f.ID, UID: uint32(uid)}, q.sess.User)
 	}
 }

@@ -27,16 +27,16 @@ func (m *Mail) apiSettings(q *request) (any, error) {
 		if err := readBody(q, &s); err != nil {
 			return nil, err
 		}
-		p, err := m.st.Prefs(q.sess.User)
+		p, err := m.st.Prefs(q.r.Context(), q.sess.User)
 		if err != nil {
 			return nil, err
 		}
 		p.AssignMail = s.AssignMail
-		if err := m.st.SetPrefs(q.sess.User, p); err != nil {
+		if err := m.st.SetPrefs(q.r.Context(), q.sess.User, p); err != nil {
 			return nil, notFoundAsConflict(err)
 		}
 	}
-	p, err := m.st.Prefs(q.sess.User)
+	p, err := m.st.Prefs(q.r.Context(), q.sess.User)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -103,7 +104,7 @@ func (m *Mail) apiTeam(q *request) (any, error) {
 	default:
 		return nil, errorf(http.StatusBadRequest, "view must be mine, unassigned, done or unanswered")
 	}
-	msgs, err := m.st.TeamInbox(a.mb.ID)
+	msgs, err := m.st.TeamInbox(q.r.Context(), a.mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -132,12 +133,12 @@ func (m *Mail) apiTeam(q *request) (any, error) {
 
 // members lists who can read shared mailbox mb: the owner and every
 // delegate with read, with their names.
-func (m *Mail) members(mb *store.Mailbox) ([]Member, error) {
+func (m *Mail) members(ctx context.Context, mb *store.Mailbox) ([]Member, error) {
 	var addrs []string
 	if mb.Owner != "" {
 		addrs = append(addrs, mb.Owner)
 	}
-	entries, err := m.st.ACL(mb.ID)
+	entries, err := m.st.ACL(ctx, mb.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (m *Mail) members(mb *store.Mailbox) ([]Member, error) {
 	out := []Member{}
 	for _, ad := range addrs {
 		mem := Member{Address: ad}
-		if u, err := m.st.User(ad); err == nil {
+		if u, err := m.st.User(ctx, ad); err == nil {
 			mem.Name = u.Name
 		}
 		out = append(out, mem)
@@ -163,7 +164,7 @@ func (m *Mail) apiMembers(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.members(a.mb)
+	return m.members(q.r.Context(), a.mb)
 }
 
 // teamRefusal turns the store's refusal of a team keyword change into
@@ -198,11 +199,11 @@ func (m *Mail) apiAssign(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, args.Folder)
+	f, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := m.st.Messages(f.ID, args.UIDs)
+	msgs, err := m.st.Messages(q.r.Context(), f.ID, args.UIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -212,12 +213,12 @@ func (m *Mail) apiAssign(q *request) (any, error) {
 			continue
 		}
 		if old != "" {
-			if _, err := m.st.StoreFlags(f.ID, []uint32{msg.UID}, store.FlagsRemove, []string{store.AssignedKeyword(old)}, q.sess.User); err != nil {
+			if _, err := m.st.StoreFlags(q.r.Context(), f.ID, []uint32{msg.UID}, store.FlagsRemove, []string{store.AssignedKeyword(old)}, q.sess.User); err != nil {
 				return nil, teamRefusal(err)
 			}
 		}
 		if to != "" {
-			if _, err := m.st.StoreFlags(f.ID, []uint32{msg.UID}, store.FlagsAdd, []string{store.AssignedKeyword(to)}, q.sess.User); err != nil {
+			if _, err := m.st.StoreFlags(q.r.Context(), f.ID, []uint32{msg.UID}, store.FlagsAdd, []string{store.AssignedKeyword(to)}, q.sess.User); err != nil {
 				return nil, teamRefusal(err)
 			}
 		}
@@ -237,7 +238,7 @@ func (m *Mail) apiDone(q *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := m.folder(a, args.Folder)
+	f, err := m.folder(q.r.Context(), a, args.Folder)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func (m *Mail) apiDone(q *request) (any, error) {
 	if args.Done {
 		op = store.FlagsAdd
 	}
-	if _, err := m.st.StoreFlags(f.ID, args.UIDs, op, []string{store.FlagDone}, q.sess.User); err != nil {
+	if _, err := m.st.StoreFlags(q.r.Context(), f.ID, args.UIDs, op, []string{store.FlagDone}, q.sess.User); err != nil {
 		return nil, teamRefusal(err)
 	}
 	return ok, nil

@@ -109,8 +109,8 @@ func TestTeamViewsAssignAndDone(t *testing.T) {
 	}
 	// Unanswered: oldest first, with age and assignee, and the same
 	// messages as `shared queue --unanswered`.
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	msgs, err := f.st.TeamInbox(info.ID)
+	info, _ := f.st.MailboxByAddress(ctx, "info@example.com")
+	msgs, err := f.st.TeamInbox(ctx, info.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestTeamViewsAssignAndDone(t *testing.T) {
 	if !slices.Equal(teamUIDs(unassigned), []uint32{uids[0], uids[2]}) {
 		t.Errorf("unassigned after unassign = %v", teamUIDs(unassigned))
 	}
-	log, err := f.st.AuditLog(info.ID, time.Time{})
+	log, err := f.st.AuditLog(ctx, info.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +181,8 @@ func replyingEvent(t *testing.T, s *sse) []mail.ReplyingInfo {
 // is held with bob's reply shown (409, nothing sent) until she confirms.
 func TestReplyingPresenceAndStaleReply(t *testing.T) {
 	f := newFixture(t)
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read|acl.Send, 0, "test"); err != nil {
+	info, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	if err := f.st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.Send, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	uid := f.deliver(t, "info@example.com", "INBOX", "From: Carol <carol@example.com>\r\nTo: info@example.com\r\nSubject: Refund?\r\nMessage-ID: <refund-1@example.com>\r\n\r\nWhere is my refund?\r\n")
@@ -269,8 +269,8 @@ func TestReplyingPresenceAndStaleReply(t *testing.T) {
 // the shared address; one who did not, or who assigned themselves, not.
 func TestAssignmentMailWhenChosen(t *testing.T) {
 	f := newFixture(t)
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	if err := f.st.Grant(info.ID, "bob@example.com", acl.Read|acl.Manage, 0, "test"); err != nil {
+	info, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	if err := f.st.Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.Manage, 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	u1 := f.deliver(t, "info@example.com", "INBOX", "From: c@remote.example\r\nSubject: Broken login\r\nMessage-ID: <login-1@remote.example>\r\n\r\nhelp\r\n")
@@ -313,7 +313,7 @@ func TestAssignmentMailWhenChosen(t *testing.T) {
 	}
 	// bob turns it off; the next assignment (from the CLI's store call) mails nobody.
 	bob.post("/api/mail/settings", map[string]bool{"assign_mail": false})
-	if _, err := f.st.Assign(info.ID, "<login-2@remote.example>", "bob@example.com", "alice@example.com"); err != nil {
+	if _, err := f.st.Assign(t.Context(), info.ID, "<login-2@remote.example>", "bob@example.com", "alice@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
@@ -329,8 +329,8 @@ func TestAssignmentMailWhenChosen(t *testing.T) {
 // unread counts and list only; bob's stay, and his stream is not told.
 func TestPerMemberSeenInWebmail(t *testing.T) {
 	f := newFixture(t)
-	info, _ := f.st.MailboxByAddress("info@example.com")
-	if _, err := f.st.SetSeenMode(info.ID, true, "test"); err != nil {
+	info, _ := f.st.MailboxByAddress(t.Context(), "info@example.com")
+	if _, err := f.st.SetSeenMode(t.Context(), info.ID, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	u1 := f.deliver(t, "info@example.com", "INBOX", msg("x@remote.example", "info@example.com", "One", "1"))
