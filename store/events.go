@@ -46,11 +46,11 @@ type Event struct {
 	// Prev, for EventFlags, holds UIDs[i]'s flags before the change, so a
 	// subscriber sees which keywords ($Junk, $NotJunk) were just added.
 	Prev [][]string
-	// Origin is opaque to the store: whoever made the change may set it
-	// (StoreFlagsFrom) so that a subscriber recognises its own change. An
-	// IMAP session that already answered a STORE with the new flags must
-	// not get them a second time as an unsolicited update.
-	Origin any
+	// Origin is who made the change, when they said (StoreFlagsFrom):
+	// an id from NewOrigin, 0 for none. A subscriber recognises its own
+	// change by it: an IMAP session that already answered a STORE with the
+	// new flags must not get them a second time as an unsolicited update.
+	Origin Origin
 	// Actor (EventFlags) is who made the change ("" = the system), as
 	// audited: the webmail tells an assignee who assigned them.
 	Actor string
@@ -63,6 +63,16 @@ type Event struct {
 	// so a gap shows a missed event (modseq.go).
 	ModSeq uint64
 }
+
+// Origin is an opaque id of a change's maker, handed out by NewOrigin and
+// unique within this process (0 = none). It never leaves the process: the
+// shared event log (events_shared.go) gives it back only to events this
+// server committed. What an id stands for (an IMAP session, say) is the
+// caller's to remember.
+type Origin uint64
+
+// NewOrigin returns an Origin no other caller of this store has.
+func (s *Store) NewOrigin() Origin { return Origin(s.originSeq.Add(1)) }
 
 // bus fans events out to subscribers. Handlers run on the committer
 // goroutine, in commit order, and must not block or write to the store.

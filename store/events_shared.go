@@ -83,12 +83,12 @@ type eventLog struct {
 
 	mu        sync.Mutex // serialises catch-up reads and publication
 	last      uint64     // last sequence published
-	origins   map[uint64]any
+	origins   map[uint64]Origin
 	lastPrune time.Time
 }
 
 func startEventLog(s *Store, l changeListener) (*eventLog, error) {
-	e := &eventLog{s: s, wake: make(chan struct{}, 1), origins: map[uint64]any{}}
+	e := &eventLog{s: s, wake: make(chan struct{}, 1), origins: map[uint64]Origin{}}
 	// Start after what is already there: history is not replayed.
 	err := s.db.View(context.Background(), func(tx kv.Tx) error {
 		if b := tx.Bucket(eventsBucket); b != nil {
@@ -162,7 +162,7 @@ func (e *eventLog) record(tx kv.Tx, txs []*Tx) error {
 			if err := b.Put(u64(seq), raw); err != nil {
 				return err
 			}
-			if ev.Origin != nil {
+			if ev.Origin != 0 {
 				e.mu.Lock()
 				e.origins[seq] = ev.Origin
 				e.mu.Unlock()

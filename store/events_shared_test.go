@@ -90,7 +90,7 @@ func TestEventsAcrossServers(t *testing.T) {
 	if since := time.Since(start); since > time.Second {
 		t.Errorf("B got A's delivery after %v, want under a second", since)
 	}
-	origin := "session-1"
+	origin := a.NewOrigin()
 	if _, err := a.StoreFlagsFrom(t.Context(), origin, d[0].FolderID, []uint32{d[0].UID}, store.FlagsAdd, []string{`\Flagged`}, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +117,10 @@ func TestEventsAcrossServers(t *testing.T) {
 		if ea.Kind != eb.Kind || ea.ModSeq != eb.ModSeq || ea.FolderID != eb.FolderID {
 			t.Errorf("event %d differs: A %+v, B %+v", i, ea, eb)
 		}
-		if ea.Kind == store.EventFlags && ea.Origin == nil && eb.Origin == nil && i == len(onA.evs)-2 {
+		if ea.Kind == store.EventFlags && ea.Origin == 0 && eb.Origin == 0 && i == len(onA.evs)-2 {
 			t.Errorf("A's own flag event lost its Origin")
 		}
-		if eb.Origin != nil {
+		if eb.Origin != 0 {
 			t.Errorf("B sees an Origin on event %d (%v): only the writer's own events carry one", i, eb.Origin)
 		}
 	}

@@ -377,13 +377,13 @@ const (
 // of each message that exists. actor ("" = system) is audited when the
 // folder belongs to a shared mailbox.
 func (s *Store) StoreFlags(ctx context.Context, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
-	return s.StoreFlagsFrom(ctx, nil, fid, uids, op, flags, actor)
+	return s.StoreFlagsFrom(ctx, 0, fid, uids, op, flags, actor)
 }
 
 // StoreFlagsFrom is StoreFlags with the Origin its change event carries.
 // A change of the team keywords ($Assigned:, $Done) that breaks the rules
 // of SPEC §6 fails the whole call with ErrInvalid and a reason.
-func (s *Store) StoreFlagsFrom(ctx context.Context, origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
+func (s *Store) StoreFlagsFrom(ctx context.Context, origin Origin, fid uint64, uids []uint32, op FlagOp, flags []string, actor string) (map[uint32][]string, error) {
 	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var out map[uint32][]string
 	err := s.update(ctx, func(t *Tx) error {
@@ -398,7 +398,7 @@ func (s *Store) StoreFlagsFrom(ctx context.Context, origin any, fid uint64, uids
 // this transaction, audits, publishes one flags event and saves the
 // folder. checkActor says whether actor's own rights decide team keyword
 // changes (see teamRulesFor).
-func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool) (map[uint32][]string, error) {
+func (t *Tx) changeFlags(origin Origin, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool) (map[uint32][]string, error) {
 	out, _, err := t.changeFlagsIf(origin, fid, uids, op, flags, actor, checkActor, nil)
 	return out, err
 }
@@ -406,7 +406,7 @@ func (t *Tx) changeFlags(origin any, fid uint64, uids []uint32, op FlagOp, flags
 // changeFlagsIf is changeFlags that, with unchangedSince not nil, leaves
 // alone (and returns in modified) the messages whose modseq is above it
 // (RFC 7162 STORE UNCHANGEDSINCE; 0 fails for every message).
-func (t *Tx) changeFlagsIf(origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince *uint64) (out map[uint32][]string, modified []uint32, err error) {
+func (t *Tx) changeFlagsIf(origin Origin, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince *uint64) (out map[uint32][]string, modified []uint32, err error) {
 	out = map[uint32][]string{}
 	f, err := getFolderByIDTx(t.tx, fid)
 	if err != nil {

@@ -317,7 +317,7 @@ type StoreResult struct {
 // unchangedSince not nil a message whose modseq is above it is not
 // changed but listed in Modified (with 0, every message: modseqs start at
 // 1); the check and the change are one transaction.
-func (s *Store) StoreFlagsIf(ctx context.Context, origin any, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince *uint64) (*StoreResult, error) {
+func (s *Store) StoreFlagsIf(ctx context.Context, origin Origin, fid uint64, uids []uint32, op FlagOp, flags []string, actor string, unchangedSince *uint64) (*StoreResult, error) {
 	flags = normalizeFlags(canonicalTeamFlags(flags))
 	var res *StoreResult
 	err := s.update(ctx, func(t *Tx) error {

@@ -71,7 +71,7 @@ func TestModSeqHistory(t *testing.T) {
 	}
 	// UNCHANGEDSINCE: message 2 changed at 6, message 4 at 5.
 	five := uint64(5)
-	res, err := s.StoreFlagsIf(t.Context(), nil, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", &five)
+	res, err := s.StoreFlagsIf(t.Context(), 0, inbox.ID, []uint32{2, 4}, FlagsAdd, []string{`\Seen`}, "", &five)
 	if err != nil {
 		t.Fatal(err)
 	}

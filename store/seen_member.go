@@ -331,7 +331,7 @@ func seenOnly(flags []string) (seen bool, rest []string) {
 // member: \Seen goes to the member's override (one private event), every
 // other flag to the shared record (one shared event, with the shared
 // \Seen), each with its own modseq. out holds the flags the member sees.
-func (t *Tx) changeFlagsPerMember(origin any, f *Folder, viewer string, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince *uint64) (out map[uint32][]string, modified []uint32, err error) {
+func (t *Tx) changeFlagsPerMember(origin Origin, f *Folder, viewer string, uids []uint32, op FlagOp, flags []string, actor string, checkActor bool, unchangedSince *uint64) (out map[uint32][]string, modified []uint32, err error) {
 	out = map[uint32][]string{}
 	hasSeen, rest := seenOnly(flags)
 	team := t.teamRulesFor(f, actor, checkActor)
@@ -509,7 +509,7 @@ func (t *Tx) mergeOverrides(mb *Mailbox) error {
 		}
 		slices.Sort(uids)
 		if len(uids) > 0 {
-			if _, err := t.changeFlags(nil, f.ID, uids, FlagsAdd, []string{FlagSeen}, "", false); err != nil {
+			if _, err := t.changeFlags(0, f.ID, uids, FlagsAdd, []string{FlagSeen}, "", false); err != nil {
 				return err
 			}
 		}

@@ -180,7 +180,8 @@ type Store struct {
 	shared *eventLog
 	snap   snapshotGuard
 
-	quotaDefault atomic.Int64 // bytes; quota.go
+	quotaDefault atomic.Int64  // bytes; quota.go
+	originSeq    atomic.Uint64 // NewOrigin (events.go)
 }
 
 // DBFile is the database file name inside the data directory.

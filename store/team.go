@@ -282,7 +282,7 @@ func (t *Tx) markAnswered(mbid uint64, ids []string) error {
 		return nil
 	}
 	slices.Sort(uids)
-	_, err = t.changeFlags(nil, inbox.ID, uids, FlagsAdd, []string{FlagAnswered}, "", false)
+	_, err = t.changeFlags(0, inbox.ID, uids, FlagsAdd, []string{FlagAnswered}, "", false)
 	return err
 }
 

@@ -130,7 +130,7 @@ func (s *Store) teamChange(ctx context.Context, mbid uint64, id, actor string, e
 		fm := bucket(t.tx, "msgs").Bucket(u64(f.ID))
 		for _, uid := range uids {
 			next := normalizeFlags(canonicalTeamFlags(edit(splitFlags(fm.Bucket(bktFlags).Get(u32(uid))))))
-			res, err := t.changeFlags(nil, f.ID, []uint32{uid}, FlagsSet, next, actor, false)
+			res, err := t.changeFlags(0, f.ID, []uint32{uid}, FlagsSet, next, actor, false)
 			if err != nil {
 				return err
 			}

@@ -197,7 +197,7 @@ func (s *session) fetchFull(w *imapserver.FetchWriter, chunk []msgRef, o *imap.F
 			}
 		}
 		if len(unseen) > 0 {
-			res, err := st.StoreFlagsIf(s.ctx, s.sel.t, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user, nil)
+			res, err := st.StoreFlagsIf(s.ctx, s.sel.origin, s.sel.fid, unseen, store.FlagsAdd, []string{`\Seen`}, s.user, nil)
 			if err != nil {
 				return missed, err
 			}

@@ -90,10 +90,6 @@ func TestReplyOvertakesQueuedFlagUpdate(t *testing.T) {
 	}
 }
 
-// holdMark is the Origin of the test's own flag changes whose events the
-// subscriber of TestReplyOvertakesUpdatePublishedLate holds up.
-type holdMark struct{}
-
 // TestReplyOvertakesUpdatePublishedLate: a group commit makes its changes
 // visible before it publishes their events, so a FETCH can read a
 // message's flags at MODSEQ n while another session's older change of it
@@ -113,14 +109,15 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 	a.cmd("a2", "SELECT INBOX")
 
 	held, release := make(chan uint64), make(chan struct{})
+	hold := e.st.NewOrigin()
 	cancel := e.st.Subscribe(func(ev store.Event) {
-		if _, ok := ev.Origin.(holdMark); ok {
+		if ev.Origin == hold {
 			held <- ev.ModSeq
 			<-release
 		}
 	})
 	defer cancel()
-	change := func(origin any, uid uint32, flag string) <-chan error {
+	change := func(origin store.Origin, uid uint32, flag string) <-chan error {
 		done := make(chan error, 1)
 		go func() {
 			_, err := e.st.StoreFlagsFrom(t.Context(), origin, fid, []uint32{uid}, store.FlagsAdd, []string{flag}, "alice@example.com")
@@ -129,13 +126,13 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 		return done
 	}
 	// W0 holds the committer, so W1..W3 queue up and form one batch.
-	w0 := change(holdMark{}, 2, "$Hold0")
+	w0 := change(hold, 2, "$Hold0")
 	<-held
-	w1 := change(holdMark{}, 2, "$Hold1")
+	w1 := change(hold, 2, "$Hold1")
 	time.Sleep(100 * time.Millisecond)
-	w2 := change(nil, 1, `\Flagged`)
+	w2 := change(0, 1, `\Flagged`)
 	time.Sleep(100 * time.Millisecond)
-	w3 := change(nil, 1, `\Seen`)
+	w3 := change(0, 1, `\Seen`)
 	time.Sleep(200 * time.Millisecond)
 	release <- struct{}{}
 	if err := <-w0; err != nil {

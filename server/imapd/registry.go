@@ -51,6 +51,10 @@ type folderState struct {
 	// keywords are the folder's keywords in commit order (keywords.go).
 	keywords []string
 	tracker  *imapserver.MailboxTracker
+	// origins maps the store.Origin of each session selecting this folder
+	// to its tracker, so that a session's own STORE is not echoed back to
+	// it (the store only carries the opaque id).
+	origins map[store.Origin]*imapserver.SessionTracker
 	// changed is closed (and replaced) after each applied event; IDLE
 	// waits on it. go-imap's SessionTracker.Idle is not used because it
 	// misses updates queued before it starts.
@@ -317,7 +321,7 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 				flags = fs.viewFlags(uid, flags)
 			}
 			// The session that made the change reports it itself.
-			origin, _ := ev.Origin.(*imapserver.SessionTracker)
+			origin := fs.origins[ev.Origin] // nil: not a session's own change
 			fs.tracker.QueueMessageFlagsModSeq(uint32(i+1), imap.UID(uid), toIMAPFlags(flags), ev.ModSeq, origin)
 		}
 	}

@@ -85,7 +85,7 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.deliver(e.info.ID, "INBOX", testMessage(3))
-	e.st.StoreFlagsFrom(t.Context(), nil, mustFolderID(t, e, e.info.ID, "INBOX"), []uint32{1}, store.FlagsAdd, []string{`\Flagged`}, "alice@example.com")
+	e.st.StoreFlagsFrom(t.Context(), 0, mustFolderID(t, e, e.info.ID, "INBOX"), []uint32{1}, store.FlagsAdd, []string{`\Flagged`}, "alice@example.com")
 
 	// The idler is told at once, without waiting for DONE.
 	checkRevokedNotice(t, "IDLE", idler.readUntil("* NO", 5*time.Second))

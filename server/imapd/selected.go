@@ -15,6 +15,7 @@ import (
 type selection struct {
 	fs     *folderState
 	t      *imapserver.SessionTracker
+	origin store.Origin // this selection's changes, as fs.origins knows it
 	mb     *store.Mailbox
 	folder string
 	fid    uint64
@@ -84,8 +85,13 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
+	origin := s.srv.st.NewOrigin()
 	fs.mu.Lock()
 	st := fs.tracker.NewSession()
+	if fs.origins == nil {
+		fs.origins = map[store.Origin]*imapserver.SessionTracker{}
+	}
+	fs.origins[origin] = st
 	kw := &keywordView{announced: slices.Clone(fs.keywords)}
 	n := uint32(len(fs.uids))
 	uidNext := f.UIDNext
@@ -116,7 +122,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, 
 	}
 	st.SetMailboxFlagsFunc(kw.onQueuedFlags)
 	s.sel = &selection{
-		fs: fs, t: st, mb: t.mb, folder: f.Name, fid: f.ID, name: name, viewer: viewer,
+		fs: fs, t: st, origin: origin, mb: t.mb, folder: f.Name, fid: f.ID, name: name, viewer: viewer,
 		examine:  o.ReadOnly,
 		checkACL: !(t.mb.ID == s.root.ID && s.rootAll),
 		kw:       kw,
@@ -153,6 +159,10 @@ func (s *session) unselect() {
 	if s.sel == nil {
 		return
 	}
+	fs := s.sel.fs
+	fs.mu.Lock()
+	delete(fs.origins, s.sel.origin)
+	fs.mu.Unlock()
 	s.sel.t.Close()
 	s.releaseHeld()
 	s.held = s.sel.fs
@@ -420,7 +430,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, sf *imap.
 	if so.HasUnchangedSince {
 		cond = &so.UnchangedSince
 	}
-	res, err := s.srv.st.StoreFlagsIf(s.ctx, s.sel.t, s.sel.fid, refUIDs(refs), fop, flags, s.user, cond)
+	res, err := s.srv.st.StoreFlagsIf(s.ctx, s.sel.origin, s.sel.fid, refUIDs(refs), fop, flags, s.user, cond)
 	if err != nil {
 		return mapStoreErr(err)
 	}
