@@ -43,7 +43,7 @@ const Every = 7 * 24 * time.Hour
 // Responder sends the automatic replies of the mailboxes a message was
 // delivered to.
 type Responder struct {
-	Store    *store.Store
+	Store    Store
 	Hostname string
 	// Wake starts the outbound queue after a reply was queued; nil = none.
 	Wake func()

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"mailsrv/auth/msgauth"
+	"mailsrv/store"
 )
 
 // The RFC 3834 refusals one by one (the MX end to end is in
@@ -48,3 +49,6 @@ func TestRefuse(t *testing.T) {
 		}
 	}
 }
+
+// *store.Store is the responder's Store.
+var _ Store = (*store.Store)(nil)
