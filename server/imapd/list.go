@@ -150,7 +150,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if !matchAny(e.name, ref, patterns) {
 			continue
 		}
-		if o.SelectRecursiveMatch && e.subKids && !e.subbed {
+		if (o.SelectRecursiveMatch || lsub) && e.subKids && !e.subbed {
 			e.subKids = subscribedKidUnlisted(entries, e.name, ref, patterns)
 		}
 		d := listData(e, o, lsub)
@@ -179,7 +179,8 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 // subscribedKidUnlisted reports a subscribed descendant of name that the
 // patterns do not list themselves: only that makes RECURSIVEMATCH return
 // the parent with CHILDINFO (RFC 5258 §3.5 and its examples; a child that
-// is listed tells the client already, as Dovecot and imaptest listext).
+// is listed tells the client already, as Dovecot and imaptest listext),
+// and LSUB the parent as \Noselect (RFC 3501 §6.3.9: for "%", not "*").
 func subscribedKidUnlisted(entries []listEntry, name, ref string, patterns []string) bool {
 	p := name + "/"
 	for _, k := range entries {
