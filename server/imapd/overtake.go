@@ -50,7 +50,25 @@ func (s *session) overtaken(shown shownFlags, written bool) {
 		s.log.Warn("folder state did not reach the MODSEQ a reply showed; a queued flag update may show an older state",
 			"folder", s.sel.fid, "modseq", top)
 	}
+	if !written {
+		// Overtake rewrites the first queued update of each message to
+		// these flags, and it may sit ahead of the queued FLAGS that
+		// announces their new keyword: announce them now (keywords.go).
+		for _, f := range shown {
+			if err := s.announce(flagStrings(f.Flags)); err != nil {
+				return // the connection failed; its next write says so
+			}
+		}
+	}
 	s.sel.t.Overtake(shown, written)
+}
+
+func flagStrings(fl []imap.Flag) []string {
+	out := make([]string, len(fl))
+	for i, f := range fl {
+		out[i] = string(f)
+	}
+	return out
 }
 
 // caughtUpLimit bounds the wait for events already committed: they are

@@ -161,3 +161,35 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 		t.Fatalf("session last saw FLAGS (%s) MODSEQ %d, want \\Flagged \\Seen at %d; lines %q", flags, last, fl[0].ModSeq, lines)
 	}
 }
+
+// A reply that overtakes queued updates without showing flags (a .SILENT
+// STORE under CONDSTORE) rewrites the first queued update of the message
+// to the current flags. When that update sits ahead of the queued FLAGS
+// announcing a keyword another session used first, the keyword must
+// still be announced before any FETCH shows it (RFC 3501 §7.2.6; imaptest
+// stress: "Keyword used without being in FLAGS").
+func TestOvertakeRewriteAnnouncesKeywordFirst(t *testing.T) {
+	e := newEnv(t)
+	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
+	a := rawLoginSession(t, e.addr, "alice@example.com")
+	b := rawLoginSession(t, e.addr, "alice@example.com")
+	a.cmd("a1", "ENABLE CONDSTORE")
+	a.cmd("a2", "SELECT INBOX")
+	b.cmd("b1", "SELECT INBOX")
+	b.cmd("b2", `STORE 1 +FLAGS (\Flagged)`) // queued for a: FETCH
+	b.cmd("b3", `STORE 1 +FLAGS ($Label3)`)  // queued for a: FLAGS, FETCH
+	lines := a.cmd("a3", `STORE 1 +FLAGS.SILENT (\Answered)`)
+	lines = append(lines, a.cmd("a4", "NOOP")...)
+	announced := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "* FLAGS ") && strings.Contains(l, "$Label3") {
+			announced = true
+		}
+		if strings.Contains(l, " FETCH ") && strings.Contains(l, "$Label3") && !announced {
+			t.Fatalf("FETCH shows $Label3 before FLAGS announced it: %q", lines)
+		}
+	}
+	if flags, _ := checkView(t, "STORE.SILENT", lines, 0); !strings.Contains(flags, "$Label3") {
+		t.Fatalf("the session never saw $Label3: %q", lines)
+	}
+}
