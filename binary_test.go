@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"mailsrv/internal/testkit"
 )
 
 func TestRealClientsAgainstServeBinary(t *testing.T) {
@@ -21,9 +23,8 @@ func TestRealClientsAgainstServeBinary(t *testing.T) {
 	if err != nil {
 		t.Skip("swaks not on PATH (apt-get install swaks)")
 	}
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not on PATH")
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH (apt-get install python3)")
 	}
 	_, conf := serveSetup(t, "alice's long password")
 	srv := startServe(t, conf)
@@ -35,35 +36,10 @@ func TestRealClientsAgainstServeBinary(t *testing.T) {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
 
-	script := `
-import imaplib, smtplib, ssl, sys
-from email.message import EmailMessage
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-sub_host, sub_port = sys.argv[1].rsplit(":", 1)
-imap_host, imap_port = sys.argv[2].rsplit(":", 1)
-s = smtplib.SMTP(sub_host, int(sub_port))
-s.starttls(context=ctx)
-s.ehlo()
-s.esmtp_features["auth"] = "LOGIN"  # force AUTH LOGIN, as Outlook does
-s.login("alice@example.com", "alice's long password")
-m = EmailMessage(); m["From"] = "alice@example.com"; m["To"] = "alice@example.com"; m["Subject"] = "from smtplib"; m.set_content("hi")
-s.send_message(m)
-s.quit()
-M = imaplib.IMAP4_SSL(imap_host, int(imap_port), ssl_context=ctx)
-M.login("alice@example.com", "alice's long password")
-typ, d = M.select("INBOX")
-print("EXISTS", d[0].decode())
-typ, d = M.uid("SEARCH", "SUBJECT", "swaks")
-print("SWAKS", d[0].decode())
-typ, d = M.uid("FETCH", d[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (Authentication-Results)])")
-print("AR", d[0][1].decode().strip().replace("\r\n", " "))
-M.logout()
-`
-	out, err = exec.Command(python, "-c", script, srv.addrs["submission"], srv.addrs["imaps"]).CombinedOutput()
+	got, err := testkit.Python(t, "serve_smtplib_imaplib.py", srv.addrs["submission"], srv.addrs["imaps"], "alice's long password")
 	if err != nil {
-		t.Fatalf("python: %v\n%s", err, out)
+		t.Fatalf("python: %v\n%s", err, got)
 	}
-	got := string(out)
 	if !strings.Contains(got, "EXISTS 2") || !strings.Contains(got, "SWAKS 1") || !strings.Contains(got, "Authentication-Results: mail.example.com") {
 		t.Fatalf("python saw:\n%s", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 	"mailsrv/server/tlsconf/testcert"
 )
@@ -50,56 +51,13 @@ func tlsEnv(t *testing.T) (e *env, plainAddr, tlsAddr, certFile string) {
 	return e, l1.Addr().String(), l2.Addr().String(), certFile
 }
 
-const pythonClient = `
-import imaplib, ssl, sys
-plain, tls, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
-ctx = ssl.create_default_context(cafile=cafile)
-def hp(a):
-    h, p = a.rsplit(":", 1)
-    return h, int(p)
-# Without TLS, login is refused (LOGINDISABLED).
-m = imaplib.IMAP4(*hp(plain))
-assert "LOGINDISABLED" in m.capabilities, m.capabilities
-try:
-    m.login("alice@example.com", "correct horse")
-    raise SystemExit("login without TLS accepted")
-except imaplib.IMAP4.error:
-    pass
-m.starttls(ssl_context=ctx)
-typ, _ = m.login("alice@example.com", "correct horse")
-assert typ == "OK"
-m.logout()
-# Implicit TLS.
-m = imaplib.IMAP4_SSL(*hp(tls), ssl_context=ctx)
-m.login("alice@example.com", "correct horse")
-typ, data = m.select("INBOX")
-assert typ == "OK" and data[0] == b"2", data
-typ, data = m.uid("SEARCH", None, "FROM", "sender2@")
-assert data[0] == b"2", data
-typ, data = m.fetch("1", "(RFC822)")
-assert b"Subject: message 1" in data[0][1], data
-typ, data = m.store("1", "+FLAGS", "(\\Flagged)")
-assert typ == "OK" and b"\\Flagged" in data[0], data
-typ, data = m.list('""', '"Shared/*"')
-assert any(b"Shared/info@example.com/INBOX" in l for l in data), data
-m.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nhi\r\n")
-typ, data = m.status("Drafts", "(MESSAGES)")
-assert b"MESSAGES 1" in data[0], data
-m.logout()
-print("ok")
-`
-
 func TestPythonImaplibOverTLS(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e, plain, tlsAddr, cert := tlsEnv(t)
 	alice := e.mailbox("alice@example.com")
 	e.deliver(alice, "INBOX", testMessage(1))
 	e.deliver(alice, "INBOX", testMessage(2))
-	out, err := exec.Command(py, "-c", pythonClient, plain, tlsAddr, cert).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok") {
+	out, err := testkit.Python(t, "imaplib_tls.py", plain, tlsAddr, cert)
+	if err != nil || !strings.Contains(out, "ok") {
 		t.Fatalf("python imaplib: %v\n%s", err, out)
 	}
 	f, _ := e.st.GetFolder(t.Context(), alice, "Drafts")

@@ -3,8 +3,6 @@ package smtpd
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,8 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"mailsrv/internal/testkit"
 )
 
 func TestSubmissionSendAsMatrix(t *testing.T) {
@@ -205,30 +205,9 @@ func TestSubmissionRecipients(t *testing.T) {
 // TestSubmissionPythonSmtplib is the real-client check: python's smtplib
 // with STARTTLS and AUTH LOGIN (what Outlook uses).
 func TestSubmissionPythonSmtplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e := newSubEnv(t)
 	host, port, _ := strings.Cut(e.addr, ":")
-	script := `
-import smtplib, ssl, sys
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=10)
-s.ehlo("client.test")
-s.starttls(context=ctx)
-s.ehlo("client.test")
-s.user, s.password = sys.argv[3], sys.argv[4]
-code, resp = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
-assert code == 235, (code, resp)
-s.sendmail("alice@example.com", ["bob@example.com"], "From: alice@example.com\r\nTo: bob@example.com\r\nSubject: from python\r\n\r\nhi\r\n")
-s.quit()
-`
-	cmd := exec.Command(py, "-c", script, host, port, "alice@example.com", subPassword)
-	cmd.Stderr = os.Stderr
-	if out, err := cmd.Output(); err != nil {
+	if out, err := testkit.Python(t, "submit_smtplib.py", host, port, "alice@example.com", subPassword); err != nil {
 		t.Fatalf("python smtplib: %v\n%s", err, out)
 	}
 	in := e.folder(t, e.mailboxOf(t, "bob@example.com"), "INBOX")
