@@ -4,24 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"mailsrv/internal/testkit"
 )
-
-// sleepClock is a clock whose sleeps advance it at once.
-type sleepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *sleepClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *sleepClock) sleep(_ context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return nil
-}
 
 func tcp(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 1234} }
 
@@ -39,36 +26,36 @@ func maxPerMinute(starts []time.Time) int {
 }
 
 func TestThrottleSlowsBruteForceNotOthers(t *testing.T) {
-	c := &sleepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(10, c.now, c.sleep)
+	c := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(10, c.Now, c.Sleep)
 	var starts []time.Time
 	refused := 0
 	for range 200 {
 		a, err := th.Begin(t.Context(), tcp("192.0.2.1"), "alice@example.com")
 		if errors.Is(err, ErrThrottled) {
 			refused++
-			c.sleep(nil, time.Second) // the client retries a little later
+			c.Sleep(nil, time.Second) // the client retries a little later
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		starts = append(starts, c.now())
+		starts = append(starts, c.Now())
 		a.Done(false)
 	}
 	if n := maxPerMinute(starts); n > 10 {
 		t.Errorf("%d attempts within one minute, limit 10", n)
 	}
-	if elapsed := c.now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); len(starts) > int(elapsed/time.Minute+1)*10 {
+	if elapsed := c.Now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); len(starts) > int(elapsed/time.Minute+1)*10 {
 		t.Errorf("%d attempts in %v", len(starts), elapsed)
 	}
-	t.Logf("%d checks, %d refused, over %v of clock", len(starts), refused, c.now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	t.Logf("%d checks, %d refused, over %v of clock", len(starts), refused, c.Now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	// Same account from another network: at once. IPv6 /64 neighbours of a
 	// failing address are the same network, other /64s are not.
-	before := c.now()
+	before := c.Now()
 	a, err := th.Begin(t.Context(), tcp("198.51.100.7"), "alice@example.com")
-	if err != nil || !c.now().Equal(before) {
-		t.Fatalf("other network delayed or refused: %v after %v", err, c.now().Sub(before))
+	if err != nil || !c.Now().Equal(before) {
+		t.Fatalf("other network delayed or refused: %v after %v", err, c.Now().Sub(before))
 	}
 	a.Done(true)
 	// A success of another account on the failing network clears nothing.
@@ -87,8 +74,8 @@ func TestThrottleSlowsBruteForceNotOthers(t *testing.T) {
 }
 
 func TestThrottleParallelAttemptsShareTheRate(t *testing.T) {
-	c := &sleepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(10, c.now, func(context.Context, time.Duration) error { return nil })
+	c := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(10, c.Now, func(context.Context, time.Duration) error { return nil })
 	var starts []time.Time
 	for range 50 { // 50 connections start together, none finished yet
 		a, err := th.Begin(t.Context(), tcp("2001:db8:1:2::5"), "alice@example.com")
@@ -102,14 +89,14 @@ func TestThrottleParallelAttemptsShareTheRate(t *testing.T) {
 	}
 	// Another host of the same /64 is the same network.
 	a, err := th.Begin(t.Context(), tcp("2001:db8:1:2::99"), "alice@example.com")
-	if err == nil && !a.start.After(c.now()) {
+	if err == nil && !a.start.After(c.Now()) {
 		t.Error("same /64 not throttled")
 	}
 }
 
 func TestThrottleCorrectPasswordAfterTyposIsNotRefused(t *testing.T) {
-	c := &sleepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(10, c.now, c.sleep)
+	c := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(10, c.Now, c.Sleep)
 	for range 3 {
 		a, err := th.Begin(t.Context(), tcp("192.0.2.1"), "alice@example.com")
 		if err != nil {
@@ -122,17 +109,17 @@ func TestThrottleCorrectPasswordAfterTyposIsNotRefused(t *testing.T) {
 		t.Fatalf("right password after 3 typos refused: %v", err)
 	}
 	a.Done(true)
-	before := c.now()
+	before := c.Now()
 	a, _ = th.Begin(t.Context(), tcp("192.0.2.1"), "alice@example.com")
-	if !c.now().Equal(before) {
+	if !c.Now().Equal(before) {
 		t.Errorf("success did not clear the account's own failures")
 	}
 	a.Done(true)
 }
 
 func TestThrottleCancelReturnsTheSlot(t *testing.T) {
-	c := &sleepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	th := NewThrottle(2, c.now, c.sleep)
+	c := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	th := NewThrottle(2, c.Now, c.Sleep)
 	for range 20 {
 		a, err := th.Begin(t.Context(), tcp("192.0.2.1"), "alice@example.com")
 		if err != nil {
@@ -140,7 +127,7 @@ func TestThrottleCancelReturnsTheSlot(t *testing.T) {
 		}
 		a.Cancel()
 	}
-	if !c.now().Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("cancelled attempts (store errors) delayed later ones by %v", c.now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	if !c.Now().Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("cancelled attempts (store errors) delayed later ones by %v", c.Now().Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	}
 }

@@ -5,30 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"mailsrv/auth/acl"
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 	"mailsrv/store"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newSharedHandler(t *testing.T) (*Handler, *testClock) {
+func newSharedHandler(t *testing.T) (*Handler, *testkit.Clock) {
 	t.Helper()
-	clk := &testClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	st, err := store.Open(t.TempDir(), store.Options{Now: clk.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,12 @@
 package smtpd
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"mailsrv/auth/acl"
 	"mailsrv/auth/login"
 	"mailsrv/auth/msgauth"
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 	"mailsrv/server/tlsconf/testcert"
 	"mailsrv/store"
@@ -32,7 +31,7 @@ type subEnv struct {
 	st     *store.Store
 	srv    *Server
 	addr   string
-	clock  *fakeClock
+	clock  *testkit.Clock
 	authn  *login.Authenticator
 	woken  atomic.Int32
 	keys   map[string]string // selector → DNS TXT record
@@ -75,7 +74,7 @@ func newSubEnv(t testing.TB) *subEnv {
 		}
 		e.shared[name] = mb
 	}
-	e.clock = &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e.clock = testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.authn = login.New(st, nil, auth.NewThrottle(10, e.clock.Now, e.clock.Sleep))
 	e.srv = NewSubmission(SubmissionOptions{
 		Store: st, Hostname: "mail.example.com",
@@ -91,40 +90,6 @@ func newSubEnv(t testing.TB) *subEnv {
 	go e.srv.Serve(ln)
 	t.Cleanup(func() { e.srv.Shutdown(t.Context()) })
 	return e
-}
-
-// fakeClock is the throttle's clock in tests: Sleep advances it at once
-// and records how long the server made a client wait.
-type fakeClock struct {
-	mu    sync.Mutex
-	t     time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.slept += d
-	return nil
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Slept() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.slept
 }
 
 func subMust(t testing.TB, err error) {

@@ -6,25 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/server/admin"
 	"mailsrv/store"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // oneUser accepts alice@example.com / secret-pw (the login decision is
 // tested with the real server in api_test.go; here only sessions matter).
@@ -49,7 +37,7 @@ func testAdmin(t *testing.T) *admin.Handler {
 // A session ends after 30 idle minutes, and 12 hours after login even
 // when used all the time.
 func TestSessionExpiry(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 	c, err := New(Options{Login: oneUser{}, Now: clk.Now, Admin: testAdmin(t)})
 	if err != nil {
 		t.Fatal(err)
