@@ -17,7 +17,8 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
-	mdns "github.com/miekg/dns"
+
+	"mailsrv/dns/dnstest"
 )
 
 // lockedBuffer collects pebble's log for display when the test fails;
@@ -39,30 +40,17 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startLoopbackDNS serves, over TCP (what pebble's VA uses), A 127.0.0.1 for
-// every name, so the CA validates against listeners on this machine.
-func startLoopbackDNS(t *testing.T) string {
+// loopbackDNS serves A 127.0.0.1 for the names the CA validates (over
+// TCP, what pebble's VA uses; dnstest answers on UDP and TCP), so it
+// validates against listeners on this machine.
+func loopbackDNS(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &mdns.Server{Listener: ln, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		m := new(mdns.Msg)
-		m.SetReply(r)
-		for _, q := range r.Question {
-			if q.Qtype == mdns.TypeA {
-				m.Answer = append(m.Answer, &mdns.A{
-					Hdr: mdns.RR_Header{Name: q.Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60},
-					A:   net.IPv4(127, 0, 0, 1),
-				})
-			}
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return ln.Addr().String()
+	return dnstest.StartZones(t, map[string]string{"test": `
+@               IN SOA ns.test. hostmaster.test. 1 60 60 60 60
+example         IN A 127.0.0.1
+mail.example    IN A 127.0.0.1
+mta-sts.example IN A 127.0.0.1
+`}).Addr()
 }
 
 // closedPort returns a loopback port nothing listens on.
@@ -101,7 +89,7 @@ func TestACMEIssuanceWithPebble(t *testing.T) {
 	plog := log.New(logs, "pebble ", log.Lmicroseconds)
 	store := db.NewMemoryStore()
 	authority := ca.New(plog, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
-	validator := va.New(plog, httpPort, closedPort(t), false, startLoopbackDNS(t), store)
+	validator := va.New(plog, httpPort, closedPort(t), false, loopbackDNS(t), store)
 	front := wfe.New(plog, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	acmeSrv := httptest.NewTLSServer(front.Handler())
 	defer acmeSrv.Close()
