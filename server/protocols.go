@@ -38,6 +38,7 @@ func (s *Server) addProtocols() error {
 		responder.RunDigests(ctx, autoreply.DigestCheckInterval, s.store.Now)
 	})
 	s.jobs = append(s.jobs, responder.RunAssignNotices)
+	s.onStop = append(s.onStop, responder.Close)
 	mx := smtpd.NewMX(smtpd.MXOptions{
 		Store: s.store, Hostname: s.cfg.Hostname, Limits: s.cfg.Limits, TLS: tlsConf,
 		Verifier: msgauth.NewVerifier(s.resolver, s.cfg.Hostname), Spam: filter, Metrics: s.metrics, Log: s.log,

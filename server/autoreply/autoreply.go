@@ -48,6 +48,8 @@ type Responder struct {
 	// Wake starts the outbound queue after a reply was queued; nil = none.
 	Wake func()
 	Log  *slog.Logger
+
+	bg inflight // DeliveredBlob's goroutines (inflight.go)
 }
 
 // Incoming is a message that was just delivered.
@@ -295,10 +297,10 @@ func (r *Responder) DeliveredBlob(ctx context.Context, from, blobID string, auth
 	if log == nil {
 		log = r.Log
 	}
-	// The reply work outlives the caller's request: keep its values, not
-	// its cancellation.
-	ctx = context.WithoutCancel(ctx)
-	go func() {
+	// The reply work outlives the caller's request: it keeps the
+	// request's values, not its cancellation, and ends with the server
+	// (Close).
+	started := r.bg.start(ctx, func(ctx context.Context) {
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("automatic reply panicked", "panic", p, "stack", string(debug.Stack()))
@@ -317,5 +319,8 @@ func (r *Responder) DeliveredBlob(ctx context.Context, from, blobID string, auth
 			return
 		}
 		r.Delivered(ctx, Incoming{MailFrom: from, Header: hdr, Auth: auth, Mailboxes: mailboxes, Log: log})
-	}()
+	})
+	if !started {
+		log.Info("no automatic reply: the server is shutting down", "sender", from)
+	}
 }
