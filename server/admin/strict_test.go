@@ -1,9 +1,14 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
 	"testing"
+	"time"
 )
 
 // Admin arguments are decoded strictly: a misspelt field is an error that
@@ -30,5 +35,39 @@ func TestArgumentsDecodedStrictly(t *testing.T) {
 		if resp := h.Handle(context.Background(), Request{Op: "user.list", Args: json.RawMessage(args)}); resp.Error != "" {
 			t.Errorf("user.list %q: %s", args, resp.Error)
 		}
+	}
+}
+
+// TestArgumentsStrictOverSocket: the socket hands the same strict
+// decoder the request line as it came, so a misspelt field is an answer
+// naming it there too (the web console: console.TestAdminArgumentsStrictOverHTTPS).
+func TestArgumentsStrictOverSocket(t *testing.T) {
+	h, _ := newSharedHandler(t)
+	dir := t.TempDir()
+	ln, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { Serve(ctx, ln, h, slog.New(slog.NewTextHandler(io.Discard, nil))); close(served) }()
+	defer func() { cancel(); <-served }()
+	c, err := net.Dial("unix", SocketPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, `{"op": "user.add", "args": {"address": "dave@example.com", "nmae": "Dave", "password": "long enough pw"}}`+"\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp Response
+	if err := json.Unmarshal([]byte(line), &resp); err != nil || resp.Error != `unknown argument "nmae"` {
+		t.Fatalf("socket answer %q (%v); want the error naming \"nmae\"", line, err)
+	}
+	if _, err := h.Store.User("dave@example.com"); err == nil {
+		t.Error("user.add with a misspelt field over the socket still added the user")
 	}
 }
