@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"mailsrv/auth/acl"
 )
 
 // DeliverAll stores all of its deliveries in one transaction or none:
@@ -27,13 +29,13 @@ func TestDeliverAllAllOrNothing(t *testing.T) {
 		return w
 	}
 	tg := []Target{{MailboxID: a.MailboxID}}
-	refuse := errors.New("refused")
+	// The third needs a right nobody@ does not have on alice's mailbox.
 	_, err = s.DeliverAll(t.Context(), []Delivery{
 		{Blob: blob(), Targets: tg},
 		{Blob: blob(), Targets: tg},
-		{Blob: blob(), Targets: tg, Check: func(*Tx) error { return refuse }},
+		{Blob: blob(), Targets: tg, Requires: []Requirement{{MailboxID: a.MailboxID, User: "nobody@example.com", Op: acl.OpSendAs}}},
 	})
-	if !errors.Is(err, refuse) {
+	if !errors.Is(err, ErrMissingRight) {
 		t.Fatalf("DeliverAll with a failing third: %v", err)
 	}
 	f, err := s.GetFolder(t.Context(), a.MailboxID, "INBOX")

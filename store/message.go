@@ -44,9 +44,12 @@ type Delivery struct {
 	Prefix       []byte      // header lines to prepend, CRLF-terminated
 	InternalDate time.Time   // zero = now
 	Targets      []Target
-	Queue        *QueueItem      // remote recipients, or nil
-	Audit        []MailboxAudit  // entries written in the same transaction
-	Check        func(*Tx) error // optional extra check run inside the transaction
+	Queue        *QueueItem     // remote recipients, or nil
+	Audit        []MailboxAudit // entries written in the same transaction
+	// Requires are rights the delivery needs, checked inside its
+	// transaction (requirement.go); one that fails refuses the whole
+	// delivery with a *MissingRightError.
+	Requires []Requirement
 	// Actor is the member adding the message (IMAP APPEND), whose rights
 	// decide whether its team keywords may be set; "" = the system.
 	Actor string
@@ -115,10 +118,8 @@ func (s *Store) prepareDelivery(d *Delivery) (*preparedDelivery, error) {
 func (t *Tx) deliver(d *Delivery, p *preparedDelivery) (out []Delivered, err error) {
 	internal, head, env := p.internal, p.head, p.env
 	err = func() error {
-		if d.Check != nil {
-			if err := d.Check(t); err != nil {
-				return err
-			}
+		if err := t.checkRequirements(d.Requires); err != nil {
+			return err
 		}
 		for _, tg := range d.Targets {
 			f, err := t.targetFolder(tg)

@@ -26,7 +26,7 @@ func (w *maxWriteRecorder) Write(p []byte) (int, error) {
 // never in one piece held in memory, and the archive holds it whole.
 func TestSnapshotStreams(t *testing.T) {
 	s := newTestStore(t)
-	a, err := s.AddUser("alice@example.com", "Alice", "x")
+	a, err := s.AddUser(t.Context(), "alice@example.com", "Alice", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestSnapshotStreams(t *testing.T) {
 	msg := "From: bob@remote.example\r\nSubject: big head\r\n" + strings.Repeat(pad, 8) + "\r\nbody\r\n"
 	var ds []Delivery
 	for range 400 {
-		w, err := s.NewBlob(0)
+		w, err := s.NewBlob(t.Context(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,11 +45,11 @@ func TestSnapshotStreams(t *testing.T) {
 		}
 		ds = append(ds, Delivery{Blob: w, Targets: []Target{{MailboxID: a.MailboxID}}})
 	}
-	if _, err := s.DeliverAll(ds); err != nil {
+	if _, err := s.DeliverAll(t.Context(), ds); err != nil {
 		t.Fatal(err)
 	}
 	var w maxWriteRecorder
-	st, err := s.Snapshot(&w)
+	st, err := s.Snapshot(t.Context(), &w)
 	if err != nil {
 		t.Fatal(err)
 	}

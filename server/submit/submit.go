@@ -49,10 +49,9 @@ func refuse(format string, a ...any) *Error {
 }
 
 var (
-	errAuthzTemp    = &Error{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary failure checking sender rights, try again later"}
-	errNeedFrom     = &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "The message needs a valid From: header"}
-	errBadSender    = &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "Malformed Sender: header"}
-	errRightsChange = errors.New("send right revoked during delivery")
+	errAuthzTemp = &Error{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary failure checking sender rights, try again later"}
+	errNeedFrom  = &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "The message needs a valid From: header"}
+	errBadSender = &Error{Code: 550, Enhanced: [3]int{5, 6, 0}, Message: "Malformed Sender: header"}
 	// ErrNoSuchRecipient is AddRecipient's answer for a local address
 	// that does not exist.
 	ErrNoSuchRecipient = errors.New("no such local recipient")
@@ -226,26 +225,16 @@ func (s *Submitter) Deliver(ctx context.Context, id Identity, env Envelope, hc *
 	if len(env.Remote) > 0 {
 		d.Queue = &store.QueueItem{From: env.From, To: env.Remote}
 	}
-	shared := hc.shared
-	d.Check = func(tx *store.Tx) error {
-		for _, g := range shared {
-			r, err := tx.RightsOf(g.mailbox.ID, id.User)
-			if err != nil {
-				return err
-			}
-			op := acl.OpSendOnBehalf
-			if g.kind == sendAs {
-				op = acl.OpSendAs
-			}
-			if !acl.Allows(r, op) {
-				return fmt.Errorf("%w: %s on %s", errRightsChange, g.action(), g.mailbox.Address)
-			}
+	for _, g := range hc.shared {
+		op := acl.OpSendOnBehalf
+		if g.kind == sendAs {
+			op = acl.OpSendAs
 		}
-		return nil
+		d.Requires = append(d.Requires, store.Requirement{MailboxID: g.mailbox.ID, User: id.User, Op: op})
 	}
 	if _, err := s.st.Deliver(ctx, d); err != nil {
-		if errors.Is(err, errRightsChange) {
-			return "", refuse("You may not send as %s: the right was revoked", shared[0].addr)
+		if missing, ok := errors.AsType[*store.MissingRightError](err); ok {
+			return "", refuse("You may not send as %s: the right was revoked", grantAddr(hc.shared, missing.MailboxID))
 		}
 		return "", err
 	}
@@ -295,4 +284,14 @@ func containsID(ids []uint64, id uint64) bool {
 		}
 	}
 	return false
+}
+
+// grantAddr is the address the sender used for shared mailbox mbid.
+func grantAddr(shared []*grant, mbid uint64) string {
+	for _, g := range shared {
+		if g.mailbox.ID == mbid {
+			return g.addr
+		}
+	}
+	return "the shared address"
 }

@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
+	"mailsrv/auth/acl"
 	"mailsrv/store"
 )
 
@@ -211,5 +213,39 @@ func testCopySameFolder(t *testing.T, f *fixture) {
 	}
 	if got := f.body(in.ID, cp.DestUIDs[0]); got != msg(1) {
 		t.Errorf("copy body %q", got)
+	}
+}
+
+// testDeliverRequirements: a delivery's Requirements are evaluated by the
+// store inside its transaction: while bob may send as info@ the message
+// goes to info@'s Sent and the queue; once revoked the same delivery is
+// refused with ErrMissingRight naming the requirement, and nothing is
+// kept, neither the Sent copy nor the queue item.
+func testDeliverRequirements(t *testing.T, f *fixture) {
+	f.must(f.s.Grant(t.Context(), f.info.ID, f.bob.Address, acl.Read|acl.Send, 0, "admin"))
+	req := []store.Requirement{{MailboxID: f.info.ID, User: f.bob.Address, Op: acl.OpSendAs}}
+	delivery := func(n int) store.Delivery {
+		return store.Delivery{Blob: f.blob(msg(n)), Requires: req,
+			Targets: []store.Target{{MailboxID: f.info.ID, Folder: "Sent"}},
+			Queue:   &store.QueueItem{From: "info@" + domain, To: []string{"x@remote.example"}}}
+	}
+	if _, err := f.s.Deliver(t.Context(), delivery(1)); err != nil {
+		t.Fatalf("delivery with the right held: %v", err)
+	}
+	f.must(f.s.Revoke(t.Context(), f.info.ID, f.bob.Address, "admin"))
+	d := delivery(2)
+	_, err := f.s.Deliver(t.Context(), d)
+	d.Blob.Abort()
+	var missing *store.MissingRightError
+	if !errors.Is(err, store.ErrMissingRight) || !errors.As(err, &missing) || missing.MailboxID != f.info.ID || missing.User != f.bob.Address {
+		t.Fatalf("delivery after the revoke: %v, want a MissingRightError for bob on info@", err)
+	}
+	if n := len(f.uids(f.folder(f.info.ID, "Sent").ID)); n != 1 {
+		t.Fatalf("info@'s Sent has %d messages, want only the first", n)
+	}
+	q, err := f.s.Queue(t.Context())
+	f.must(err)
+	if len(q) != 1 {
+		t.Fatalf("the queue holds %d items, want only the first delivery's", len(q))
 	}
 }

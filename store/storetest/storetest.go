@@ -89,6 +89,7 @@ func Run(t *testing.T, open Open) {
 		{"DeliverReadsBack", testDeliverReadsBack},
 		{"DeliverManyTargetsOneCommit", testDeliverManyTargets},
 		{"DeliverRefusedKeepsNothing", testDeliverRefused},
+		{"DeliverRequirementsInTheTransaction", testDeliverRequirements},
 		{"UIDsGrowAndAreNeverReused", testUIDsNeverReused},
 		{"FlagsAndUnseen", testFlagsAndUnseen},
 		{"ExpungeOnlyWhatWasAsked", testExpunge},
