@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -256,8 +257,9 @@ func (r *registry) applyTo(fs *folderState, ev store.Event) {
 }
 
 // apply applies one committed change to the folder state and queues the
-// untagged updates for its sessions. If that panics it marks the state
-// broken and returns the panic value and stack.
+// untagged updates for its sessions. If that panics, or the event's
+// modseq shows that a change was missed, it marks the state broken and
+// returns what went wrong (and the stack of a panic).
 func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -276,6 +278,16 @@ func (fs *folderState) apply(ev store.Event) (panicked any, stack string) {
 			fs.pending = append(fs.pending, ev)
 		}
 		return nil, ""
+	}
+	if fs.modseq != 0 && ev.ModSeq > fs.modseq+1 {
+		// Every change to the folder's messages raises its modseq by
+		// exactly one (store/modseq.go), so a jump means a change this
+		// state never saw (e.g. events pruned before this server's
+		// pump read them): its UIDs and flags can no longer be trusted.
+		// Resync: the sessions are disconnected like after a failed
+		// apply, and the next SELECT loads the folder afresh.
+		fs.broken = true
+		return fmt.Sprintf("missed a change: event modseq %d after %d", ev.ModSeq, fs.modseq), ""
 	}
 	fs.modseq = max(fs.modseq, ev.ModSeq)
 	if fs.addKeywords(ev.Keywords) {
