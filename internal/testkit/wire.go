@@ -30,11 +30,19 @@ func ReadLine(t testing.TB, c net.Conn) string {
 
 // IMAP speaks IMAP line by line, for what imapclient hides: tagged
 // response codes and exactly which untagged responses arrive.
+// A package's tests may embed it to add commands of their own (T,
+// NextTag, C and R are what they need).
 type IMAP struct {
-	t   testing.TB
+	T   testing.TB
 	C   net.Conn
 	R   *bufio.Reader
 	tag int
+}
+
+// NextTag returns the tag for the next command (a1, a2, …); Cmd uses it.
+func (m *IMAP) NextTag() string {
+	m.tag++
+	return fmt.Sprintf("a%d", m.tag)
 }
 
 // DialIMAP connects to addr, reads the greeting and closes the connection
@@ -47,7 +55,14 @@ func DialIMAP(t testing.TB, addr string) *IMAP {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	m := &IMAP{t: t, C: c, R: bufio.NewReader(c)}
+	return NewIMAP(t, c)
+}
+
+// NewIMAP speaks IMAP on c, an open connection (say TLS, or wrapped to
+// count what is written), and reads the greeting.
+func NewIMAP(t testing.TB, c net.Conn) *IMAP {
+	t.Helper()
+	m := &IMAP{T: t, C: c, R: bufio.NewReader(c)}
 	c.SetReadDeadline(time.Now().Add(LineTimeout))
 	if _, err := m.R.ReadString('\n'); err != nil {
 		t.Fatalf("IMAP greeting: %v", err)
@@ -58,10 +73,10 @@ func DialIMAP(t testing.TB, addr string) *IMAP {
 // Login sends LOGIN with user and password quoted, failing t unless it
 // is OK.
 func (m *IMAP) Login(user, password string) {
-	m.t.Helper()
+	m.T.Helper()
 	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace
 	if _, tagged := m.Cmd(fmt.Sprintf(`LOGIN "%s" "%s"`, quote(user), quote(password))); !strings.HasPrefix(tagged, " OK") {
-		m.t.Fatalf("LOGIN %s: %s", user, tagged)
+		m.T.Fatalf("LOGIN %s: %s", user, tagged)
 	}
 }
 
@@ -69,9 +84,8 @@ func (m *IMAP) Login(user, password string) {
 // untagged lines (without CRLF) and the tagged reply without its tag,
 // starting with a space (" OK …").
 func (m *IMAP) Cmd(line string) (untagged []string, tagged string) {
-	m.t.Helper()
-	m.tag++
-	tag := fmt.Sprintf("a%d", m.tag)
+	m.T.Helper()
+	tag := m.NextTag()
 	m.send(tag, line)
 	for {
 		l := strings.TrimRight(m.line(line), "\r\n")
@@ -85,7 +99,7 @@ func (m *IMAP) Cmd(line string) (untagged []string, tagged string) {
 // MustOK sends line under tag and returns every line of the response,
 // CRLF included, the tagged one last; it fails t unless that is OK.
 func (m *IMAP) MustOK(tag, line string) []string {
-	m.t.Helper()
+	m.T.Helper()
 	m.send(tag, line)
 	return m.Until(tag)
 }
@@ -93,14 +107,14 @@ func (m *IMAP) MustOK(tag, line string) []string {
 // Until reads lines, CRLF included, up to and including the tagged reply
 // of tag, failing t unless it is OK.
 func (m *IMAP) Until(tag string) []string {
-	m.t.Helper()
+	m.T.Helper()
 	var lines []string
 	for {
 		l := m.line(tag)
 		lines = append(lines, l)
 		if strings.HasPrefix(l, tag+" ") {
 			if !strings.HasPrefix(l, tag+" OK") {
-				m.t.Fatalf("%s: %q", tag, l)
+				m.T.Fatalf("%s: %q", tag, l)
 			}
 			return lines
 		}
@@ -108,19 +122,19 @@ func (m *IMAP) Until(tag string) []string {
 }
 
 func (m *IMAP) send(tag, line string) {
-	m.t.Helper()
+	m.T.Helper()
 	m.C.SetWriteDeadline(time.Now().Add(LineTimeout))
 	if _, err := fmt.Fprintf(m.C, "%s %s\r\n", tag, line); err != nil {
-		m.t.Fatalf("sending %s %q: %v", tag, line, err)
+		m.T.Fatalf("sending %s %q: %v", tag, line, err)
 	}
 	m.C.SetReadDeadline(time.Now().Add(LineTimeout))
 }
 
 func (m *IMAP) line(what string) string {
-	m.t.Helper()
+	m.T.Helper()
 	l, err := m.R.ReadString('\n')
 	if err != nil {
-		m.t.Fatalf("reading the response to %q: %v", what, err)
+		m.T.Fatalf("reading the response to %q: %v", what, err)
 	}
 	return l
 }

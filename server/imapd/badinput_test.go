@@ -72,7 +72,7 @@ func TestBadInputTable(t *testing.T) {
 	e.deliver(inbox, "INBOX", testMessage(1))
 	e.deliver(inbox, "INBOX", testMessage(2))
 	c := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := c.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := c.Cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("SELECT: %s", tagged)
 	}
 	for i, r := range readBadRows(t, "testdata/bad_input.txt") {
@@ -81,12 +81,12 @@ func TestBadInputTable(t *testing.T) {
 		if r.raw {
 			line = r.cmd
 		}
-		c.c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c.c, "%s\r\nz%d NOOP\r\n", line, i)
+		c.C.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c.C, "%s\r\nz%d NOOP\r\n", line, i)
 		var replies []string
 		noopOK := false
 		for !noopOK {
-			l, err := c.r.ReadString('\n')
+			l, err := c.R.ReadString('\n')
 			if err != nil {
 				t.Fatalf("line %d %q: connection ended: %v (replies %q)", r.line, r.source, err, replies)
 			}
@@ -116,10 +116,10 @@ func TestBadInputTable(t *testing.T) {
 	// A second session looks: the first claimed \Recent for both messages,
 	// so a \Recent here would be one that STORE kept.
 	c2 := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := c2.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := c2.Cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("SELECT: %s", tagged)
 	}
-	untagged, tagged := c2.cmd("FETCH 1:* (FLAGS)")
+	untagged, tagged := c2.Cmd("FETCH 1:* (FLAGS)")
 	if !strings.HasPrefix(tagged, " OK") || len(untagged) != 2 {
 		t.Fatalf("FETCH FLAGS: %q %s", untagged, tagged)
 	}

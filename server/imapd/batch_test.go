@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bufio"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mailsrv/internal/testkit"
 )
 
 // recordCounter counts the TLS records a client receives by following the
@@ -45,38 +46,6 @@ func (c *recordCounter) Read(p []byte) (int, error) {
 }
 
 // rawSession is a line-level IMAP client for tests that watch the wire.
-type rawSession struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func (r *rawSession) cmd(tag, line string) []string {
-	r.t.Helper()
-	if _, err := fmt.Fprintf(r.c, "%s %s\r\n", tag, line); err != nil {
-		r.t.Fatal(err)
-	}
-	return r.until(tag)
-}
-
-func (r *rawSession) until(tag string) []string {
-	r.t.Helper()
-	var lines []string
-	for {
-		l, err := r.br.ReadString('\n')
-		if err != nil {
-			r.t.Fatalf("reading response to %s: %v (after %d lines)", tag, err, len(lines))
-		}
-		lines = append(lines, l)
-		if strings.HasPrefix(l, tag+" ") {
-			if !strings.HasPrefix(l, tag+" OK") {
-				r.t.Fatalf("%s: %q", tag, l)
-			}
-			return lines
-		}
-	}
-}
-
 // TestFetchOverTLSBatchesRecords: a FETCH of many messages over TLS is sent
 // in a few large records, not one record per response line (issue 19: a
 // Python client paid two read() calls per line against mailsrv).
@@ -94,15 +63,12 @@ func TestFetchOverTLSBatchesRecords(t *testing.T) {
 	defer nc.Close()
 	rc := &recordCounter{Conn: nc}
 	tc := tls.Client(rc, &tls.Config{InsecureSkipVerify: true})
-	r := &rawSession{t: t, c: tc, br: bufio.NewReader(tc)}
-	if _, err := r.br.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	r.cmd("a", "LOGIN alice@example.com \""+testPassword+"\"")
-	r.cmd("b", "SELECT INBOX")
+	r := testkit.NewIMAP(t, tc)
+	r.MustOK("a", "LOGIN alice@example.com \""+testPassword+"\"")
+	r.MustOK("b", "SELECT INBOX")
 
 	before := rc.records.Load()
-	lines := r.cmd("c", "FETCH 1:* (UID ENVELOPE)")
+	lines := r.MustOK("c", "FETCH 1:* (UID ENVELOPE)")
 	records := rc.records.Load() - before
 	fetches := 0
 	for _, l := range lines {
@@ -120,7 +86,7 @@ func TestFetchOverTLSBatchesRecords(t *testing.T) {
 
 	// FETCH FLAGS takes imapd's pre-formatted path (WriteRaw): the same.
 	before = rc.records.Load()
-	r.cmd("d", "FETCH 1:* (UID FLAGS)")
+	r.MustOK("d", "FETCH 1:* (UID FLAGS)")
 	if got := rc.records.Load() - before; got > n/10 {
 		t.Fatalf("FETCH FLAGS of %d took %d TLS records", n, got)
 	}
@@ -160,23 +126,20 @@ func fastestAppend(t *testing.T, addr string) time.Duration {
 	if err := nc.(*net.TCPConn).SetNoDelay(false); err != nil {
 		t.Fatal(err)
 	}
-	r := &rawSession{t: t, c: nc, br: bufio.NewReader(nc)}
-	if _, err := r.br.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	r.cmd("a", "LOGIN carol@example.com \""+testPassword+"\"")
+	r := testkit.NewIMAP(t, nc)
+	r.MustOK("a", "LOGIN carol@example.com \""+testPassword+"\"")
 	msg := testMessage(1) + strings.Repeat("filler line of a typical message body\r\n", 70)
 	var took []time.Duration
 	for i := range 15 {
 		tag := fmt.Sprintf("p%d", i)
 		start := time.Now()
 		fmt.Fprintf(nc, "%s APPEND INBOX {%d}\r\n", tag, len(msg))
-		if l, err := r.br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+		if l, err := r.R.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
 			t.Fatalf("APPEND continuation: %q %v", l, err)
 		}
 		nc.Write([]byte(msg)) // two writes, as imaplib does
 		nc.Write([]byte("\r\n"))
-		r.until(tag)
+		r.Until(tag)
 		took = append(took, time.Since(start))
 	}
 	return slices.Min(took)

@@ -10,20 +10,19 @@ import (
 // literalCmd sends "tag <prefix>{n}" or "~{n}" with data as a synchronising
 // literal, waiting for the continuation, and returns the replies.
 func (rc *rawConn) literalCmd(prefix string, data []byte, suffix string) (untagged []string, tagged string) {
-	rc.t.Helper()
-	rc.tag++
-	tag := fmt.Sprintf("a%d", rc.tag)
-	fmt.Fprintf(rc.c, "%s %s{%d}\r\n", tag, prefix, len(data))
-	l, err := rc.r.ReadString('\n')
+	rc.T.Helper()
+	tag := rc.NextTag()
+	fmt.Fprintf(rc.C, "%s %s{%d}\r\n", tag, prefix, len(data))
+	l, err := rc.R.ReadString('\n')
 	if err != nil || !strings.HasPrefix(l, "+") {
-		rc.t.Fatalf("continuation for %q: %q %v", prefix, l, err)
+		rc.T.Fatalf("continuation for %q: %q %v", prefix, l, err)
 	}
-	rc.c.Write(data)
-	fmt.Fprintf(rc.c, "%s\r\n", suffix)
+	rc.C.Write(data)
+	fmt.Fprintf(rc.C, "%s\r\n", suffix)
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := rc.R.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("reading reply to %q: %v", prefix, err)
+			rc.T.Fatalf("reading reply to %q: %v", prefix, err)
 		}
 		l = strings.TrimRight(l, "\r\n")
 		if strings.HasPrefix(l, tag+" ") {
@@ -36,15 +35,14 @@ func (rc *rawConn) literalCmd(prefix string, data []byte, suffix string) (untagg
 // raw sends a command and returns everything up to and including the
 // tagged reply, literals included, as one string.
 func (rc *rawConn) raw(line string) string {
-	rc.t.Helper()
-	rc.tag++
-	tag := fmt.Sprintf("a%d", rc.tag)
-	fmt.Fprintf(rc.c, "%s %s\r\n", tag, line)
+	rc.T.Helper()
+	tag := rc.NextTag()
+	fmt.Fprintf(rc.C, "%s %s\r\n", tag, line)
 	var b strings.Builder
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := rc.R.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("reading reply to %q: %v (so far %q)", line, err, b.String())
+			rc.T.Fatalf("reading reply to %q: %v (so far %q)", line, err, b.String())
 		}
 		b.WriteString(l)
 		if strings.HasPrefix(l, tag+" ") {
@@ -55,7 +53,7 @@ func (rc *rawConn) raw(line string) string {
 			if _, err := fmt.Sscanf(l[i:], "{%d}", &n); err == nil {
 				buf := make([]byte, n)
 				if _, err := io_ReadFull(rc, buf); err != nil {
-					rc.t.Fatal(err)
+					rc.T.Fatal(err)
 				}
 				b.Write(buf)
 			}
@@ -76,7 +74,7 @@ func TestAppendLiteral8NULBecomesBase64(t *testing.T) {
 	if _, tagged := rc.literalCmd("APPEND INBOX ~", []byte(head+body), ""); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("APPEND literal8: %s", tagged)
 	}
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	got := rc.raw("FETCH 1 (BODY.PEEK[] BODY.PEEK[1] BINARY.PEEK[1] BINARY.SIZE[1] RFC822.SIZE)")
 	if strings.IndexByte(got[:strings.Index(got, "BINARY[1]")], 0) >= 0 {
 		t.Errorf("a NUL inside a plain literal: %q", got)
@@ -142,16 +140,16 @@ func TestAppendNULRefusedLosesNothing(t *testing.T) {
 		if _, tagged := rc.literalCmd(c.prefix, []byte(c.msg), ""); !strings.HasPrefix(tagged, c.want) {
 			t.Errorf("%s%q: %s, want%s", c.prefix, c.msg, tagged, c.want)
 		}
-		if _, tagged := rc.cmd("NOOP"); !strings.HasPrefix(tagged, " OK") {
+		if _, tagged := rc.Cmd("NOOP"); !strings.HasPrefix(tagged, " OK") {
 			t.Fatalf("NOOP after %q: %s", c.msg, tagged)
 		}
 	}
-	if untagged, _ := rc.cmd("STATUS INBOX (MESSAGES)"); len(untagged) != 1 || !strings.Contains(untagged[0], "MESSAGES 0") {
+	if untagged, _ := rc.Cmd("STATUS INBOX (MESSAGES)"); len(untagged) != 1 || !strings.Contains(untagged[0], "MESSAGES 0") {
 		t.Errorf("something was stored: %q", untagged)
 	}
 }
 
-func io_ReadFull(rc *rawConn, b []byte) (int, error) { return io.ReadFull(rc.r, b) }
+func io_ReadFull(rc *rawConn, b []byte) (int, error) { return io.ReadFull(rc.R, b) }
 
 const binaryTestMessage = "From: user@domain.org\r\nMime-Version: 1.0\r\n" +
 	"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
@@ -176,7 +174,7 @@ func TestBinaryFetchDecodes(t *testing.T) {
 	e := newEnv(t)
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", binaryTestMessage)
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	for _, c := range []struct{ cmd, want string }{
 		{"FETCH 1 (BINARY.PEEK[1])", "BINARY[1] ~{11}\r\nhello world)"},
 		{"FETCH 1 (BINARY.SIZE[1])", "BINARY.SIZE[1] 11)"},
@@ -212,7 +210,7 @@ func TestBinaryUnknownCTEDoesNotSetSeen(t *testing.T) {
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", binaryTestMessage)
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	for _, cmd := range []string{"FETCH 2 (BINARY[4])", "FETCH 1:2 (BINARY[1] BINARY[4])", "UID FETCH 2 (BINARY[4])"} {
 		got := rc.raw(cmd)
 		if !strings.Contains(got, " NO [UNKNOWN-CTE]") {

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailsrv/auth"
+	"mailsrv/internal/testkit"
 	"mailsrv/store"
 )
 
@@ -23,10 +24,10 @@ func hasLine(lines []string, sub string) bool {
 
 // ok sends a command that must succeed and returns its untagged lines.
 func (rc *rawConn) ok(line string) []string {
-	rc.t.Helper()
-	lines, tagged := rc.cmd(line)
+	rc.T.Helper()
+	lines, tagged := rc.Cmd(line)
 	if !strings.HasPrefix(tagged, " OK") {
-		rc.t.Fatalf("%s: %s (untagged %q)", line, tagged, lines)
+		rc.T.Fatalf("%s: %s (untagged %q)", line, tagged, lines)
 	}
 	return lines
 }
@@ -62,7 +63,7 @@ func TestCondStoreWire(t *testing.T) {
 		e.deliver(alice, "INBOX", testMessage(i))
 	}
 	a := rawLogin(t, e.addr, "alice@example.com")
-	caps, _ := a.cmd("CAPABILITY")
+	caps, _ := a.Cmd("CAPABILITY")
 	for _, c := range []string{" CONDSTORE", " QRESYNC", " ESEARCH"} {
 		if !hasLine(caps, c) {
 			t.Fatalf("CAPABILITY lacks %s: %q", c, caps)
@@ -75,7 +76,7 @@ func TestCondStoreWire(t *testing.T) {
 	if l := a.ok("SELECT INBOX (CONDSTORE)"); !hasLine(l, "* OK [HIGHESTMODSEQ 4]") {
 		t.Fatalf("SELECT (CONDSTORE): %q", l)
 	}
-	if _, tagged := a.cmd("SELECT INBOX (QRESYNC (1 1))"); !strings.HasPrefix(tagged, " BAD") {
+	if _, tagged := a.Cmd("SELECT INBOX (QRESYNC (1 1))"); !strings.HasPrefix(tagged, " BAD") {
 		t.Fatalf("QRESYNC without ENABLE: %s", tagged)
 	}
 	if l := a.ok("ENABLE QRESYNC"); !hasLine(l, "* ENABLED QRESYNC") {
@@ -97,12 +98,12 @@ func TestCondStoreWire(t *testing.T) {
 		t.Fatalf("STORE: %q", l)
 	}
 	// Message 1 changed at 5, after 3: it is left alone and reported.
-	l, tagged := a.cmd(`UID STORE 1,2 (UNCHANGEDSINCE 3) +FLAGS (\Flagged)`)
+	l, tagged := a.Cmd(`UID STORE 1,2 (UNCHANGEDSINCE 3) +FLAGS (\Flagged)`)
 	if !strings.HasPrefix(tagged, " OK [MODIFIED 1]") || !hasLine(l, `* 2 FETCH (UID 2 FLAGS (\Flagged) MODSEQ (6))`) || hasLine(l, "* 1 FETCH") {
 		t.Fatalf("UNCHANGEDSINCE: %q %s", l, tagged)
 	}
 	// UNCHANGEDSINCE 0 fails for every message (RFC 7162 §3.1.3).
-	if l, tagged := a.cmd(`STORE 3 (UNCHANGEDSINCE 0) +FLAGS (\Seen)`); !strings.HasPrefix(tagged, " OK [MODIFIED 3]") || len(l) != 0 {
+	if l, tagged := a.Cmd(`STORE 3 (UNCHANGEDSINCE 0) +FLAGS (\Seen)`); !strings.HasPrefix(tagged, " OK [MODIFIED 3]") || len(l) != 0 {
 		t.Fatalf("UNCHANGEDSINCE 0: %q %s", l, tagged)
 	}
 	l = a.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE 4)")
@@ -139,7 +140,7 @@ func TestCondStoreWire(t *testing.T) {
 	if len(l) != 1 || l[0] != "* VANISHED (EARLIER) 3" {
 		t.Fatalf("UID FETCH VANISHED: %q", l)
 	}
-	if _, tagged := a.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)"); !strings.HasPrefix(tagged, " BAD") {
+	if _, tagged := a.Cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)"); !strings.HasPrefix(tagged, " BAD") {
 		t.Fatalf("VANISHED without UID: %s", tagged)
 	}
 	// Its own EXPUNGE is VANISHED too.
@@ -173,7 +174,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 	c := rawLogin(t, e.addr, "alice@example.com")
 	c.ok("ENABLE QRESYNC")
 	l := c.ok("SELECT INBOX")
-	uidValidity, modseq := matchAll(t, l, reUIDVal), matchAll(t, l, reModSeq)
+	uidValidity, modseq := testkit.FirstNum(t, reUIDVal, l), testkit.FirstNum(t, reModSeq, l)
 	for _, line := range c.ok("UID FETCH 1:* (FLAGS MODSEQ)") {
 		m := reFetch.FindStringSubmatch(line)
 		if m == nil {
@@ -182,7 +183,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 		uid, _ := strconv.Atoi(m[1])
 		cache[uint32(uid)] = storedFlags(m[2])
 	}
-	c.cmd("LOGOUT")
+	c.Cmd("LOGOUT")
 
 	rng := rand.New(rand.NewSource(7))
 	flagsPool := []string{`\Seen`, `\Flagged`, `\Answered`, `$Label1`, `\Draft`}
@@ -214,13 +215,13 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 				model[e.deliver(alice, "INBOX", testMessage(100+op))] = nil
 			}
 		}
-		o.cmd("LOGOUT")
+		o.Cmd("LOGOUT")
 
 		c = rawLogin(t, e.addr, "alice@example.com")
 		c.ok("ENABLE QRESYNC")
 		known := knownSet(cache)
 		l = c.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d %s))", uidValidity, modseq, known))
-		newModSeq := matchAll(t, l, reModSeq)
+		newModSeq := testkit.FirstNum(t, reModSeq, l)
 		if newModSeq <= modseq {
 			t.Fatalf("round %d: HIGHESTMODSEQ %d after changes from %d", round, newModSeq, modseq)
 		}
@@ -254,7 +255,7 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 				}
 			}
 		}
-		c.cmd("LOGOUT")
+		c.Cmd("LOGOUT")
 
 		want := fmt.Sprint(sortedState(model))
 		if got := fmt.Sprint(sortedState(cache)); got != want {
@@ -270,18 +271,6 @@ func TestQResyncAfterOfflinePeriod(t *testing.T) {
 			t.Fatalf("round %d: store\n%s\nreplay\n%s", round, got, want)
 		}
 	}
-}
-
-func matchAll(t *testing.T, lines []string, re *regexp.Regexp) uint64 {
-	t.Helper()
-	for _, l := range lines {
-		if m := re.FindStringSubmatch(l); m != nil {
-			v, _ := strconv.ParseUint(m[1], 10, 64)
-			return v
-		}
-	}
-	t.Fatalf("no %s in %q", re, lines)
-	return 0
 }
 
 func sortedUIDs(m map[uint32][]string) []uint32 {
@@ -369,7 +358,7 @@ func waitLine(t *testing.T, rc *rawConn, want string) []string {
 	var all []string
 	deadline := time.Now().Add(8 * time.Second)
 	for time.Now().Before(deadline) {
-		l, _ := rc.cmd("NOOP")
+		l, _ := rc.Cmd("NOOP")
 		all = append(all, l...)
 		if hasLine(all, want) {
 			return all
@@ -391,8 +380,8 @@ func TestQResyncIdleVanished(t *testing.T) {
 	a := rawLogin(t, e.addr, "alice@example.com")
 	a.ok("ENABLE QRESYNC")
 	a.ok("SELECT INBOX")
-	fmt.Fprintf(a.c, "i1 IDLE\r\n")
-	if l, err := a.r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+	fmt.Fprintf(a.C, "i1 IDLE\r\n")
+	if l, err := a.R.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
 		t.Fatalf("IDLE: %q %v", l, err)
 	}
 	b := rawLogin(t, e.addr, "alice@example.com")
@@ -402,14 +391,14 @@ func TestQResyncIdleVanished(t *testing.T) {
 	b.ok("UID EXPUNGE 2")
 	var got []string
 	for !hasLine(got, "* VANISHED 2") {
-		l, err := a.r.ReadString('\n')
+		l, err := a.R.ReadString('\n')
 		if err != nil {
 			t.Fatalf("IDLE updates %q: %v", got, err)
 		}
 		got = append(got, strings.TrimRight(l, "\r\n"))
 	}
-	fmt.Fprintf(a.c, "DONE\r\n")
-	if l, _ := a.r.ReadString('\n'); !strings.HasPrefix(l, "i1 OK") {
+	fmt.Fprintf(a.C, "DONE\r\n")
+	if l, _ := a.R.ReadString('\n'); !strings.HasPrefix(l, "i1 OK") {
 		t.Fatalf("after DONE: %q", l)
 	}
 	if !hasLine(got, `* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (5))`) || hasLine(got, "EXPUNGE") {
@@ -447,7 +436,7 @@ func TestQResyncBehindPrunedTombstones(t *testing.T) {
 	c := rawLogin(t, e.addr, "alice@example.com")
 	c.ok("ENABLE QRESYNC")
 	l := c.ok("SELECT INBOX")
-	uv, ms := matchAll(t, l, reUIDVal), matchAll(t, l, reModSeq)
+	uv, ms := testkit.FirstNum(t, reUIDVal, l), testkit.FirstNum(t, reModSeq, l)
 	c.ok(`UID STORE 2 +FLAGS.SILENT (\Deleted)`)
 	c.ok("UID EXPUNGE 2")
 	c.ok("LOGOUT")

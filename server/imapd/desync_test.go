@@ -11,19 +11,19 @@ import (
 // fails the test on any other tagged line (a command that should never
 // have run) or when the connection ends.
 func (rc *rawConn) readUntilTag(tag string) (lines []string, tagged string) {
-	rc.t.Helper()
-	rc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	rc.T.Helper()
+	rc.C.SetDeadline(time.Now().Add(10 * time.Second))
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := rc.R.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("waiting for %s: %v (got %q)", tag, err, lines)
+			rc.T.Fatalf("waiting for %s: %v (got %q)", tag, err, lines)
 		}
 		l = strings.TrimRight(l, "\r\n")
 		if strings.HasPrefix(l, tag+" ") {
 			return lines, l
 		}
 		if !strings.HasPrefix(l, "* ") && !strings.HasPrefix(l, "+") {
-			rc.t.Fatalf("waiting for %s: unexpected %q (bytes of a refused command ran as a command)", tag, l)
+			rc.T.Fatalf("waiting for %s: unexpected %q (bytes of a refused command ran as a command)", tag, l)
 		}
 		lines = append(lines, l)
 	}
@@ -36,7 +36,7 @@ func (rc *rawConn) readUntilTag(tag string) (lines []string, tagged string) {
 func TestRefusedCommandBytesNeverRun(t *testing.T) {
 	e := newEnv(t)
 	c := rawLogin(t, e.addr, "alice@example.com")
-	send := func(s string) { fmt.Fprint(c.c, s) }
+	send := func(s string) { fmt.Fprint(c.C, s) }
 
 	// Non-synchronising literal after a bad date: its 28 bytes are the
 	// message the client meant to append, not a command.
@@ -93,7 +93,7 @@ func TestRefusedCommandBytesNeverRun(t *testing.T) {
 	c.readUntilTag("f1")
 	c.readUntilTag("f2")
 
-	untagged, tagged := c.cmd(`LIST "" "Injected*"`)
+	untagged, tagged := c.Cmd(`LIST "" "Injected*"`)
 	if !strings.HasPrefix(tagged, " OK") || len(untagged) != 0 {
 		t.Fatalf("a refused command's bytes created folders: %q %s", untagged, tagged)
 	}

@@ -36,11 +36,11 @@ func TestInternalErrorIsGenericAndLogged(t *testing.T) {
 	e.start(Options{Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := rc.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := rc.Cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
 		t.Fatal(tagged)
 	}
 	e.st.Close()
-	_, tagged := rc.cmd("FETCH 1 (BODY.PEEK[])")
+	_, tagged := rc.Cmd("FETCH 1 (BODY.PEEK[])")
 	if tagged != " NO [SERVERBUG] Internal server error" {
 		t.Fatalf("FETCH on a closed store: %q, want a generic NO [SERVERBUG]", tagged)
 	}

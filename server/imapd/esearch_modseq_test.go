@@ -22,21 +22,21 @@ func TestESearchModSeqOfReturnedMessages(t *testing.T) {
 		e.deliver(mb, "INBOX", testMessage(i))
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
-	untagged, tagged := rc.cmd("FETCH 1 (MODSEQ)")
+	rc.Cmd("SELECT INBOX")
+	untagged, tagged := rc.Cmd("FETCH 1 (MODSEQ)")
 	if !strings.HasPrefix(tagged, " OK") || !slicesContainsFunc(untagged, func(l string) bool {
 		return regexp.MustCompile(`^\* OK \[HIGHESTMODSEQ \d+\]`).MatchString(l)
 	}) {
 		t.Errorf("FETCH MODSEQ enabling CONDSTORE: no untagged OK [HIGHESTMODSEQ]: %q %s", untagged, tagged)
 	}
 	// A second enabling command does not repeat it.
-	if untagged, _ := rc.cmd("FETCH 2 (MODSEQ)"); slicesContainsFunc(untagged, func(l string) bool { return strings.Contains(l, "HIGHESTMODSEQ") }) {
+	if untagged, _ := rc.Cmd("FETCH 2 (MODSEQ)"); slicesContainsFunc(untagged, func(l string) bool { return strings.Contains(l, "HIGHESTMODSEQ") }) {
 		t.Errorf("HIGHESTMODSEQ repeated: %q", untagged)
 	}
 	modseq := map[int]uint64{}
 	re := regexp.MustCompile(`^\* (\d) FETCH \(.*MODSEQ \((\d+)\)`)
 	for _, n := range []int{1, 3, 2, 4} {
-		untagged, _ := rc.cmd(fmt.Sprintf(`STORE %d +FLAGS (\Seen)`, n))
+		untagged, _ := rc.Cmd(fmt.Sprintf(`STORE %d +FLAGS (\Seen)`, n))
 		for _, l := range untagged {
 			if m := re.FindStringSubmatch(l); m != nil {
 				modseq[n], _ = strconv.ParseUint(m[2], 10, 64)
@@ -54,13 +54,13 @@ func TestESearchModSeqOfReturnedMessages(t *testing.T) {
 		{`SEARCH RETURN (MIN MAX) 3:4 MODSEQ 1`, fmt.Sprintf("MIN 3 MAX 4 MODSEQ %d", modseq[4])},
 		{`SEARCH RETURN (COUNT MIN) 1:3 MODSEQ 1`, fmt.Sprintf("MIN 1 COUNT 3 MODSEQ %d", modseq[2])},
 	} {
-		untagged, tagged := rc.cmd(c.cmd)
+		untagged, tagged := rc.Cmd(c.cmd)
 		if !strings.HasPrefix(tagged, " OK") || len(untagged) != 1 || !strings.HasSuffix(untagged[0], c.want) {
 			t.Errorf("%s: got %q %s, want ... %s", c.cmd, untagged, tagged, c.want)
 		}
 	}
-	rc.cmd("SEARCH RETURN (SAVE MAX) 1:3")
-	if untagged, _ := rc.cmd("FETCH $ (UID)"); len(untagged) != 1 || !strings.HasPrefix(untagged[0], "* 3 FETCH (UID 3") {
+	rc.Cmd("SEARCH RETURN (SAVE MAX) 1:3")
+	if untagged, _ := rc.Cmd("FETCH $ (UID)"); len(untagged) != 1 || !strings.HasPrefix(untagged[0], "* 3 FETCH (UID 3") {
 		t.Errorf("SAVE MAX kept %q, want message 3 only", untagged)
 	}
 }

@@ -46,14 +46,14 @@ func TestIDCommand(t *testing.T) {
 	e.start(Options{Log: slog.New(slog.NewTextHandler(logs, nil))})
 
 	rc := rawLogin(t, e.addr, "bob@example.com")
-	untagged, tagged := rc.cmd(`ID ("name" "Thunderbird" "version" "128.5.0" "os" NIL)`)
+	untagged, tagged := rc.Cmd(`ID ("name" "Thunderbird" "version" "128.5.0" "os" NIL)`)
 	if !strings.HasPrefix(tagged, " OK") || len(untagged) != 1 || !strings.HasPrefix(untagged[0], `* ID ("name" "mailsrv" "version" `) {
 		t.Fatalf("ID: %q %q", untagged, tagged)
 	}
-	if untagged, tagged = rc.cmd("ID NIL"); !strings.HasPrefix(tagged, " OK") || !strings.Contains(untagged[0], `"mailsrv"`) {
+	if untagged, tagged = rc.Cmd("ID NIL"); !strings.HasPrefix(tagged, " OK") || !strings.Contains(untagged[0], `"mailsrv"`) {
 		t.Fatalf("ID NIL: %q %q", untagged, tagged)
 	}
-	if _, tagged = rc.cmd(`ID ("name")`); !strings.HasPrefix(tagged, " BAD") {
+	if _, tagged = rc.Cmd(`ID ("name")`); !strings.HasPrefix(tagged, " BAD") {
 		t.Fatalf("ID with a key and no value: want BAD, got %q", tagged)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -96,7 +96,7 @@ func TestACLCapabilities(t *testing.T) {
 	}
 	// RFC 4314 §2.1: the letters are lower case on the wire.
 	rc := rawLogin(t, e.addr, "bob@example.com")
-	if untagged, _ := rc.cmd("CAPABILITY"); !containsLine(untagged, " RIGHTS=texk") {
+	if untagged, _ := rc.Cmd("CAPABILITY"); !containsLine(untagged, " RIGHTS=texk") {
 		t.Errorf("CAPABILITY: %q", untagged)
 	}
 }
@@ -142,7 +142,7 @@ func TestACLNonOwnerRefused(t *testing.T) {
 	_, err = c.GetACL(infoInbox).Wait()
 	wantCode(t, "carol GETACL", err, imap.ResponseCodeNoPerm)
 	rc := rawLogin(t, e.addr, "bob@example.com")
-	if _, tagged := rc.cmd(`DELETEACL "` + infoInbox + `" carol@example.com`); !strings.Contains(tagged, "NO [NOPERM]") {
+	if _, tagged := rc.Cmd(`DELETEACL "` + infoInbox + `" carol@example.com`); !strings.Contains(tagged, "NO [NOPERM]") {
 		t.Fatalf("bob DELETEACL: %s", tagged)
 	}
 	if r, _ := e.st.RightsOf(t.Context(), e.info.ID, "dave@example.com"); r != 0 {
@@ -195,11 +195,11 @@ func TestACLOwnerSetAndDelete(t *testing.T) {
 		t.Fatalf("after SETACL lrs, shared show has dave with %q, want read", got)
 	}
 	dave := rawLogin(t, e.addr, "dave@example.com")
-	untagged, tagged := dave.cmd(`MYRIGHTS "` + infoInbox + `"`)
+	untagged, tagged := dave.Cmd(`MYRIGHTS "` + infoInbox + `"`)
 	if !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, `MYRIGHTS "`+infoInbox+`" lrs`) {
 		t.Fatalf("dave MYRIGHTS: %q %q", untagged, tagged)
 	}
-	if _, tagged := dave.cmd(`SELECT "` + infoInbox + `"`); !strings.Contains(tagged, "READ-ONLY") {
+	if _, tagged := dave.Cmd(`SELECT "` + infoInbox + `"`); !strings.Contains(tagged, "READ-ONLY") {
 		t.Fatalf("dave SELECT: %s", tagged)
 	}
 	// "+w" raises to manage; GETACL shows owner and members.
@@ -238,31 +238,31 @@ func TestACLOwnerSetAndDelete(t *testing.T) {
 
 	// DELETEACL: dave's open selection ends at his next command.
 	ownerRaw := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := ownerRaw.cmd(`DELETEACL "` + infoInbox + `" dave@example.com`); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := ownerRaw.Cmd(`DELETEACL "` + infoInbox + `" dave@example.com`); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("DELETEACL: %s", tagged)
 	}
 	if got := memberRights(sharedShow(t, e.st, "info@example.com"), "dave@example.com"); got != "" {
 		t.Fatalf("after DELETEACL dave still has %q", got)
 	}
-	untagged, _ = dave.cmd("NOOP")
+	untagged, _ = dave.Cmd("NOOP")
 	checkRevokedNotice(t, "dave", untagged)
 
 	// LISTRIGHTS: nothing is always granted; read's letters go together,
 	// and so do manage's. The owner holds all of them.
-	untagged, tagged = ownerRaw.cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`)
+	untagged, tagged = ownerRaw.Cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`)
 	if !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, `* LISTRIGHTS "`+infoInbox+`" "dave@example.com" "" lrs wiktecx`) {
 		t.Fatalf("LISTRIGHTS: %q %q", untagged, tagged)
 	}
-	untagged, _ = ownerRaw.cmd(`LISTRIGHTS "` + infoInbox + `" alice@example.com`)
+	untagged, _ = ownerRaw.Cmd(`LISTRIGHTS "` + infoInbox + `" alice@example.com`)
 	if !containsLine(untagged, `"alice@example.com" lrswiktecxa`) {
 		t.Fatalf("LISTRIGHTS owner: %q", untagged)
 	}
-	if _, tagged := dave.cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`); !strings.Contains(tagged, "NO") {
+	if _, tagged := dave.Cmd(`LISTRIGHTS "` + infoInbox + `" dave@example.com`); !strings.Contains(tagged, "NO") {
 		t.Fatalf("LISTRIGHTS by a non-member: %s", tagged)
 	}
 
 	// The owner cannot be revoked, nor given fewer rights.
-	if _, tagged := ownerRaw.cmd(`DELETEACL "` + infoInbox + `" alice@example.com`); !strings.Contains(tagged, "NO [CANNOT]") || !strings.Contains(tagged, "owner") {
+	if _, tagged := ownerRaw.Cmd(`DELETEACL "` + infoInbox + `" alice@example.com`); !strings.Contains(tagged, "NO [CANNOT]") || !strings.Contains(tagged, "owner") {
 		t.Fatalf("DELETEACL owner: %s", tagged)
 	}
 	err = owner.SetACL(infoInbox, "alice@example.com", imap.RightModificationReplace, imap.RightSet("lr")).Wait()
@@ -340,7 +340,7 @@ func TestACLAdminRoleAndLimit(t *testing.T) {
 func TestListReturnMyRights(t *testing.T) {
 	e := newEnv(t)
 	rc := rawLogin(t, e.addr, "bob@example.com")
-	untagged, tagged := rc.cmd(`LIST "" "*" RETURN (MYRIGHTS)`)
+	untagged, tagged := rc.Cmd(`LIST "" "*" RETURN (MYRIGHTS)`)
 	if !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("LIST RETURN (MYRIGHTS): %s", tagged)
 	}
@@ -354,7 +354,7 @@ func TestListReturnMyRights(t *testing.T) {
 			t.Errorf("MYRIGHTS not right after its LIST line: %q", untagged)
 		}
 	}
-	if untagged, _ := rc.cmd(`LIST "" "*"`); strings.Contains(strings.Join(untagged, "\n"), "MYRIGHTS") {
+	if untagged, _ := rc.Cmd(`LIST "" "*"`); strings.Contains(strings.Join(untagged, "\n"), "MYRIGHTS") {
 		t.Errorf("plain LIST sent MYRIGHTS: %q", untagged)
 	}
 }

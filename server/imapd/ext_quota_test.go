@@ -104,13 +104,13 @@ func TestQuotaOverIMAP(t *testing.T) {
 	}
 
 	rc := rawLogin(t, e.addr, "bob@example.com")
-	if _, tagged := rc.cmd(`SETQUOTA "bob@example.com" (STORAGE 999999)`); !strings.Contains(tagged, "NO [NOPERM]") {
+	if _, tagged := rc.Cmd(`SETQUOTA "bob@example.com" (STORAGE 999999)`); !strings.Contains(tagged, "NO [NOPERM]") {
 		t.Fatalf("SETQUOTA: %s", tagged)
 	}
-	if _, tagged := rc.cmd(`GETQUOTA "carol@example.com"`); !strings.Contains(tagged, "NO [NONEXISTENT]") {
+	if _, tagged := rc.Cmd(`GETQUOTA "carol@example.com"`); !strings.Contains(tagged, "NO [NONEXISTENT]") {
 		t.Fatalf("GETQUOTA of someone else's root: %s", tagged)
 	}
-	untagged, tagged := rc.cmd(`GETQUOTA "bob@example.com"`)
+	untagged, tagged := rc.Cmd(`GETQUOTA "bob@example.com"`)
 	if !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, `* QUOTA "bob@example.com" (STORAGE `) {
 		t.Fatalf("GETQUOTA: %q %q", untagged, tagged)
 	}

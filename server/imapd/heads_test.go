@@ -29,25 +29,25 @@ func TestEnvelopeReadsServedFromHeads(t *testing.T) {
 		t.Fatalf("editing the records: %d, %v", n, err)
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
-	u, tagged := rc.cmd("FETCH 2 (ENVELOPE)")
+	rc.Cmd("SELECT INBOX")
+	u, tagged := rc.Cmd("FETCH 2 (ENVELOPE)")
 	if len(u) != 1 || !strings.Contains(u[0], `"alpha"`) || strings.Contains(u[0], "record") || !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("FETCH ENVELOPE: %q %s", u, tagged)
 	}
-	u, tagged = rc.cmd("UID SEARCH SUBJECT alpha FROM u1")
+	u, tagged = rc.Cmd("UID SEARCH SUBJECT alpha FROM u1")
 	wantLine(t, "SEARCH SUBJECT FROM", u, tagged, "* SEARCH 2")
-	u, tagged = rc.cmd("UID SEARCH SUBJECT record")
+	u, tagged = rc.Cmd("UID SEARCH SUBJECT record")
 	wantLine(t, "SEARCH SUBJECT record", u, tagged, "* SEARCH")
-	u, tagged = rc.cmd("SORT (SUBJECT) UTF-8 ALL")
+	u, tagged = rc.Cmd("SORT (SUBJECT) UTF-8 ALL")
 	wantLine(t, "SORT SUBJECT", u, tagged, "* SORT 2 3 1")
-	u, tagged = rc.cmd("SORT (REVERSE DATE) UTF-8 FROM u")
+	u, tagged = rc.Cmd("SORT (REVERSE DATE) UTF-8 FROM u")
 	wantLine(t, "SORT DATE FROM", u, tagged, "* SORT 3 2 1")
 
 	// Older data: no head index. The records answer and heads come back.
 	if err := e.st.DropHeadsForTest(t.Context(), f.ID); err != nil {
 		t.Fatal(err)
 	}
-	u, tagged = rc.cmd("FETCH 2 (ENVELOPE)")
+	u, tagged = rc.Cmd("FETCH 2 (ENVELOPE)")
 	if len(u) != 1 || !strings.Contains(u[0], `"record alpha"`) || !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("FETCH ENVELOPE without heads: %q %s", u, tagged)
 	}

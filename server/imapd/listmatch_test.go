@@ -16,7 +16,7 @@ func TestListPatternBoundedTime(t *testing.T) {
 	e := newEnv(t)
 	c := rawLogin(t, e.addr, "alice@example.com")
 	for _, n := range []string{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "a/b/c/d/e/f/g/h/i/j/k/l/m/n", "Shared-ish/aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} {
-		if _, tagged := c.cmd(`CREATE "` + n + `"`); !strings.HasPrefix(tagged, " OK") {
+		if _, tagged := c.Cmd(`CREATE "` + n + `"`); !strings.HasPrefix(tagged, " OK") {
 			t.Fatalf("CREATE %s: %s", n, tagged)
 		}
 	}
@@ -29,7 +29,7 @@ func TestListPatternBoundedTime(t *testing.T) {
 	start := time.Now()
 	for _, p := range patterns {
 		t0 := time.Now()
-		if _, tagged := c.cmd(`LIST "" "` + p + `"`); !strings.HasPrefix(tagged, " OK") {
+		if _, tagged := c.Cmd(`LIST "" "` + p + `"`); !strings.HasPrefix(tagged, " OK") {
 			t.Fatalf("LIST %q: %s", p, tagged)
 		}
 		if d := time.Since(t0); d > 500*time.Millisecond {
@@ -40,23 +40,23 @@ func TestListPatternBoundedTime(t *testing.T) {
 		t.Errorf("%d hostile LIST patterns took %v", len(patterns), d)
 	}
 	// A match still works through all those wildcards.
-	untagged, tagged := c.cmd(`LIST "" "` + strings.Repeat("*", 300) + `a%a` + strings.Repeat("%", 300) + `"`)
+	untagged, tagged := c.Cmd(`LIST "" "` + strings.Repeat("*", 300) + `a%a` + strings.Repeat("%", 300) + `"`)
 	if !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`) {
 		t.Fatalf("wildcard LIST lost a match: %q %s", untagged, tagged)
 	}
 
 	long := strings.Repeat("*", imapserver.MaxListPatternLen+1)
-	if _, tagged := c.cmd(`LIST "" "` + long + `"`); !strings.HasPrefix(tagged, " BAD") || !strings.Contains(tagged, "too long") {
+	if _, tagged := c.Cmd(`LIST "" "` + long + `"`); !strings.HasPrefix(tagged, " BAD") || !strings.Contains(tagged, "too long") {
 		t.Fatalf("LIST with an over-long pattern: %s", tagged)
 	}
-	if _, tagged := c.cmd(`LSUB "" "` + long + `"`); !strings.HasPrefix(tagged, " BAD") || !strings.Contains(tagged, "too long") {
+	if _, tagged := c.Cmd(`LSUB "" "` + long + `"`); !strings.HasPrefix(tagged, " BAD") || !strings.Contains(tagged, "too long") {
 		t.Fatalf("LSUB with an over-long pattern: %s", tagged)
 	}
-	if _, tagged := c.cmd(`LIST "` + long + `" "*"`); !strings.HasPrefix(tagged, " BAD") {
+	if _, tagged := c.Cmd(`LIST "` + long + `" "*"`); !strings.HasPrefix(tagged, " BAD") {
 		t.Fatalf("LIST with an over-long reference: %s", tagged)
 	}
 	// The session goes on.
-	if _, tagged := c.cmd(`NOOP`); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := c.Cmd(`NOOP`); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("NOOP after BAD: %s", tagged)
 	}
 }

@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"regexp"
@@ -11,21 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/store"
 )
 
-func rawLoginSession(t *testing.T, addr, user string) *rawSession {
+func rawLoginSession(t *testing.T, addr, user string) *testkit.IMAP {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	r := &rawSession{t: t, c: nc, br: bufio.NewReader(nc)}
-	if _, err := r.br.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	r.cmd("l", "LOGIN "+user+" \""+testPassword+"\"")
+	r := testkit.NewIMAP(t, nc)
+	r.MustOK("l", "LOGIN "+user+" \""+testPassword+"\"")
 	return r
 }
 
@@ -67,21 +64,21 @@ func TestReplyOvertakesQueuedFlagUpdate(t *testing.T) {
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
 	a := rawLoginSession(t, e.addr, "alice@example.com")
 	b := rawLoginSession(t, e.addr, "alice@example.com")
-	a.cmd("a1", "ENABLE CONDSTORE")
-	a.cmd("a2", "SELECT INBOX")
-	b.cmd("b1", "SELECT INBOX")
+	a.MustOK("a1", "ENABLE CONDSTORE")
+	a.MustOK("a2", "SELECT INBOX")
+	b.MustOK("b1", "SELECT INBOX")
 
-	b.cmd("b2", `STORE 1 +FLAGS (\Flagged)`) // queued for a
-	lines := a.cmd("a3", `STORE 1 +FLAGS (\Seen)`)
-	lines = append(lines, a.cmd("a4", "NOOP")...)
+	b.MustOK("b2", `STORE 1 +FLAGS (\Flagged)`) // queued for a
+	lines := a.MustOK("a3", `STORE 1 +FLAGS (\Seen)`)
+	lines = append(lines, a.MustOK("a4", "NOOP")...)
 	flags, last := checkView(t, "STORE", lines, 0)
 	if !strings.Contains(flags, `\Flagged`) || !strings.Contains(flags, `\Seen`) {
 		t.Fatalf("after its STORE the session last saw FLAGS (%s), want \\Flagged and \\Seen; lines %q", flags, lines)
 	}
 
-	b.cmd("b3", `STORE 1 +FLAGS ($Label1)`) // queued for a
-	lines = a.cmd("a5", `STORE 1 +FLAGS.SILENT (\Answered)`)
-	lines = append(lines, a.cmd("a6", "NOOP")...)
+	b.MustOK("b3", `STORE 1 +FLAGS ($Label1)`) // queued for a
+	lines = a.MustOK("a5", `STORE 1 +FLAGS.SILENT (\Answered)`)
+	lines = append(lines, a.MustOK("a6", "NOOP")...)
 	flags, _ = checkView(t, "STORE.SILENT", lines, last)
 	for _, want := range []string{`$Label1`, `\Answered`, `\Flagged`, `\Seen`} {
 		if !strings.Contains(flags, want) {
@@ -105,8 +102,8 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 	e.deliver(inbox, "INBOX", testMessage(2))
 	fid := mustFolderID(t, e, inbox, "INBOX")
 	a := rawLoginSession(t, e.addr, "alice@example.com")
-	a.cmd("a1", "ENABLE CONDSTORE")
-	a.cmd("a2", "SELECT INBOX")
+	a.MustOK("a1", "ENABLE CONDSTORE")
+	a.MustOK("a2", "SELECT INBOX")
 
 	held, release := make(chan uint64), make(chan struct{})
 	hold := e.st.NewOrigin()
@@ -144,7 +141,7 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 		close(release)
 		t.Fatalf("precondition: W2 and W3 not committed with W1 (flags %v, %v)", fl, err)
 	}
-	if _, err := fmt.Fprintf(a.c, "a3 FETCH 1 (FLAGS MODSEQ)\r\n"); err != nil {
+	if _, err := fmt.Fprintf(a.C, "a3 FETCH 1 (FLAGS MODSEQ)\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the FETCH reads before the events are out
@@ -154,8 +151,8 @@ func TestReplyOvertakesUpdatePublishedLate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	lines := a.until("a3")
-	lines = append(lines, a.cmd("a4", "NOOP")...)
+	lines := a.Until("a3")
+	lines = append(lines, a.MustOK("a4", "NOOP")...)
 	flags, last := checkView(t, "FETCH", lines, 0)
 	if last != fl[0].ModSeq || !strings.Contains(flags, `\Flagged`) || !strings.Contains(flags, `\Seen`) {
 		t.Fatalf("session last saw FLAGS (%s) MODSEQ %d, want \\Flagged \\Seen at %d; lines %q", flags, last, fl[0].ModSeq, lines)

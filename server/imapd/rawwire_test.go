@@ -1,63 +1,27 @@
 package imapd
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/store"
 )
 
-// rawConn speaks IMAP line by line, for what imapclient hides: tagged
-// response codes and exactly which untagged responses arrive.
-type rawConn struct {
-	t   *testing.T
-	c   net.Conn
-	r   *bufio.Reader
-	tag int
-}
+// rawConn speaks IMAP line by line (testkit.IMAP), for what imapclient
+// hides: tagged response codes and exactly which untagged responses
+// arrive; this package's tests add commands of their own to it.
+type rawConn struct{ *testkit.IMAP }
 
+// rawLogin opens a rawConn to addr and logs in as user.
 func rawLogin(t *testing.T, addr, user string) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
-	if _, err := rc.r.ReadString('\n'); err != nil { // greeting
-		t.Fatal(err)
-	}
-	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace
-	if _, tagged := rc.cmd(fmt.Sprintf(`LOGIN "%s" "%s"`, quote(user), quote(testPassword))); !strings.Contains(tagged, " OK ") {
-		t.Fatalf("LOGIN %s: %s", user, tagged)
-	}
-	return rc
-}
-
-// cmd sends one command and returns the untagged lines and the tagged
-// reply (without its tag).
-func (rc *rawConn) cmd(line string) (untagged []string, tagged string) {
-	rc.t.Helper()
-	rc.tag++
-	tag := fmt.Sprintf("a%d", rc.tag)
-	fmt.Fprintf(rc.c, "%s %s\r\n", tag, line)
-	for {
-		l, err := rc.r.ReadString('\n')
-		if err != nil {
-			rc.t.Fatalf("reading reply to %q: %v", line, err)
-		}
-		l = strings.TrimRight(l, "\r\n")
-		if strings.HasPrefix(l, tag+" ") {
-			return untagged, " " + strings.TrimPrefix(l, tag+" ")
-		}
-		untagged = append(untagged, l)
-	}
+	m := testkit.DialIMAP(t, addr)
+	m.Login(user, testPassword)
+	return &rawConn{m}
 }
 
 // SPEC §5: SELECT of a shared folder without manage answers [READ-ONLY];
@@ -77,7 +41,7 @@ func TestSelectReadOnlyCode(t *testing.T) {
 		// Delegate login as info@ with only read.
 		{`bob@example.com\info@example.com`, "SELECT", "INBOX", "[READ-ONLY]"},
 	} {
-		_, got := rawLogin(t, e.addr, tc.user).cmd(fmt.Sprintf(`%s "%s"`, tc.cmd, tc.folder))
+		_, got := rawLogin(t, e.addr, tc.user).Cmd(fmt.Sprintf(`%s "%s"`, tc.cmd, tc.folder))
 		want := " OK " + tc.code + " " + tc.cmd + " completed"
 		if got != want {
 			t.Errorf("%s: %s %s = %q, want %q", tc.user, tc.cmd, tc.folder, got, want)
@@ -93,8 +57,8 @@ func TestStoreReportsFlagsOnce(t *testing.T) {
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
 	a := rawLogin(t, e.addr, "alice@example.com")
 	other := rawLogin(t, e.addr, "alice@example.com")
-	a.cmd("SELECT INBOX")
-	other.cmd("SELECT INBOX")
+	a.Cmd("SELECT INBOX")
+	other.Cmd("SELECT INBOX")
 
 	fetches := func(lines []string) int {
 		n := 0
@@ -105,22 +69,22 @@ func TestStoreReportsFlagsOnce(t *testing.T) {
 		}
 		return n
 	}
-	un, tagged := a.cmd(`STORE 1 +FLAGS (\Flagged)`)
+	un, tagged := a.Cmd(`STORE 1 +FLAGS (\Flagged)`)
 	if !strings.HasPrefix(tagged, " OK") || fetches(un) != 1 {
 		t.Fatalf("STORE: untagged %q, tagged %q; want one FETCH", un, tagged)
 	}
-	un, _ = a.cmd(`STORE 1 +FLAGS.SILENT (\Answered)`)
+	un, _ = a.Cmd(`STORE 1 +FLAGS.SILENT (\Answered)`)
 	if n := fetches(un); n != 0 {
 		t.Fatalf(".SILENT STORE sent %d FETCH: %q", n, un)
 	}
-	un, _ = a.cmd("NOOP")
+	un, _ = a.Cmd("NOOP")
 	if n := fetches(un); n != 0 {
 		t.Fatalf("own change echoed at NOOP: %q", un)
 	}
 	// The other session learns about both changes.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		un, _ = other.cmd("NOOP")
+		un, _ = other.Cmd("NOOP")
 		if len(un) > 0 && strings.Contains(strings.Join(un, " "), `\Answered`) {
 			break
 		}
@@ -140,7 +104,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 	alice := e.mailbox("alice@example.com")
 	e.deliver(alice, "INBOX", testMessage(1))
 	a := rawLogin(t, e.addr, "alice@example.com")
-	a.cmd("SELECT INBOX")
+	a.Cmd("SELECT INBOX")
 	f, err := e.st.GetFolder(t.Context(), alice, "INBOX")
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +119,10 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 	fs.mu.Unlock()
 	e.srv.reg.handle(store.Event{Kind: store.EventExpunge, FolderID: f.ID, UIDs: []uint32{9999}})
 
-	fmt.Fprintf(a.c, "a9 NOOP\r\n")
+	fmt.Fprintf(a.C, "a9 NOOP\r\n")
 	var lines []string
 	for {
-		l, err := a.r.ReadString('\n')
+		l, err := a.R.ReadString('\n')
 		if err != nil {
 			break // connection closed
 		}
@@ -169,7 +133,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 	}
 	// A new session gets a fresh, correct state.
 	b := rawLogin(t, e.addr, "alice@example.com")
-	un, tagged := b.cmd("SELECT INBOX")
+	un, tagged := b.Cmd("SELECT INBOX")
 	if !strings.Contains(tagged, "OK") || !slices.Contains(un, "* 1 EXISTS") {
 		t.Fatalf("SELECT after the failure: %q %q", un, tagged)
 	}
@@ -180,7 +144,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 func TestSharedFolderSubscriptionsArePerMember(t *testing.T) {
 	e := newEnv(t)
 	lsub := func(rc *rawConn) []string {
-		un, _ := rc.cmd(`LSUB "" "*"`)
+		un, _ := rc.Cmd(`LSUB "" "*"`)
 		return un
 	}
 	has := func(lines []string, name string) bool {
@@ -192,7 +156,7 @@ func TestSharedFolderSubscriptionsArePerMember(t *testing.T) {
 	if !has(lsub(bob), junk) || !has(lsub(carol), junk) {
 		t.Fatalf("shared folders not subscribed by default: %q", lsub(bob))
 	}
-	if _, tagged := bob.cmd(`UNSUBSCRIBE "` + junk + `"`); !strings.Contains(tagged, "OK") {
+	if _, tagged := bob.Cmd(`UNSUBSCRIBE "` + junk + `"`); !strings.Contains(tagged, "OK") {
 		t.Fatalf("UNSUBSCRIBE: %s", tagged)
 	}
 	if has(lsub(bob), junk) {
@@ -206,13 +170,13 @@ func TestSharedFolderSubscriptionsArePerMember(t *testing.T) {
 	if has(lsub(del), "Junk") {
 		t.Fatal("delegate login does not see bob's own unsubscription")
 	}
-	bob.cmd(`SUBSCRIBE "` + junk + `"`)
+	bob.Cmd(`SUBSCRIBE "` + junk + `"`)
 	if !has(lsub(bob), junk) {
 		t.Fatal("SUBSCRIBE did not restore the subscription")
 	}
 	// The owner's personal folders still use the folder's own flag.
 	alice := rawLogin(t, e.addr, "alice@example.com")
-	alice.cmd(`UNSUBSCRIBE "Archive"`)
+	alice.Cmd(`UNSUBSCRIBE "Archive"`)
 	if has(lsub(alice), "Archive") {
 		t.Fatal("personal UNSUBSCRIBE had no effect")
 	}

@@ -11,13 +11,13 @@ import (
 
 // readUntil reads lines until one has the prefix, failing after within.
 func (rc *rawConn) readUntil(prefix string, within time.Duration) []string {
-	rc.t.Helper()
-	rc.c.SetDeadline(time.Now().Add(within))
+	rc.T.Helper()
+	rc.C.SetDeadline(time.Now().Add(within))
 	var lines []string
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := rc.R.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("waiting for %q: %v (got %q)", prefix, err, lines)
+			rc.T.Fatalf("waiting for %q: %v (got %q)", prefix, err, lines)
 		}
 		lines = append(lines, strings.TrimRight(l, "\r\n"))
 		if strings.HasPrefix(l, prefix) {
@@ -56,28 +56,28 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 	checker := rawLogin(t, e.addr, "bob@example.com")
 	delegate := rawLogin(t, e.addr, `bob@example.com\info@example.com`)
 	for _, c := range []*rawConn{idler, nooper, checker} {
-		if _, tagged := c.cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " OK") {
+		if _, tagged := c.Cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " OK") {
 			t.Fatalf("SELECT: %s", tagged)
 		}
 	}
-	if _, tagged := delegate.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := delegate.Cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("delegate SELECT: %s", tagged)
 	}
 	// Before the revoke, updates flow: a delivery reaches NOOP.
 	e.deliver(e.info.ID, "INBOX", testMessage(2))
-	if untagged, _ := nooper.cmd("NOOP"); !containsLine(untagged, "2 EXISTS") {
+	if untagged, _ := nooper.Cmd("NOOP"); !containsLine(untagged, "2 EXISTS") {
 		t.Fatalf("before the revoke, NOOP got %q", untagged)
 	}
 	for _, c := range []*rawConn{idler, checker, delegate} {
-		c.cmd("NOOP") // takes the delivery's EXISTS: what follows is after the revoke
+		c.Cmd("NOOP") // takes the delivery's EXISTS: what follows is after the revoke
 	}
-	fmt.Fprintf(idler.c, "i1 IDLE\r\n")
-	if l, err := idler.r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
+	fmt.Fprintf(idler.C, "i1 IDLE\r\n")
+	if l, err := idler.R.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+") {
 		t.Fatalf("IDLE: %q %v", l, err)
 	}
 	// Alice (the owner) keeps her session and sees the delivery.
 	alice := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := alice.cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := alice.Cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " OK") {
 		t.Fatalf("alice SELECT: %s", tagged)
 	}
 
@@ -89,7 +89,7 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 
 	// The idler is told at once, without waiting for DONE.
 	checkRevokedNotice(t, "IDLE", idler.readUntil("* NO", 5*time.Second))
-	fmt.Fprintf(idler.c, "DONE\r\n")
+	fmt.Fprintf(idler.C, "DONE\r\n")
 	if lines := idler.readUntil("i1 ", 5*time.Second); !strings.HasPrefix(lines[len(lines)-1], "i1 OK") {
 		t.Fatalf("IDLE after the revoke: %q", lines)
 	}
@@ -97,28 +97,28 @@ func TestRevokedMemberGetsNoUpdates(t *testing.T) {
 	for name, c := range map[string]*rawConn{"NOOP": nooper, "CHECK": checker, "delegate NOOP": delegate, "IDLE": idler} {
 		cmd := strings.Fields(name)[len(strings.Fields(name))-1]
 		if name != "IDLE" {
-			untagged, tagged := c.cmd(cmd)
+			untagged, tagged := c.Cmd(cmd)
 			checkRevokedNotice(t, name, untagged)
 			if !strings.HasPrefix(tagged, " OK") {
 				t.Errorf("%s: %s", name, tagged)
 			}
 		}
 		// The selection is over; the session is not.
-		if _, tagged := c.cmd("FETCH 1 (FLAGS)"); !strings.HasPrefix(tagged, " BAD") {
+		if _, tagged := c.Cmd("FETCH 1 (FLAGS)"); !strings.HasPrefix(tagged, " BAD") {
 			t.Errorf("%s: FETCH after the revoke: %s", name, tagged)
 		}
-		if untagged, tagged := c.cmd("NOOP"); !strings.HasPrefix(tagged, " OK") || len(untagged) != 0 {
+		if untagged, tagged := c.Cmd("NOOP"); !strings.HasPrefix(tagged, " OK") || len(untagged) != 0 {
 			t.Errorf("%s: NOOP after the revoke: %q %s", name, untagged, tagged)
 		}
 	}
-	if _, tagged := nooper.cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " NO") {
+	if _, tagged := nooper.Cmd(`SELECT "` + folder + `"`); !strings.HasPrefix(tagged, " NO") {
 		t.Errorf("SELECT after the revoke: %s", tagged)
 	}
-	if _, tagged := nooper.cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
+	if _, tagged := nooper.Cmd("SELECT INBOX"); !strings.HasPrefix(tagged, " OK") {
 		t.Errorf("SELECT of bob's own INBOX after the revoke: %s", tagged)
 	}
 
-	if untagged, tagged := alice.cmd("NOOP"); !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, "3 EXISTS") {
+	if untagged, tagged := alice.Cmd("NOOP"); !strings.HasPrefix(tagged, " OK") || !containsLine(untagged, "3 EXISTS") {
 		t.Fatalf("the owner's session: %q %s", untagged, tagged)
 	}
 }

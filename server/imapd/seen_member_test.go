@@ -6,22 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailsrv/internal/testkit"
 )
 
 var modseqRE = regexp.MustCompile(`MODSEQ \((\d+)\)`)
 var highestRE = regexp.MustCompile(`HIGHESTMODSEQ (\d+)`)
-
-func firstNum(t *testing.T, re *regexp.Regexp, lines []string) uint64 {
-	t.Helper()
-	for _, l := range lines {
-		if m := re.FindStringSubmatch(l); m != nil {
-			n, _ := strconv.ParseUint(m[1], 10, 64)
-			return n
-		}
-	}
-	t.Fatalf("no %s in %q", re, lines)
-	return 0
-}
 
 func fetchLine(lines []string, uid string) string {
 	for _, l := range lines {
@@ -51,7 +41,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	open := func(user string) (*rawConn, uint64) {
 		c := rawLogin(t, e.addr, user)
 		c.ok("ENABLE CONDSTORE")
-		return c, firstNum(t, highestRE, c.ok("SELECT "+inbox))
+		return c, testkit.FirstNum(t, highestRE, c.ok("SELECT "+inbox))
 	}
 	a1, h0 := open("alice@example.com")
 	a2, _ := open("alice@example.com")
@@ -60,7 +50,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 
 	// alice reads message 1: her other session hears of it, nobody else.
 	l := a1.ok("UID STORE 1 +FLAGS (\\Seen)")
-	m1 := firstNum(t, modseqRE, l)
+	m1 := testkit.FirstNum(t, modseqRE, l)
 	if !strings.Contains(fetchLine(l, "1"), `\Seen`) || m1 <= h0 {
 		t.Fatalf("alice's STORE: %q (HIGHESTMODSEQ was %d)", l, h0)
 	}
@@ -127,7 +117,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	// carol flags message 1 (shared): everyone hears, each with their \Seen.
 	c1.ok("UID STORE 1 +FLAGS.SILENT (\\Flagged)")
 	ga, gb := a2.ok("NOOP"), b1.ok("NOOP")
-	if fa := fetchLine(ga, "1"); !strings.Contains(fa, `\Flagged`) || !strings.Contains(fa, `\Seen`) || firstNum(t, modseqRE, ga) <= m1 {
+	if fa := fetchLine(ga, "1"); !strings.Contains(fa, `\Flagged`) || !strings.Contains(fa, `\Seen`) || testkit.FirstNum(t, modseqRE, ga) <= m1 {
 		t.Errorf("alice after carol's \\Flagged: %q", ga)
 	}
 	if fb := fetchLine(gb, "1"); !strings.Contains(fb, `\Flagged`) || strings.Contains(fb, `\Seen`) {
@@ -137,7 +127,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	// IDLE: alice's idling session gets her \Seen of message 3 (and bob's
 	// idling session nothing, until carol's shared change comes).
 	idle := func(c *rawConn) {
-		c.c.Write([]byte("i IDLE\r\n"))
+		c.C.Write([]byte("i IDLE\r\n"))
 		c.readUntil("+", 10*time.Second)
 	}
 	idle(a2)
@@ -151,7 +141,7 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 		t.Errorf("bob's IDLE got %q, want only carol's \\Answered without alice's \\Seen", l)
 	}
 	for _, c := range []*rawConn{a2, b1} {
-		c.c.Write([]byte("DONE\r\n"))
+		c.C.Write([]byte("DONE\r\n"))
 		c.readUntil("i OK", 10*time.Second)
 	}
 
@@ -159,8 +149,8 @@ func TestPerMemberSeenOverTheWire(t *testing.T) {
 	if _, err := e.st.SetSeenMode(t.Context(), e.info.ID, false, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	a1.tag++
-	a1.c.Write([]byte("x NOOP\r\n"))
+	a1.NextTag()
+	a1.C.Write([]byte("x NOOP\r\n"))
 	a1.readUntil("* BYE", 20*time.Second)
 	c2, _ := open("carol@example.com")
 	got = c2.ok("UID FETCH 1:3 (FLAGS)")

@@ -25,30 +25,30 @@ func TestSelectAgainKeepsFolderState(t *testing.T) {
 	fid := mustFolderID(t, e, inbox, "INBOX")
 	arch := mustFolderID(t, e, inbox, "Archive")
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	first := e.heldState(fid)
 	if first == nil {
 		t.Fatal("INBOX not open after SELECT")
 	}
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	if again := e.heldState(fid); again != first {
 		t.Fatalf("SELECT INBOX again loaded a new state (%p, was %p)", again, first)
 	}
 	e.deliver(inbox, "INBOX", testMessage(2))
-	rc.cmd("CLOSE")
+	rc.Cmd("CLOSE")
 	if e.heldState(fid) != first {
 		t.Fatal("CLOSE dropped the folder state at once")
 	}
-	u, tagged := rc.cmd("SELECT INBOX")
+	u, tagged := rc.Cmd("SELECT INBOX")
 	wantLine(t, "SELECT after CLOSE and a delivery", u, tagged, "* 2 EXISTS")
 	if e.heldState(fid) != first {
 		t.Fatal("SELECT after CLOSE loaded a new state")
 	}
-	rc.cmd("SELECT Archive")
+	rc.Cmd("SELECT Archive")
 	if e.heldState(fid) != nil || e.heldState(arch) == nil {
 		t.Fatalf("after SELECT Archive: INBOX state %p (want none), Archive %p", e.heldState(fid), e.heldState(arch))
 	}
-	rc.cmd("LOGOUT")
+	rc.Cmd("LOGOUT")
 	for range 100 {
 		if e.heldState(arch) == nil {
 			return

@@ -41,8 +41,8 @@ func TestThreadReferencesOldRecords(t *testing.T) {
 		t.Fatalf("downgraded record: %+v %v", msgs, err)
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
-	u, tagged := rc.cmd("THREAD REFERENCES UTF-8 ALL")
+	rc.Cmd("SELECT INBOX")
+	u, tagged := rc.Cmd("THREAD REFERENCES UTF-8 ALL")
 	// Without References, In-Reply-To would make 3 a child of 2.
 	wantLine(t, "THREAD on old records", u, tagged, "* THREAD (1 3)(2)")
 	msgs, err = e.st.Messages(t.Context(), f.ID, []uint32{1, 3})
@@ -56,9 +56,9 @@ func TestThreadReferencesOldRecords(t *testing.T) {
 		t.Errorf("record 3 after THREAD: %+v", msgs[1].Envelope)
 	}
 	// A new session (fresh folder cache) threads from the stored field.
-	rc.cmd("CLOSE")
+	rc.Cmd("CLOSE")
 	rc2 := rawLogin(t, e.addr, "alice@example.com")
-	rc2.cmd("SELECT INBOX")
-	u, tagged = rc2.cmd("THREAD REFERENCES UTF-8 ALL")
+	rc2.Cmd("SELECT INBOX")
+	u, tagged = rc2.Cmd("THREAD REFERENCES UTF-8 ALL")
 	wantLine(t, "THREAD after fill", u, tagged, "* THREAD (1 3)(2)")
 }

@@ -89,13 +89,13 @@ func TestSortKeys(t *testing.T) {
 		e.deliverAt(alice, raw, base.Add(arrival[i]*time.Hour))
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	caps, _ := rc.cmd("CAPABILITY")
+	caps, _ := rc.Cmd("CAPABILITY")
 	for _, c := range []string{" SORT", " SORT=DISPLAY", " ESORT", " THREAD=ORDEREDSUBJECT", " THREAD=REFERENCES"} {
 		if !strings.Contains(caps[0]+" ", c+" ") {
 			t.Errorf("CAPABILITY lacks %s: %s", c, caps[0])
 		}
 	}
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	for _, tc := range []struct{ cmd, want string }{
 		{"SORT (ARRIVAL) UTF-8 ALL", "* SORT 2 3 4 5 1"},
 		{"SORT (REVERSE ARRIVAL) US-ASCII ALL", "* SORT 1 5 4 3 2"},
@@ -129,7 +129,7 @@ func TestSortKeys(t *testing.T) {
 		{"SORT RETURN () (ARRIVAL) UTF-8 1:5", `* ESEARCH (TAG "a20") ALL 2:5,1`},
 		{"SORT RETURN (COUNT) (ARRIVAL) UTF-8 SUBJECT none", `* ESEARCH (TAG "a21") COUNT 0`},
 	} {
-		u, tagged := rc.cmd(tc.cmd)
+		u, tagged := rc.Cmd(tc.cmd)
 		wantLine(t, tc.cmd, u, tagged, tc.want)
 	}
 	for _, tc := range []struct{ cmd, want string }{
@@ -143,13 +143,13 @@ func TestSortKeys(t *testing.T) {
 		{"THREAD NOSUCH UTF-8 ALL", " BAD"},
 		{"SORT RETURN (BOGUS) (DATE) UTF-8 ALL", " BAD"},
 	} {
-		_, tagged := rc.cmd(tc.cmd)
+		_, tagged := rc.Cmd(tc.cmd)
 		if !strings.HasPrefix(tagged, tc.want) {
 			t.Errorf("%q: got %q, want %q", tc.cmd, tagged, tc.want)
 		}
 	}
 	// The connection is still in step after the refusals.
-	u, tagged := rc.cmd("SORT (ARRIVAL) UTF-8 ALL")
+	u, tagged := rc.Cmd("SORT (ARRIVAL) UTF-8 ALL")
 	wantLine(t, "SORT after refusals", u, tagged, "* SORT 2 3 4 5 1")
 }
 
@@ -177,7 +177,7 @@ func TestThread(t *testing.T) {
 		e.deliver(alice, "INBOX", sortMsg(m.id, m.subject, from, from, day(i+1), m.refs, m.irt, "b"))
 	}
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.cmd("SELECT INBOX")
+	rc.Cmd("SELECT INBOX")
 	for _, tc := range []struct{ cmd, want string }{
 		// Base subjects: topic (1 2 7 8), other (3 4), loop (5 6),
 		// dup id (9 10); each group under its earliest message.
@@ -193,7 +193,7 @@ func TestThread(t *testing.T) {
 		{"THREAD REFERENCES UTF-8 2:4", "* THREAD (2)((3)(4))"},
 		{"THREAD REFERENCES UTF-8 SUBJECT nothing-matches", "* THREAD"},
 	} {
-		u, tagged := rc.cmd(tc.cmd)
+		u, tagged := rc.Cmd(tc.cmd)
 		wantLine(t, tc.cmd, u, tagged, tc.want)
 	}
 }
@@ -253,11 +253,11 @@ func TestSortThread10k(t *testing.T) {
 			time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i*7919%n)*time.Minute).Format(time.RFC1123Z), refs, "", "b")
 	})
 	rc := rawLogin(t, e.addr, "alice@example.com")
-	rc.c.SetDeadline(time.Now().Add(2 * time.Minute))
-	rc.cmd("SELECT INBOX")
+	rc.C.SetDeadline(time.Now().Add(2 * time.Minute))
+	rc.Cmd("SELECT INBOX")
 	for _, cmd := range []string{"SORT (ARRIVAL) UTF-8 ALL", "SORT (DATE) UTF-8 ALL", "SORT (SUBJECT) UTF-8 ALL", "SORT (FROM) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL", "THREAD ORDEREDSUBJECT UTF-8 ALL"} {
 		start := time.Now()
-		u, tagged := rc.cmd(cmd)
+		u, tagged := rc.Cmd(cmd)
 		took := time.Since(start)
 		if !strings.HasPrefix(tagged, " OK") || len(u) != 1 {
 			t.Fatalf("%s: %s (%d lines)", cmd, tagged, len(u))

@@ -19,42 +19,42 @@ func TestTeamKeywordsRawWire(t *testing.T) {
 	const inbox = `"Shared/info@example.com/INBOX"`
 
 	carol := rawLogin(t, e.addr, "carol@example.com")
-	if _, tagged := carol.cmd("SELECT " + inbox); !strings.Contains(tagged, "OK [READ-WRITE]") {
+	if _, tagged := carol.Cmd("SELECT " + inbox); !strings.Contains(tagged, "OK [READ-WRITE]") {
 		t.Fatalf("SELECT: %s", tagged)
 	}
 	alice := rawLogin(t, e.addr, "alice@example.com")
-	if _, tagged := alice.cmd("SELECT " + inbox); !strings.Contains(tagged, " OK ") {
+	if _, tagged := alice.Cmd("SELECT " + inbox); !strings.Contains(tagged, " OK ") {
 		t.Fatalf("alice SELECT: %s", tagged)
 	}
 
-	untagged, tagged := carol.cmd("UID STORE 1 +FLAGS ($Assigned:bob@example.com)")
+	untagged, tagged := carol.Cmd("UID STORE 1 +FLAGS ($Assigned:bob@example.com)")
 	if !strings.Contains(tagged, " OK ") || !slices.ContainsFunc(untagged, func(l string) bool {
 		return strings.Contains(l, "FETCH") && strings.Contains(l, "$Assigned:bob@example.com")
 	}) {
 		t.Fatalf("assign bob: %q %s", untagged, tagged)
 	}
 	// A second assignee: NO, and the reason names the way out.
-	if _, tagged := carol.cmd("UID STORE 1 +FLAGS ($Assigned:carol@example.com)"); !strings.HasPrefix(tagged, " NO") || !strings.Contains(tagged, "at most one assignee") {
+	if _, tagged := carol.Cmd("UID STORE 1 +FLAGS ($Assigned:carol@example.com)"); !strings.HasPrefix(tagged, " NO") || !strings.Contains(tagged, "at most one assignee") {
 		t.Errorf("second assignee: %s", tagged)
 	}
 	// dave can read nothing of info@; an unknown user neither.
 	for _, who := range []string{"dave@example.com", "nobody@example.com"} {
-		if _, tagged := carol.cmd("UID STORE 2 +FLAGS ($Assigned:" + who + ")"); !strings.HasPrefix(tagged, " NO") || !strings.Contains(tagged, "not a member") {
+		if _, tagged := carol.Cmd("UID STORE 2 +FLAGS ($Assigned:" + who + ")"); !strings.HasPrefix(tagged, " NO") || !strings.Contains(tagged, "not a member") {
 			t.Errorf("assign %s: %s", who, tagged)
 		}
 	}
 	// Replace: -FLAGS then +FLAGS; then $Done.
 	for _, line := range []string{"UID STORE 1 -FLAGS.SILENT ($Assigned:bob@example.com)", "UID STORE 1 +FLAGS.SILENT ($Assigned:carol@example.com $Done)"} {
-		if _, tagged := carol.cmd(line); !strings.Contains(tagged, " OK ") {
+		if _, tagged := carol.Cmd(line); !strings.Contains(tagged, " OK ") {
 			t.Fatalf("%s: %s", line, tagged)
 		}
 	}
-	untagged, _ = carol.cmd("UID FETCH 1:2 (FLAGS)")
+	untagged, _ = carol.Cmd("UID FETCH 1:2 (FLAGS)")
 	if len(untagged) != 2 || !strings.Contains(untagged[0], "$Assigned:carol@example.com") || strings.Contains(untagged[0], "bob@") || strings.Contains(untagged[1], "$Assigned") {
 		t.Errorf("flags after replace: %q", untagged)
 	}
 	// alice's session hears of it.
-	untagged, _ = alice.cmd("NOOP")
+	untagged, _ = alice.Cmd("NOOP")
 	if !slices.ContainsFunc(untagged, func(l string) bool {
 		return strings.Contains(l, "FETCH") && strings.Contains(l, "$Assigned:carol@example.com")
 	}) {
@@ -62,8 +62,8 @@ func TestTeamKeywordsRawWire(t *testing.T) {
 	}
 	// bob has read only: no assigning.
 	bob := rawLogin(t, e.addr, "bob@example.com")
-	bob.cmd("SELECT " + inbox)
-	if _, tagged := bob.cmd("UID STORE 2 +FLAGS ($Assigned:bob@example.com)"); !strings.HasPrefix(tagged, " NO") {
+	bob.Cmd("SELECT " + inbox)
+	if _, tagged := bob.Cmd("UID STORE 2 +FLAGS ($Assigned:bob@example.com)"); !strings.HasPrefix(tagged, " NO") {
 		t.Errorf("read-only member assigns: %s", tagged)
 	}
 	// APPEND of an assignment to a non-member: NO.
@@ -100,13 +100,13 @@ func TestReplyAppendedToSharedSentAnswers(t *testing.T) {
 	e := newEnv(t)
 	e.deliver(e.info.ID, "INBOX", testMessage(1))
 	carol := rawLogin(t, e.addr, "carol@example.com")
-	carol.cmd(`SELECT "Shared/info@example.com/INBOX"`)
+	carol.Cmd(`SELECT "Shared/info@example.com/INBOX"`)
 	alice := rawLogin(t, e.addr, "alice@example.com")
 	reply := "From: info@example.com\r\nTo: sender1@remote.example\r\nSubject: Re: message 1\r\nMessage-ID: <reply1@example.com>\r\nIn-Reply-To: <m1@remote.example>\r\n\r\nhello\r\n"
 	if _, tagged := alice.appendLiteral(fmt.Sprintf(`APPEND "Shared/info@example.com/Sent" (\Seen) {%d}`, len(reply)), reply); !strings.Contains(tagged, " OK ") {
 		t.Fatalf("APPEND reply: %s", tagged)
 	}
-	untagged, _ := carol.cmd("NOOP")
+	untagged, _ := carol.Cmd("NOOP")
 	if !slices.ContainsFunc(untagged, func(l string) bool { return strings.Contains(l, "FETCH") && strings.Contains(l, `\Answered`) }) {
 		t.Errorf("carol's NOOP after the reply: %q", untagged)
 	}
@@ -115,19 +115,18 @@ func TestReplyAppendedToSharedSentAnswers(t *testing.T) {
 // appendLiteral sends a command ending in a synchronising literal, waits
 // for the continuation, then sends the literal.
 func (rc *rawConn) appendLiteral(line, literal string) (untagged []string, tagged string) {
-	rc.t.Helper()
-	rc.tag++
-	tag := fmt.Sprintf("a%d", rc.tag)
-	fmt.Fprintf(rc.c, "%s %s\r\n", tag, line)
-	l, err := rc.r.ReadString('\n')
+	rc.T.Helper()
+	tag := rc.NextTag()
+	fmt.Fprintf(rc.C, "%s %s\r\n", tag, line)
+	l, err := rc.R.ReadString('\n')
 	if err != nil || !strings.HasPrefix(l, "+") {
-		rc.t.Fatalf("%s: no continuation: %q %v", line, l, err)
+		rc.T.Fatalf("%s: no continuation: %q %v", line, l, err)
 	}
-	fmt.Fprintf(rc.c, "%s\r\n", literal)
+	fmt.Fprintf(rc.C, "%s\r\n", literal)
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := rc.R.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("reading reply to %q: %v", line, err)
+			rc.T.Fatalf("reading reply to %q: %v", line, err)
 		}
 		l = strings.TrimRight(l, "\r\n")
 		if strings.HasPrefix(l, tag+" ") {

@@ -180,25 +180,24 @@ func slicesContainsFunc(l []string, fn func(string) bool) bool {
 // request, then sends the rest; literal data in responses is kept inline
 // in the untagged line it belongs to.
 func (rc *rawConn) cmdLit(line string) (untagged []string, tagged string) {
-	rc.t.Helper()
-	rc.tag++
-	tag := fmt.Sprintf("w%d", rc.tag)
-	rc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	rc.T.Helper()
+	tag := "w" + strings.TrimPrefix(rc.NextTag(), "a") // the wire tables' own tags
+	rc.C.SetDeadline(time.Now().Add(10 * time.Second))
 	parts := splitSyncLiterals(tag + " " + line)
 	for i, p := range parts {
-		fmt.Fprint(rc.c, p)
+		fmt.Fprint(rc.C, p)
 		if i < len(parts)-1 {
-			l, err := rc.r.ReadString('\n')
+			l, err := rc.R.ReadString('\n')
 			if err != nil || !strings.HasPrefix(l, "+") {
 				return nil, fmt.Sprintf(" (no continuation: %q %v)", l, err)
 			}
 		}
 	}
-	fmt.Fprint(rc.c, "\r\n")
+	fmt.Fprint(rc.C, "\r\n")
 	for {
-		l, err := readWireLine(rc.r)
+		l, err := readWireLine(rc.R)
 		if err != nil {
-			rc.t.Fatalf("reading reply to %q: %v", line, err)
+			rc.T.Fatalf("reading reply to %q: %v", line, err)
 		}
 		if strings.HasPrefix(l, tag+" ") {
 			return untagged, strings.TrimPrefix(l, tag)
