@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailsrv/internal/testkit"
 )
 
 type imapLine struct {
@@ -75,18 +77,6 @@ var (
 	reFetchMS = regexp.MustCompile(`UID (\d+) FLAGS \(([^)]*)\) MODSEQ \((\d+)\)`)
 )
 
-func firstNum(t *testing.T, re *regexp.Regexp, lines []string) uint64 {
-	t.Helper()
-	for _, s := range lines {
-		if m := re.FindStringSubmatch(s); m != nil {
-			v, _ := strconv.ParseUint(m[1], 10, 64)
-			return v
-		}
-	}
-	t.Fatalf("no %s in %q", re, lines)
-	return 0
-}
-
 func TestKill9KeepsModSeq(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts mailsrv serve as a child process")
@@ -109,8 +99,8 @@ func TestKill9KeepsModSeq(t *testing.T) {
 	c.ok(fmt.Sprintf(`LOGIN "alice@example.com" "%s"`, pw))
 	c.ok("ENABLE QRESYNC")
 	lines, _ := c.ok("SELECT INBOX")
-	start := firstNum(t, reHighest, lines)
-	uidValidity := firstNum(t, regexp.MustCompile(`UIDVALIDITY (\d+)`), lines)
+	start := testkit.FirstNum(t, reHighest, lines)
+	uidValidity := testkit.FirstNum(t, regexp.MustCompile(`UIDVALIDITY (\d+)`), lines)
 	// Acknowledged changes: UID → "flags@modseq".
 	acked := map[uint32]string{}
 	for _, st := range []string{`UID STORE 1 +FLAGS (\Seen)`, `UID STORE 2 +FLAGS (\Flagged)`, `UID STORE 1 +FLAGS ($Label1)`, `UID STORE 4 +FLAGS (\Deleted)`} {
@@ -125,7 +115,7 @@ func TestKill9KeepsModSeq(t *testing.T) {
 	c.ok("UID EXPUNGE 4")
 	delete(acked, 4)
 	lines, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
-	before := firstNum(t, reHighest, lines)
+	before := testkit.FirstNum(t, reHighest, lines)
 	if before != start+5 || len(acked) != 2 { // four stores, one expunge
 		t.Fatalf("HIGHESTMODSEQ %d after 5 changes from %d; acked %v", before, start, acked)
 	}
@@ -140,7 +130,7 @@ func TestKill9KeepsModSeq(t *testing.T) {
 	c.ok(fmt.Sprintf(`LOGIN "alice@example.com" "%s"`, pw))
 	c.ok("ENABLE QRESYNC")
 	lines, _ = c.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", uidValidity, start))
-	if got := firstNum(t, reHighest, lines); got != before {
+	if got := testkit.FirstNum(t, reHighest, lines); got != before {
 		t.Fatalf("HIGHESTMODSEQ after kill -9: %d, acknowledged %d (%q)", got, before, lines)
 	}
 	if !slices.Contains(lines, "* VANISHED (EARLIER) 4") {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailsrv/internal/testkit"
 )
 
 // TestSMTPAnswers (issue 12 #9, SMTP part): the answers our sessions give
@@ -67,20 +69,20 @@ func TestSMTPAnswers(t *testing.T) {
 // twice, in any case, is one delivery (and one queue entry).
 func TestSMTPDuplicateRecipientsCollapse(t *testing.T) {
 	mx := newMXEnv(t)
-	must(t, mx.send("x@remote.test", []string{"bob@example.com", "Bob@EXAMPLE.com", "BOB@example.com."},
+	testkit.Must(t, mx.send("x@remote.test", []string{"bob@example.com", "Bob@EXAMPLE.com", "BOB@example.com."},
 		message("x@remote.test", "bob@example.com", "dup", "hi")))
 	if n := len(mx.folder(t, "bob@example.com", "INBOX")); n != 1 {
 		t.Errorf("MX: bob got %d copies", n)
 	}
 	sub := newSubEnv(t)
 	c := sub.login(t, "", "alice@example.com")
-	subMust(t, subSend(c, "alice@example.com", []string{"bob@example.com", "BOB@example.com", "carol@remote.test", "Carol@Remote.Test"},
+	testkit.Must(t, testkit.SMTPSend(c, "alice@example.com", []string{"bob@example.com", "BOB@example.com", "carol@remote.test", "Carol@Remote.Test"},
 		subMessage("alice@example.com", "bob@example.com", "dup")))
 	if n := len(sub.folder(t, sub.mailboxOf(t, "bob@example.com"), "INBOX")); n != 1 {
 		t.Errorf("submission: bob got %d copies", n)
 	}
 	q, err := sub.st.Queue(t.Context())
-	subMust(t, err)
+	testkit.Must(t, err)
 	if len(q) != 1 || len(q[0].To) != 1 {
 		t.Errorf("submission: queue %+v, want one item for one remote recipient", q)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 )
 
@@ -22,7 +23,7 @@ func (e *subEnv) serveSub(t *testing.T, limits config.Limits, implicit bool, hsT
 		ImplicitTLS: implicit, HandshakeTimeout: hsTimeout, Log: subQuietLog(),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	subMust(t, err)
+	testkit.Must(t, err)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(t.Context()) })
 	return ln.Addr().String()
@@ -45,11 +46,11 @@ func TestSubmissionsHandshakeDeadline(t *testing.T) {
 	e := newSubEnv(t)
 	addr := e.serveSub(t, config.Limits{}, true, 300*time.Millisecond)
 	silent, err := net.Dial("tcp", addr)
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer silent.Close()
 	// Meanwhile a real client is served at once.
 	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	if l := readLine(t, tc); !strings.HasPrefix(l, "220 ") {
 		t.Fatalf("greeting %q", l)
 	}
@@ -71,7 +72,7 @@ func TestSubmissionsPerIPRefusalInsideTLS(t *testing.T) {
 	e := newSubEnv(t)
 	addr := e.serveSub(t, config.Limits{MaxConnectionsPerIP: 1}, true, time.Second)
 	first, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer first.Close()
 	readLine(t, first)
 	second, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
@@ -101,7 +102,7 @@ func TestSMTPGlobalConnectionCap(t *testing.T) {
 	addr := e.serveSub(t, config.Limits{MaxConnections: 2}, false, 0)
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
-		subMust(t, err)
+		testkit.Must(t, err)
 		defer c.Close()
 		if l := readLine(t, c); !strings.HasPrefix(l, "220 ") {
 			t.Fatalf("greeting %q", l)
@@ -111,7 +112,7 @@ func TestSMTPGlobalConnectionCap(t *testing.T) {
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		c, err = net.Dial("tcp", addr)
-		subMust(t, err)
+		testkit.Must(t, err)
 	}
 	defer c.Close()
 	if l := readLine(t, c); !strings.HasPrefix(l, "421 4.7.0 Too many connections to this server") {

@@ -22,6 +22,7 @@ import (
 
 	"mailsrv/auth/msgauth"
 	"mailsrv/dns/dnstest"
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
 	"mailsrv/server/tlsconf/testcert"
@@ -78,7 +79,7 @@ _dmarc IN TXT "v=DMARC1; p=quarantine"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	must(t, st.AddDomain(t.Context(), store.Domain{Name: "example.com"}))
+	testkit.Must(t, st.AddDomain(t.Context(), store.Domain{Name: "example.com"}))
 	for _, u := range []string{"alice@example.com", "bob@example.com", "carol@example.com"} {
 		if _, err := st.AddUser(t.Context(), u, "", "x"); err != nil {
 			t.Fatal(err)
@@ -87,7 +88,7 @@ _dmarc IN TXT "v=DMARC1; p=quarantine"
 	if _, err := st.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0); err != nil {
 		t.Fatal(err)
 	}
-	must(t, st.AddAlias(t.Context(), "sales@example.com", "alice@example.com"))
+	testkit.Must(t, st.AddAlias(t.Context(), "sales@example.com", "alice@example.com"))
 
 	tlsConf := testTLSConfig(t)
 	m := metrics.New()
@@ -126,13 +127,6 @@ _dmarc IN TXT "v=DMARC1; p=quarantine"
 		}
 	})
 	return e
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testLogger logs to the test log only when -v is given, keeping output
@@ -182,22 +176,7 @@ func (e *mxEnv) send(from string, to []string, msg string) error {
 	if err := c.Hello("client.good.test"); err != nil {
 		return err
 	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := testkit.SMTPSend(c, from, to, msg); err != nil {
 		return err
 	}
 	return c.Quit()

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailsrv/dns/dnstest"
+	"mailsrv/internal/testkit"
 	"mailsrv/server/config"
 	"mailsrv/server/spam"
 	"mailsrv/server/spam/spamtest"
@@ -42,7 +43,7 @@ func resolverAt(addr string) *net.Resolver {
 func TestMXSpamHeadersAndPolicyRouting(t *testing.T) {
 	e := newMXEnv(t)
 	soa := "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
-	must(t, e.dns.AddZone("pct.test", soa+`@ IN TXT "v=spf1 ip4:192.0.2.1 -all"
+	testkit.Must(t, e.dns.AddZone("pct.test", soa+`@ IN TXT "v=spf1 ip4:192.0.2.1 -all"
 _dmarc IN TXT "v=DMARC1; p=reject; pct=20"
 `))
 	for _, tc := range []struct {
@@ -54,7 +55,7 @@ _dmarc IN TXT "v=DMARC1; p=reject; pct=20"
 		{"x@good.test", "INBOX", "No, score=-1.0 required=5.0 reasons=DMARC_PASS(-1.0)"},
 	} {
 		subject := "policy-" + strings.SplitN(tc.from, "@", 2)[1]
-		must(t, e.send(tc.from, []string{"bob@example.com"}, message(tc.from, "bob@example.com", subject, "hello\r\n")))
+		testkit.Must(t, e.send(tc.from, []string{"bob@example.com"}, message(tc.from, "bob@example.com", subject, "hello\r\n")))
 		var got *stored
 		for _, m := range e.folder(t, "bob@example.com", tc.folder) {
 			if strings.Contains(m.Raw, "Subject: "+subject+"\r\n") {
@@ -165,7 +166,7 @@ func TestMXDNSBL(t *testing.T) {
 		t.Errorf("listed client answered after %s (slow zone not bounded)", took)
 	}
 	start = time.Now()
-	must(t, e.sendFrom("127.0.0.1", "x@nodmarc.test", "alice@example.com", msg))
+	testkit.Must(t, e.sendFrom("127.0.0.1", "x@nodmarc.test", "alice@example.com", msg))
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("unlisted client served after %s", took)
 	}
@@ -195,7 +196,7 @@ func TestMXRspamd(t *testing.T) {
 	err := e.send("x@good.test", []string{"alice@example.com"}, e.sign(t, full("gtube", spamtest.GTUBEReject)))
 	wantCode(t, err, 554, "5.7.1")
 
-	must(t, e.send("x@good.test", []string{"alice@example.com"}, e.sign(t, full("addheader", spamtest.GTUBEAddHeader))))
+	testkit.Must(t, e.send("x@good.test", []string{"alice@example.com"}, e.sign(t, full("addheader", spamtest.GTUBEAddHeader))))
 	junk := e.folder(t, "alice@example.com", "Junk")
 	if len(junk) != 1 || !strings.Contains(header(junk[0].Raw, "X-Spam-Status"), "RSPAMD_SPAM(10.0)") {
 		t.Fatalf("add header: Junk = %+v", junk)
@@ -207,7 +208,7 @@ func TestMXRspamd(t *testing.T) {
 	wantCode(t, err, 451, "4.7.1")
 
 	body := "Hello Alice,\r\n\r\nthe minutes of Tuesday's meeting are below; the budget review moves to Thursday.\r\n\r\nBest regards,\r\nSender"
-	must(t, e.send("x@good.test", []string{"alice@example.com"}, e.sign(t, full("clean", body))))
+	testkit.Must(t, e.send("x@good.test", []string{"alice@example.com"}, e.sign(t, full("clean", body))))
 	inbox := e.folder(t, "alice@example.com", "INBOX")
 	if len(inbox) != 1 || !strings.Contains(header(inbox[0].Raw, "X-Spam-Status"), "RSPAMD_CLEAN") {
 		t.Fatalf("clean: INBOX = %+v", inbox)
@@ -219,7 +220,7 @@ func TestMXRspamd(t *testing.T) {
 	// rspamd down: the message is delivered without it, after at most
 	// the timeout.
 	down := newMXEnv(t, withSpam(config.Spam{RspamdURL: "http://127.0.0.1:" + closedPort(t)}, ""))
-	must(t, down.send("x@good.test", []string{"alice@example.com"}, down.sign(t, full("down", body))))
+	testkit.Must(t, down.send("x@good.test", []string{"alice@example.com"}, down.sign(t, full("down", body))))
 	inbox = down.folder(t, "alice@example.com", "INBOX")
 	if len(inbox) != 1 || !strings.Contains(header(inbox[0].Raw, "X-Spam-Status"), "RSPAMD_UNAVAILABLE") {
 		t.Fatalf("rspamd down: INBOX = %+v", inbox)

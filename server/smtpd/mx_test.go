@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailsrv/internal/testkit"
 )
 
 func TestMXAuthenticationResults(t *testing.T) {
@@ -37,7 +39,7 @@ func TestMXAuthenticationResults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			subject := fmt.Sprintf("case%d", i)
 			msg := tc.msg(message(tc.from, "alice@example.com", subject, "hello world\r\n"))
-			must(t, e.send(tc.from, []string{"alice@example.com"}, msg))
+			testkit.Must(t, e.send(tc.from, []string{"alice@example.com"}, msg))
 			var got *stored
 			for _, m := range e.folder(t, "alice@example.com", "INBOX") {
 				if strings.Contains(m.Raw, "Subject: "+subject+"\r\n") {
@@ -91,7 +93,7 @@ func TestMXDMARCRejectAndQuarantine(t *testing.T) {
 		t.Fatalf("%d blob files left after a rejection", n)
 	}
 
-	must(t, e.send("x@quar.test", []string{"alice@example.com"}, message("x@quar.test", "alice@example.com", "quar", "maybe spam\r\n")))
+	testkit.Must(t, e.send("x@quar.test", []string{"alice@example.com"}, message("x@quar.test", "alice@example.com", "quar", "maybe spam\r\n")))
 	if n := len(e.folder(t, "alice@example.com", "INBOX")); n != 0 {
 		t.Fatalf("quarantined message in INBOX")
 	}
@@ -107,19 +109,19 @@ func TestMXDMARCRejectAndQuarantine(t *testing.T) {
 func TestMXRecipientValidation(t *testing.T) {
 	e := newMXEnv(t)
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
-	must(t, c.Mail("sender@good.test", nil))
+	testkit.Must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Mail("sender@good.test", nil))
 	wantCode(t, c.Rcpt("nobody@example.com", nil), 550, "5.1.1")
 	wantCode(t, c.Rcpt("victim@elsewhere.org", nil), 554, "5.7.1")
 	wantCode(t, c.Rcpt("not an address", nil), 501, "5.5.2") // go-smtp's own syntax check
 	for _, r := range []string{"alice@example.com", "bob@example.com", "info@example.com", "sales@example.com", "Alice@Example.COM"} {
-		must(t, c.Rcpt(r, nil))
+		testkit.Must(t, c.Rcpt(r, nil))
 	}
 	// The duplicate Alice@ did not count; one more fits (the limit is
 	// 5), the next is refused.
-	must(t, c.Rcpt("carol@example.com", nil))
+	testkit.Must(t, c.Rcpt("carol@example.com", nil))
 	wantCode(t, c.Rcpt("dave@example.com", nil), 452, "4.5.3")
 	if v := counter(t, e, "mailsrv_smtp_messages_rejected_total", "too_many_recipients"); v != 1 {
 		t.Errorf("too_many_recipients counted %v", v)
@@ -136,7 +138,7 @@ func TestMXRecipientValidation(t *testing.T) {
 func TestMXDeliversOnceToEveryMailbox(t *testing.T) {
 	e := newMXEnv(t)
 	// sales@ is an alias of alice: alice gets one copy; info@ is shared.
-	must(t, e.send("s@good.test", []string{"alice@example.com", "sales@example.com", "info@example.com", "bob@example.com"},
+	testkit.Must(t, e.send("s@good.test", []string{"alice@example.com", "sales@example.com", "info@example.com", "bob@example.com"},
 		message("s@good.test", "team@example.com", "multi", "to all\r\n")))
 	for _, a := range []string{"alice@example.com", "info@example.com", "bob@example.com"} {
 		if got := e.folder(t, a, "INBOX"); len(got) != 1 {
@@ -163,13 +165,13 @@ func TestMXOversize(t *testing.T) {
 	}
 	// SIZE= announced at MAIL is refused up front.
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Hello("client.good.test"))
 	wantCode(t, c.Mail("s@good.test", &smtp.MailOptions{Size: 1 << 20}), 552, "5.3.4")
 	// The session is still usable.
-	must(t, c.Mail("s@good.test", nil))
-	must(t, c.Rcpt("alice@example.com", nil))
+	testkit.Must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Rcpt("alice@example.com", nil))
 	if v := counter(t, e, "mailsrv_smtp_messages_rejected_total", "oversize"); v != 1 {
 		t.Errorf("oversize counted %v", v)
 	}
@@ -180,7 +182,7 @@ func TestMXOversize(t *testing.T) {
 func TestMXPipelining(t *testing.T) {
 	e := newMXEnv(t)
 	conn, err := net.Dial("tcp", e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(conn)
@@ -276,7 +278,7 @@ func TestMXConcurrentSenders(t *testing.T) {
 func TestMXStartTLS(t *testing.T) {
 	e := newMXEnv(t)
 	c, err := smtp.DialStartTLS(e.addr, &tls.Config{ServerName: "mx.example.com", InsecureSkipVerify: true})
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
 	if _, ok := c.TLSConnectionState(); !ok {
 		t.Fatal("no TLS after STARTTLS")
@@ -287,12 +289,12 @@ func TestMXStartTLS(t *testing.T) {
 	if ok, _ := c.Extension("AUTH"); ok {
 		t.Error("MX offers AUTH after STARTTLS")
 	}
-	must(t, c.Mail("s@good.test", nil))
-	must(t, c.Rcpt("alice@example.com", nil))
+	testkit.Must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Rcpt("alice@example.com", nil))
 	w, err := c.Data()
-	must(t, err)
+	testkit.Must(t, err)
 	io.WriteString(w, message("s@good.test", "alice@example.com", "tls", "secret\r\n"))
-	must(t, w.Close())
+	testkit.Must(t, w.Close())
 	got := e.folder(t, "alice@example.com", "INBOX")
 	if len(got) != 1 || !strings.Contains(header(got[0].Raw, "Received"), "with ESMTPS") ||
 		!strings.Contains(header(got[0].Raw, "Received"), "for <alice@example.com>") {
@@ -305,7 +307,7 @@ func TestMXStartTLS(t *testing.T) {
 func TestMXBareLFAndNUL(t *testing.T) {
 	e := newMXEnv(t)
 	conn, err := net.Dial("tcp", e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(conn)
@@ -341,14 +343,14 @@ func TestMXBareLFAndNUL(t *testing.T) {
 func TestMXStoreFailure(t *testing.T) {
 	e := newMXEnv(t)
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
-	must(t, c.Mail("s@good.test", nil))
-	must(t, c.Rcpt("alice@example.com", nil))
+	testkit.Must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Rcpt("alice@example.com", nil))
 	w, err := c.Data()
-	must(t, err)
-	must(t, e.st.Close()) // the commit will fail with ErrClosed
+	testkit.Must(t, err)
+	testkit.Must(t, e.st.Close()) // the commit will fail with ErrClosed
 	io.WriteString(w, message("s@good.test", "alice@example.com", "fail", "x\r\n"))
 	wantCode(t, w.Close(), 451, "4.3.0")
 	if n := blobFiles(t, e); n != 0 {
@@ -361,12 +363,12 @@ func TestMXConnectionCapPerIP(t *testing.T) {
 	var conns []*smtp.Client
 	for range 2 {
 		c, err := smtp.Dial(e.addr)
-		must(t, err)
+		testkit.Must(t, err)
 		defer c.Close()
 		conns = append(conns, c)
 	}
 	conn, err := net.Dial("tcp", e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	l, _ := bufio.NewReader(conn).ReadString('\n')
 	conn.Close()
@@ -374,7 +376,7 @@ func TestMXConnectionCapPerIP(t *testing.T) {
 		t.Fatalf("third connection got %q", l)
 	}
 	// Closing one frees a slot.
-	must(t, conns[0].Quit())
+	testkit.Must(t, conns[0].Quit())
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := smtp.Dial(e.addr)
@@ -394,18 +396,18 @@ func TestMXConnectionCapPerIP(t *testing.T) {
 func TestMXShutdownWaitsForTransaction(t *testing.T) {
 	e := newMXEnv(t)
 	idle, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer idle.Close()
-	must(t, idle.Hello("idle.good.test"))
+	testkit.Must(t, idle.Hello("idle.good.test"))
 
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
-	must(t, c.Mail("s@good.test", nil))
-	must(t, c.Rcpt("alice@example.com", nil))
+	testkit.Must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Rcpt("alice@example.com", nil))
 	w, err := c.Data()
-	must(t, err)
+	testkit.Must(t, err)
 	io.WriteString(w, message("s@good.test", "alice@example.com", "inflight", "first half\r\n"))
 
 	done := make(chan error, 1)
@@ -418,7 +420,7 @@ func TestMXShutdownWaitsForTransaction(t *testing.T) {
 		}
 	}
 	io.WriteString(w, "second half\r\n")
-	must(t, w.Close())
+	testkit.Must(t, w.Close())
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +441,7 @@ func blobFiles(t *testing.T, e *mxEnv) int {
 		}
 		return err
 	})
-	must(t, err)
+	testkit.Must(t, err)
 	return n
 }
 
@@ -448,7 +450,7 @@ func blobFiles(t *testing.T, e *mxEnv) int {
 func counter(t *testing.T, e *mxEnv, name, reason string) float64 {
 	t.Helper()
 	mfs, err := e.metrics.Registry().Gather()
-	must(t, err)
+	testkit.Must(t, err)
 	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/store"
 )
 
@@ -13,20 +14,20 @@ import (
 // holders, else to the domain's first user; a real alias still wins.
 func TestMXPostmasterAndAbuse(t *testing.T) {
 	e := newMXEnv(t)
-	must(t, e.st.AddDomain(t.Context(), store.Domain{Name: "empty.test"}))
+	testkit.Must(t, e.st.AddDomain(t.Context(), store.Domain{Name: "empty.test"}))
 
 	// No role holder: the domain's first user (alice) gets them.
-	must(t, e.send("s@good.test", []string{"Postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "dmarc report", "r\r\n")))
-	must(t, e.send("s@good.test", []string{"abuse@example.com"}, message("s@good.test", "abuse@example.com", "complaint", "c\r\n")))
+	testkit.Must(t, e.send("s@good.test", []string{"Postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "dmarc report", "r\r\n")))
+	testkit.Must(t, e.send("s@good.test", []string{"abuse@example.com"}, message("s@good.test", "abuse@example.com", "complaint", "c\r\n")))
 	if got := e.folder(t, "alice@example.com", "INBOX"); len(got) != 2 {
 		t.Fatalf("alice has %d messages, want 2", len(got))
 	}
 	// A domain without users has nobody to receive them: 550, not a loss.
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
-	must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Mail("s@good.test", nil))
 	wantCode(t, c.Rcpt("postmaster@empty.test", nil), 550, "5.1.1")
 	// Other unknown names still bounce.
 	wantCode(t, c.Rcpt("hostmaster@example.com", nil), 550, "5.1.1")
@@ -37,15 +38,15 @@ func TestMXPostmasterAndAbuse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(t, e.send("s@good.test", []string{"postmaster@example.com", "abuse@empty.test"}, message("s@good.test", "postmaster@example.com", "report 2", "r\r\n")))
+	testkit.Must(t, e.send("s@good.test", []string{"postmaster@example.com", "abuse@empty.test"}, message("s@good.test", "postmaster@example.com", "report 2", "r\r\n")))
 	for a, want := range map[string]int{"alice@example.com": 2, "bob@example.com": 1, "carol@example.com": 1} {
 		if got := e.folder(t, a, "INBOX"); len(got) != want {
 			t.Errorf("%s has %d messages, want %d", a, len(got), want)
 		}
 	}
 	// An alias named postmaster@ is used as it is.
-	must(t, e.st.AddAlias(t.Context(), "postmaster@example.com", "info@example.com"))
-	must(t, e.send("s@good.test", []string{"postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "to alias", "a\r\n")))
+	testkit.Must(t, e.st.AddAlias(t.Context(), "postmaster@example.com", "info@example.com"))
+	testkit.Must(t, e.send("s@good.test", []string{"postmaster@example.com"}, message("s@good.test", "postmaster@example.com", "to alias", "a\r\n")))
 	if got := e.folder(t, "info@example.com", "INBOX"); len(got) != 1 {
 		t.Errorf("info@ has %d messages, want 1", len(got))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailsrv/internal/testkit"
 	"mailsrv/store"
 )
 
@@ -15,13 +16,13 @@ import (
 func fillMailbox(t *testing.T, st *store.Store, mbid uint64, n int) {
 	t.Helper()
 	w, err := st.NewBlob(t.Context(), 0)
-	must(t, err)
+	testkit.Must(t, err)
 	msg := "Subject: filler\r\n\r\n"
 	for len(msg) < n {
 		msg += "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
 	}
 	io.WriteString(w, msg)
-	must(t, w.Sync())
+	testkit.Must(t, w.Sync())
 	if _, err := st.Deliver(t.Context(), store.Delivery{Blob: w, Targets: []store.Target{{MailboxID: mbid}}}); err != nil {
 		w.Abort()
 		t.Fatal(err)
@@ -33,23 +34,23 @@ func fillMailbox(t *testing.T, st *store.Store, mbid uint64, n int) {
 func TestMXOverQuotaRecipient(t *testing.T) {
 	e := newMXEnv(t)
 	bob, err := e.st.MailboxByAddress(t.Context(), "bob@example.com")
-	must(t, err)
-	must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{Bytes: 2000}, "admin"))
+	testkit.Must(t, err)
+	testkit.Must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{Bytes: 2000}, "admin"))
 	fillMailbox(t, e.st, bob.ID, 2000)
 
 	c, err := smtp.Dial(e.addr)
-	must(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	must(t, c.Hello("client.good.test"))
-	must(t, c.Mail("s@good.test", nil))
-	must(t, c.Rcpt("alice@example.com", nil))
+	testkit.Must(t, c.Hello("client.good.test"))
+	testkit.Must(t, c.Mail("s@good.test", nil))
+	testkit.Must(t, c.Rcpt("alice@example.com", nil))
 	wantCode(t, c.Rcpt("bob@example.com", nil), 452, "4.2.2")
-	must(t, c.Rcpt("info@example.com", nil))
+	testkit.Must(t, c.Rcpt("info@example.com", nil))
 	w, err := c.Data()
-	must(t, err)
+	testkit.Must(t, err)
 	io.WriteString(w, message("s@good.test", "team@example.com", "quota", "hello\r\n"))
-	must(t, w.Close())
-	must(t, c.Quit())
+	testkit.Must(t, w.Close())
+	testkit.Must(t, c.Quit())
 	if n := len(e.folder(t, "alice@example.com", "INBOX")); n != 1 {
 		t.Errorf("alice has %d messages, want 1", n)
 	}
@@ -63,15 +64,15 @@ func TestMXOverQuotaRecipient(t *testing.T) {
 	// A shared mailbox's own quota: info@ full refuses info@, not its
 	// members (alice's mailbox has room).
 	info, err := e.st.MailboxByAddress(t.Context(), "info@example.com")
-	must(t, err)
-	must(t, e.st.SetQuota(t.Context(), info.ID, store.QuotaLimit{Bytes: 1}, "admin"))
+	testkit.Must(t, err)
+	testkit.Must(t, e.st.SetQuota(t.Context(), info.ID, store.QuotaLimit{Bytes: 1}, "admin"))
 	err = e.send("s@good.test", []string{"info@example.com"}, message("s@good.test", "info@example.com", "q2", "x\r\n"))
 	wantCode(t, err, 452, "4.2.2")
-	must(t, e.send("s@good.test", []string{"alice@example.com"}, message("s@good.test", "alice@example.com", "q3", "x\r\n")))
+	testkit.Must(t, e.send("s@good.test", []string{"alice@example.com"}, message("s@good.test", "alice@example.com", "q3", "x\r\n")))
 
 	// Raising the quota (0 = unlimited) lets mail in again at once.
-	must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{}, "admin"))
-	must(t, e.send("s@good.test", []string{"bob@example.com"}, message("s@good.test", "bob@example.com", "q4", "x\r\n")))
+	testkit.Must(t, e.st.SetQuota(t.Context(), bob.ID, store.QuotaLimit{}, "admin"))
+	testkit.Must(t, e.send("s@good.test", []string{"bob@example.com"}, message("s@good.test", "bob@example.com", "q4", "x\r\n")))
 }
 
 // Submission to a local recipient whose mailbox is full: 452 4.2.2 at
@@ -79,22 +80,22 @@ func TestMXOverQuotaRecipient(t *testing.T) {
 func TestSubmissionOverQuotaRecipient(t *testing.T) {
 	e := newSubEnv(t)
 	bob := e.mailboxOf(t, "bob@example.com")
-	subMust(t, e.st.SetQuota(t.Context(), bob, store.QuotaLimit{Messages: 1}, "admin"))
+	testkit.Must(t, e.st.SetQuota(t.Context(), bob, store.QuotaLimit{Messages: 1}, "admin"))
 	fillMailbox(t, e.st, bob, 10)
 	c := e.login(t, "", "alice@example.com")
-	subMust(t, c.Mail("alice@example.com", nil))
+	testkit.Must(t, c.Mail("alice@example.com", nil))
 	err := c.Rcpt("bob@example.com", nil)
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 2, 2}) {
 		t.Fatalf("RCPT to a full mailbox: %v, want 452 4.2.2", err)
 	}
-	subMust(t, c.Rcpt("carol@remote.test", nil))
+	testkit.Must(t, c.Rcpt("carol@remote.test", nil))
 	w, err := c.Data()
-	subMust(t, err)
+	testkit.Must(t, err)
 	io.WriteString(w, subMessage("alice@example.com", "carol@remote.test", "quota"))
-	subMust(t, w.Close())
+	testkit.Must(t, w.Close())
 	q, err := e.st.Queue(t.Context())
-	subMust(t, err)
+	testkit.Must(t, err)
 	if len(q) != 1 {
 		t.Fatalf("the remote recipient was not queued: %+v", q)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-smtp"
+
+	"mailsrv/internal/testkit"
 )
 
 // TestSubmissionDuplicateFromRefused is issue 12 #1: authenticated as bob,
@@ -47,7 +49,7 @@ func TestSubmissionDuplicateFromRefused(t *testing.T) {
 	delivered := 0
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := subSend(c, "bob@example.com", []string{"alice@example.com"}, tc.header+rest)
+			err := testkit.SMTPSend(c, "bob@example.com", []string{"alice@example.com"}, tc.header+rest)
 			if tc.code == 250 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

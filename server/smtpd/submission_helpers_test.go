@@ -51,26 +51,26 @@ func newSubEnv(t testing.TB) *subEnv {
 	d := store.Domain{Name: "example.com"}
 	for _, algo := range []string{msgauth.AlgEd25519, msgauth.AlgRSA} {
 		kp, err := msgauth.GenerateKey(algo)
-		subMust(t, err)
+		testkit.Must(t, err)
 		sel := "s-" + algo
 		d.DKIM = append(d.DKIM, store.DKIMKey{Selector: sel, Algorithm: algo, PrivateKeyPEM: string(kp.PrivateKeyPEM), PublicKey: kp.PublicKey})
 		e.keys[sel] = msgauth.DNSRecord(kp.PublicKey, algo)
 	}
-	subMust(t, st.AddDomain(t.Context(), d))
+	testkit.Must(t, st.AddDomain(t.Context(), d))
 	hash, err := auth.HashPassword(subPassword)
-	subMust(t, err)
+	testkit.Must(t, err)
 	for _, u := range []string{"alice@example.com", "bob@example.com"} {
 		_, err := st.AddUser(t.Context(), u, "", hash)
-		subMust(t, err)
+		testkit.Must(t, err)
 	}
-	subMust(t, st.AddAlias(t.Context(), "al@example.com", "alice@example.com"))
+	testkit.Must(t, st.AddAlias(t.Context(), "al@example.com", "alice@example.com"))
 	for name, rights := range map[string]acl.Rights{
 		"send": acl.Send | acl.Read, "obo": acl.SendOnBehalf | acl.Read, "read": acl.Read, "none": 0,
 	} {
 		mb, err := st.CreateShared(t.Context(), "info-"+name+"@example.com", "Info "+name, "", "", 0)
-		subMust(t, err)
+		testkit.Must(t, err)
 		if rights != 0 {
-			subMust(t, st.Grant(t.Context(), mb.ID, "alice@example.com", rights, 0, "admin"))
+			testkit.Must(t, st.Grant(t.Context(), mb.ID, "alice@example.com", rights, 0, "admin"))
 		}
 		e.shared[name] = mb
 	}
@@ -85,18 +85,11 @@ func newSubEnv(t testing.TB) *subEnv {
 		Wake:   func() { e.woken.Add(1) },
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	subMust(t, err)
+	testkit.Must(t, err)
 	e.addr = ln.Addr().String()
 	go e.srv.Serve(ln)
 	t.Cleanup(func() { e.srv.Shutdown(t.Context()) })
 	return e
-}
-
-func subMust(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func subQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -112,31 +105,10 @@ func subTLSConfig(t testing.TB) *tls.Config {
 func (e *subEnv) login(t *testing.T, authzid, user string) *smtp.Client {
 	t.Helper()
 	c, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	t.Cleanup(func() { c.Close() })
-	subMust(t, c.Auth(sasl.NewPlainClient(authzid, user, subPassword)))
+	testkit.Must(t, c.Auth(sasl.NewPlainClient(authzid, user, subPassword)))
 	return c
-}
-
-// send runs one transaction; msg is the full message text.
-func subSend(c *smtp.Client, from string, to []string, msg string) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, rc := range to {
-		if err := c.Rcpt(rc, nil); err != nil {
-			c.Reset()
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	return w.Close()
 }
 
 func subMessage(from, to, subject string, extra ...string) string {
@@ -151,19 +123,19 @@ func subMessage(from, to, subject string, extra ...string) string {
 func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
 	t.Helper()
 	f, err := e.st.GetFolder(t.Context(), mbid, name)
-	subMust(t, err)
+	testkit.Must(t, err)
 	flags, err := e.st.FolderFlags(t.Context(), f.ID)
-	subMust(t, err)
+	testkit.Must(t, err)
 	var uids []uint32
 	for _, x := range flags {
 		uids = append(uids, x.UID)
 	}
 	msgs, err := e.st.Messages(t.Context(), f.ID, uids)
-	subMust(t, err)
+	testkit.Must(t, err)
 	var out []string
 	for i := range msgs {
 		rc, err := e.st.OpenMessage(t.Context(), &msgs[i])
-		subMust(t, err)
+		testkit.Must(t, err)
 		b, _ := io.ReadAll(rc)
 		rc.Close()
 		out = append(out, string(b))
@@ -174,7 +146,7 @@ func (e *subEnv) folder(t *testing.T, mbid uint64, name string) []string {
 func (e *subEnv) mailboxOf(t testing.TB, addr string) uint64 {
 	t.Helper()
 	mb, err := e.st.MailboxByAddress(t.Context(), addr)
-	subMust(t, err)
+	testkit.Must(t, err)
 	return mb.ID
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"mailsrv/internal/testkit"
 )
 
 // dialFrom connects from a chosen loopback address (127.0.0.0/8 is all
@@ -20,7 +22,7 @@ func (e *subEnv) dialFrom(t *testing.T, local string) *smtp.Client {
 		t.Skipf("cannot dial from %s (needs the whole 127/8 on loopback): %v", local, err)
 	}
 	c, err := smtp.NewClientStartTLS(nc, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -43,7 +45,7 @@ func TestSubmissionDelegateLoginForms(t *testing.T) {
 			if err := c.Auth(cl); err != nil {
 				t.Fatalf("AUTH: %v", err)
 			}
-			subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com"}, subMessage("info-send@example.com", "bob@example.com", name)))
+			testkit.Must(t, testkit.SMTPSend(c, "info-send@example.com", []string{"bob@example.com"}, subMessage("info-send@example.com", "bob@example.com", name)))
 		})
 	}
 	for name, cl := range map[string]sasl.Client{
@@ -119,10 +121,10 @@ func TestSubmissionBruteForceThrottled(t *testing.T) {
 
 	slept := e.clock.Slept()
 	other := e.dialFrom(t, "127.0.0.2")
-	subMust(t, other.Auth(sasl.NewPlainClient("", "alice@example.com", subPassword)))
+	testkit.Must(t, other.Auth(sasl.NewPlainClient("", "alice@example.com", subPassword)))
 	if e.clock.Slept() != slept {
 		t.Errorf("login from a network that was not failing waited %v", e.clock.Slept()-slept)
 	}
 	same := e.dialFrom(t, "127.0.0.1")
-	subMust(t, same.Auth(sasl.NewPlainClient("", "alice@example.com", subPassword)))
+	testkit.Must(t, same.Auth(sasl.NewPlainClient("", "alice@example.com", subPassword)))
 }

@@ -37,11 +37,11 @@ func TestSubmissionSendAsMatrix(t *testing.T) {
 	delivered := 0
 	for _, tc := range cases {
 		subj := "from " + tc.from
-		err := subSend(c, tc.from, []string{"bob@example.com"}, subMessage(tc.from, "bob@example.com", subj))
+		err := testkit.SMTPSend(c, tc.from, []string{"bob@example.com"}, subMessage(tc.from, "bob@example.com", subj))
 		if !tc.ok {
 			subWantCode(t, err, 550, tc.errText)
 			// The header From: is checked too, with an allowed envelope.
-			err = subSend(c, "alice@example.com", []string{"bob@example.com"}, subMessage(tc.from, "bob@example.com", subj))
+			err = testkit.SMTPSend(c, "alice@example.com", []string{"bob@example.com"}, subMessage(tc.from, "bob@example.com", subj))
 			subWantCode(t, err, 550, tc.errText)
 			continue
 		}
@@ -64,7 +64,7 @@ func TestSubmissionSendAsMatrix(t *testing.T) {
 				t.Errorf("%s: Sent copy missing: %d messages", tc.from, len(sent))
 			}
 			log, err := e.st.AuditLog(t.Context(), mb.ID, time.Time{})
-			subMust(t, err)
+			testkit.Must(t, err)
 			want := map[string]string{"send": "send-as", "obo": "send-on-behalf"}[tc.shared]
 			found := false
 			for _, a := range log {
@@ -76,7 +76,7 @@ func TestSubmissionSendAsMatrix(t *testing.T) {
 		}
 	}
 	// A member with only send-on-behalf may not claim someone else as Sender.
-	err := subSend(c, "alice@example.com", []string{"bob@example.com"},
+	err := testkit.SMTPSend(c, "alice@example.com", []string{"bob@example.com"},
 		subMessage("info-obo@example.com", "bob@example.com", "x", "Sender: bob@example.com"))
 	subWantCode(t, err, 550, "Sender")
 }
@@ -86,12 +86,12 @@ func TestSubmissionRevokeMidSession(t *testing.T) {
 	c := e.login(t, "", "alice@example.com")
 	mb := e.shared["send"]
 	msg := subMessage("info-send@example.com", "bob@example.com", "one")
-	subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com"}, msg))
-	subMust(t, e.st.Revoke(t.Context(), mb.ID, "alice@example.com", "admin"))
-	err := subSend(c, "info-send@example.com", []string{"bob@example.com"}, msg)
+	testkit.Must(t, testkit.SMTPSend(c, "info-send@example.com", []string{"bob@example.com"}, msg))
+	testkit.Must(t, e.st.Revoke(t.Context(), mb.ID, "alice@example.com", "admin"))
+	err := testkit.SMTPSend(c, "info-send@example.com", []string{"bob@example.com"}, msg)
 	subWantCode(t, err, 550, "info-send@example.com")
 	// Envelope from alice, header From the revoked mailbox: refused too.
-	err = subSend(c, "alice@example.com", []string{"bob@example.com"}, msg)
+	err = testkit.SMTPSend(c, "alice@example.com", []string{"bob@example.com"}, msg)
 	subWantCode(t, err, 550, "info-send@example.com")
 	if n := len(e.folder(t, mb.ID, "Sent")); n != 1 {
 		t.Errorf("Sent has %d messages, want 1", n)
@@ -101,7 +101,7 @@ func TestSubmissionRevokeMidSession(t *testing.T) {
 func TestSubmissionDKIMVerifies(t *testing.T) {
 	e := newSubEnv(t)
 	c := e.login(t, "", "alice@example.com")
-	subMust(t, subSend(c, "alice@example.com", []string{"bob@example.com"},
+	testkit.Must(t, testkit.SMTPSend(c, "alice@example.com", []string{"bob@example.com"},
 		subMessage("Alice <alice@example.com>", "bob@example.com", "signed")))
 	in := e.folder(t, e.mailboxOf(t, "bob@example.com"), "INBOX")
 	if len(in) != 1 {
@@ -116,7 +116,7 @@ func TestSubmissionDKIMVerifies(t *testing.T) {
 			return nil, fmt.Errorf("no TXT for %s", name)
 		},
 	})
-	subMust(t, err)
+	testkit.Must(t, err)
 	if len(verifs) != 2 {
 		t.Fatalf("%d signatures, want 2 (ed25519 + RSA)", len(verifs))
 	}
@@ -136,15 +136,15 @@ func TestSubmissionDelegateLogin(t *testing.T) {
 	e := newSubEnv(t)
 	// Exchange-style user name with SASL LOGIN, and PLAIN authzid.
 	c, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
-	subMust(t, c.Auth(sasl.NewLoginClient(`alice@example.com\info-send@example.com`, subPassword)))
-	subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com"}, subMessage("info-send@example.com", "bob@example.com", "d")))
+	testkit.Must(t, c.Auth(sasl.NewLoginClient(`alice@example.com\info-send@example.com`, subPassword)))
+	testkit.Must(t, testkit.SMTPSend(c, "info-send@example.com", []string{"bob@example.com"}, subMessage("info-send@example.com", "bob@example.com", "d")))
 	c2 := e.login(t, "info-obo@example.com", "alice@example.com")
-	subMust(t, subSend(c2, "alice@example.com", []string{"bob@example.com"}, subMessage("info-obo@example.com", "bob@example.com", "d2")))
+	testkit.Must(t, testkit.SMTPSend(c2, "alice@example.com", []string{"bob@example.com"}, subMessage("info-obo@example.com", "bob@example.com", "d2")))
 	// No rights at all on the mailbox: the delegate login fails.
 	c3, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer c3.Close()
 	subWantCode(t, c3.Auth(sasl.NewPlainClient("info-none@example.com", "alice@example.com", subPassword)), 535, "")
 }
@@ -153,21 +153,21 @@ func TestSubmissionAuthRules(t *testing.T) {
 	e := newSubEnv(t)
 	// AUTH before STARTTLS is refused.
 	c, err := smtp.Dial(e.addr)
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer c.Close()
 	if err := c.Auth(sasl.NewPlainClient("", "alice@example.com", subPassword)); err == nil {
 		t.Fatal("AUTH accepted without TLS")
 	}
 	// MAIL without AUTH is refused.
 	c2, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer c2.Close()
 	subWantCode(t, c2.Mail("alice@example.com", nil), 530, "")
 	// Wrong passwords are slowed down, never locked out: after a few
 	// failures the right password still works (issue 12 #6).
 	for range 4 {
 		c, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-		subMust(t, err)
+		testkit.Must(t, err)
 		subWantCode(t, c.Auth(sasl.NewPlainClient("", "bob@example.com", "wrong")), 535, "")
 		c.Close()
 	}
@@ -175,22 +175,22 @@ func TestSubmissionAuthRules(t *testing.T) {
 		t.Error("repeated failures were not delayed")
 	}
 	c3, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
-	subMust(t, err)
+	testkit.Must(t, err)
 	defer c3.Close()
-	subMust(t, c3.Auth(sasl.NewPlainClient("", "bob@example.com", subPassword)))
+	testkit.Must(t, c3.Auth(sasl.NewPlainClient("", "bob@example.com", subPassword)))
 }
 
 func TestSubmissionRecipients(t *testing.T) {
 	e := newSubEnv(t)
 	c := e.login(t, "", "alice@example.com")
-	subMust(t, c.Mail("alice@example.com", nil))
+	testkit.Must(t, c.Mail("alice@example.com", nil))
 	subWantCode(t, c.Rcpt("nobody@example.com", nil), 550, "nobody@example.com")
-	subMust(t, c.Reset())
+	testkit.Must(t, c.Reset())
 	// Local and remote in one message: local delivered, remote queued.
-	subMust(t, subSend(c, "info-send@example.com", []string{"bob@example.com", "carol@remote.test"},
+	testkit.Must(t, testkit.SMTPSend(c, "info-send@example.com", []string{"bob@example.com", "carol@remote.test"},
 		subMessage("info-send@example.com", "carol@remote.test", "mixed")))
 	q, err := e.st.Queue(t.Context())
-	subMust(t, err)
+	testkit.Must(t, err)
 	if len(q) != 1 || q[0].From != "info-send@example.com" || strings.Join(q[0].To, ",") != "carol@remote.test" {
 		t.Fatalf("queue = %+v", q)
 	}
