@@ -10,24 +10,12 @@ import (
 	"time"
 
 	"mailsrv/auth/acl"
+	"mailsrv/internal/testkit"
 )
 
-// fakeClock is a settable clock for retention tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClockStore(t *testing.T) (*Store, *fakeClock) {
+func newClockStore(t *testing.T) (*Store, *testkit.Clock) {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	s, err := Open(t.TempDir(), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mailsrv/auth/acl"
+	"mailsrv/internal/testkit"
 )
 
 // teamFixture: shared info@ owned by alice, bob (read,manage), carol
@@ -164,7 +165,7 @@ func TestReplyInSharedSentMarksAnswered(t *testing.T) {
 // pruned once the period is over.
 func TestClaimAutoReply(t *testing.T) {
 	dir := t.TempDir()
-	clk := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	s, err := Open(dir, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
