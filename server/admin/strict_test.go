@@ -67,7 +67,7 @@ func TestArgumentsStrictOverSocket(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &resp); err != nil || resp.Error != `unknown argument "nmae"` {
 		t.Fatalf("socket answer %q (%v); want the error naming \"nmae\"", line, err)
 	}
-	if _, err := h.Store.User("dave@example.com"); err == nil {
+	if _, err := h.Store.User(t.Context(), "dave@example.com"); err == nil {
 		t.Error("user.add with a misspelt field over the socket still added the user")
 	}
 }
