@@ -170,13 +170,13 @@ func TestOvertakeRewriteAnnouncesKeywordFirst(t *testing.T) {
 	e.deliver(e.mailbox("alice@example.com"), "INBOX", testMessage(1))
 	a := rawLoginSession(t, e.addr, "alice@example.com")
 	b := rawLoginSession(t, e.addr, "alice@example.com")
-	a.cmd("a1", "ENABLE CONDSTORE")
-	a.cmd("a2", "SELECT INBOX")
-	b.cmd("b1", "SELECT INBOX")
-	b.cmd("b2", `STORE 1 +FLAGS (\Flagged)`) // queued for a: FETCH
-	b.cmd("b3", `STORE 1 +FLAGS ($Label3)`)  // queued for a: FLAGS, FETCH
-	lines := a.cmd("a3", `STORE 1 +FLAGS.SILENT (\Answered)`)
-	lines = append(lines, a.cmd("a4", "NOOP")...)
+	a.MustOK("a1", "ENABLE CONDSTORE")
+	a.MustOK("a2", "SELECT INBOX")
+	b.MustOK("b1", "SELECT INBOX")
+	b.MustOK("b2", `STORE 1 +FLAGS (\Flagged)`) // queued for a: FETCH
+	b.MustOK("b3", `STORE 1 +FLAGS ($Label3)`)  // queued for a: FLAGS, FETCH
+	lines := a.MustOK("a3", `STORE 1 +FLAGS.SILENT (\Answered)`)
+	lines = append(lines, a.MustOK("a4", "NOOP")...)
 	announced := false
 	for _, l := range lines {
 		if strings.HasPrefix(l, "* FLAGS ") && strings.Contains(l, "$Label3") {
