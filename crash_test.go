@@ -130,10 +130,17 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 				return
 			}
 			defer c.Close()
+			// Even senders' bodies (~2 KiB) commit inside the database
+			// transaction (store/blob_inline.go); odd senders' (~116 KiB)
+			// are files fsynced before it: both paths are under the kill.
+			lines := 60
+			if i%2 == 1 {
+				lines = 4000
+			}
 			for n := 0; ; n++ {
 				id := fmt.Sprintf("crash-%d-%d@sender.test", i, n)
 				msg := fmt.Sprintf("From: <s%d@sender.test>\r\nTo: <alice@example.com>\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\n%s\r\n",
-					i, id, id, strings.Repeat("body line of the crash test\r\n", 60))
+					i, id, id, strings.Repeat("body line of the crash test\r\n", lines))
 				if err := c.SendMail("s@sender.test", []string{"alice@example.com"}, strings.NewReader(msg)); err != nil {
 					return // the server died under us
 				}
@@ -210,6 +217,19 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages acknowledged before SIGKILL, %d stored", len(acked), len(stored))
+	var small, large int
+	for id := range acked {
+		var i, n int
+		fmt.Sscanf(id, "crash-%d-%d@", &i, &n)
+		if i%2 == 0 {
+			small++
+		} else {
+			large++
+		}
+	}
+	if small == 0 || large == 0 {
+		t.Errorf("acknowledged %d small and %d large messages before the kill: both body paths must be under it", small, large)
+	}
 
 	// The server comes back on the same data directory, and the CLI
 	// reaches it through the new admin socket.

@@ -170,13 +170,30 @@ def main():
                 v = cold[wl]["value"]
                 print("| %s | %s | %s | %s |" % (label, fmt(v, "ms"), "< %d ms" % limit if limit else "",
                       ("yes" if v < limit else "no") if limit else ""))
+
+    mx_cpu = []
+    for wl in ("mx_10_sessions", "mx_1_session", "mx_1_connection"):
+        mc, _ = val("mailsrv", "smtp-source", "server_cpu_" + wl, sizes.get(wl, 0))
+        pc, _ = val("postfix", "smtp-source", "server_cpu_" + wl, sizes.get(wl, 0))
+        if mc is not None or pc is not None:
+            mx_cpu.append({"workload": wl, "mailsrv_cpu_ms_per_msg": mc, "postfix_cpu_ms_per_msg": pc,
+                           "cpu_ratio": mc / pc if mc is not None and pc else None})
+    if mx_cpu:
+        print("\n== MX server CPU per message (ms, user+system of the process tree from /proc; Postfix's includes its local delivery)")
+        print("| workload | mailsrv | postfix | ratio |")
+        print("|---|---|---|---|")
+        for r in mx_cpu:
+            print("| %s | %s | %s | %s |" % (r["workload"], "%.2f" % r["mailsrv_cpu_ms_per_msg"] if r["mailsrv_cpu_ms_per_msg"] is not None else "-",
+                  "%.2f" % r["postfix_cpu_ms_per_msg"] if r["postfix_cpu_ms_per_msg"] is not None else "-",
+                  "%.2f" % r["cpu_ratio"] if r["cpu_ratio"] is not None else "-"))
+
     profiles = profile_table(rows, sys.argv[5]) if len(sys.argv) > 5 else []
 
     load = {r["workload"]: r["value"] for r in rows if r["server"] == "host"}
     doc = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": {"cores": os.cpu_count(), "python": platform.python_version(), **load},
-        "n": n, "big": big, "table": table, "by_client": by_client, "growth": growth, "server_cpu": cpu, "profiles": profiles, "results": rows,
+        "n": n, "big": big, "table": table, "by_client": by_client, "growth": growth, "server_cpu": cpu, "mx_cpu": mx_cpu, "profiles": profiles, "results": rows,
     }
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)

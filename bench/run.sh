@@ -22,6 +22,8 @@
 #                           profiles; Dovecot/Postfix only when installed
 #                           and root; fails on wrong answers, never on
 #                           slow figures; writes results to $W only
+#   ONLY=mx bench/run.sh    the MX intake rows only (Postfix and mailsrv;
+#                           no IMAP, no Dovecot); SMTPN sets the count
 #
 # Needs root for the full run (apt-get install postfix/dovecot-imapd if
 # missing, Unix users for Dovecot and Postfix's local delivery). Setup
@@ -123,7 +125,9 @@ DOVECOT=0; POSTFIX=0
 # edited and costs most of a minute); SMOKE_POSTFIX=1 includes it.
 if have_root && want dovecot-imapd dovecot; then DOVECOT=1; fi
 if have_root && { [ "$SMOKE" = 0 ] || [ "${SMOKE_POSTFIX:-0}" = 1 ]; } && want postfix postfix && command -v smtp-source >/dev/null; then POSTFIX=1; fi
-if [ "$SMOKE" = 0 ] && { [ $DOVECOT = 0 ] || [ $POSTFIX = 0 ]; }; then
+ONLY=${ONLY:-}
+if [ "$ONLY" = mx ]; then DOVECOT=0; fi
+if [ "$SMOKE" = 0 ] && { { [ $DOVECOT = 0 ] && [ "$ONLY" != mx ]; } || [ $POSTFIX = 0 ]; }; then
   echo "the full run needs root, Dovecot and Postfix" >&2; exit 1
 fi
 
@@ -194,6 +198,7 @@ idle_side() {
 }
 
 # ------------------------------------------------------------ mailsrv IMAP
+if [ "$ONLY" != mx ]; then
 log "mailsrv: store with $((BIG - BIGAPPEND)) messages in 'big'"
 "$B" setup -data "$W/ms" -user "$USER_" -pass "$PASS"
 "$B" fill -data "$W/ms" -user "$USER_" -folder big -n $((BIG - BIGAPPEND))
@@ -226,6 +231,7 @@ if [ "$SMOKE" = 1 ]; then
 else
   COLD_N=$BIG bash "$ROOT/bench/coldstart.sh" "$RES"
 fi
+fi # ONLY != mx
 
 # ------------------------------------------------------------ Dovecot IMAP
 if [ $DOVECOT = 1 ]; then
@@ -290,19 +296,47 @@ CONF
 fi
 
 # ------------------------------------------------------------ MX intake
-# smtp_runs SERVER PORT: the same loads against one running server.
+# cpu_ms PID: user+system CPU in ms of PID and its live descendants,
+# plus what their exited children were charged (cutime/cstime: Postfix's
+# smtpd, cleanup and local processes come and go).
+cpu_ms() {
+  python3 - "$1" <<'PY'
+import os, sys
+hz, kids, cpu = os.sysconf("SC_CLK_TCK"), {}, {}
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(f[1]), []).append(int(p))
+        cpu[int(p)] = sum(int(x) for x in f[11:15]) * 1000 / hz
+total, todo = 0, [int(sys.argv[1])]
+while todo:
+    p = todo.pop()
+    todo += kids.get(p, [])
+    total += cpu.get(p, 0)
+print("%.0f" % total)
+PY
+}
+
+# smtp_runs SERVER PORT PID: the same loads against one running server
+# (PID: its process, for the CPU time per message of smtp-source's runs).
 # smtp-source opens a new connection per message unless -d is given.
 smtp_runs() {
-  local s=$1 port=$2 t0 t1
+  local s=$1 port=$2 pid=$3 t0 t1 c0
   local SS=(smtp-source -l "$SIZE" -m "$SMTPN" -f load@bench.test -t "$USER_" -M load.bench.test)
   if command -v smtp-source >/dev/null; then
     for mode in "mx_10_sessions:-s 10" "mx_1_session:-s 1" "mx_1_connection:-s 1 -d"; do
+      c0=$(cpu_ms "$pid")
       t0=$(date +%s.%N)
       # shellcheck disable=SC2086
       "${SS[@]}" ${mode#*:} "127.0.0.1:$port"
       t1=$(date +%s.%N)
       result "$s" smtp-source "${mode%%:*}" "$SMTPN" "$(awk -v n="$SMTPN" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')" msg/s
       if [ "$s" = postfix ]; then drain_postfix; fi
+      # Postfix's CPU includes the local delivery it does after the 250.
+      result "$s" smtp-source "server_cpu_${mode%%:*}" "$SMTPN" "$(awk -v n="$SMTPN" -v a="$c0" -v b="$(cpu_ms "$pid")" 'BEGIN { printf "%.3f", (b - a) / n }')" ms/msg
     done
   fi
   for c in 10 1; do
@@ -348,7 +382,7 @@ if [ $POSTFIX = 1 ]; then
   postfix -c "$C" start-fg >"$PF/fg.log" 2>&1 &
   PPID_=$!; PIDS+=("$PPID_")
   wait_port "$PF_PORT"
-  smtp_runs postfix "$PF_PORT"
+  smtp_runs postfix "$PF_PORT" "$PPID_"
   postfix -c "$C" stop >/dev/null 2>&1 || true
   wait "$PPID_" 2>/dev/null || true
 fi
@@ -357,7 +391,7 @@ log "mailsrv MX on 127.0.0.1:$MS_PORT"
 "$W/smtpload" -serve -data "$W/mx" -listen "127.0.0.1:$MS_PORT" -cert "$CERT" -key "$KEY" -ctl "127.0.0.1:$CTLPORT" >"$W/mailsrv-mx.log" 2>&1 &
 XPID=$!; PIDS+=("$XPID")
 wait_port "$MS_PORT"
-smtp_runs mailsrv "$MS_PORT"
+smtp_runs mailsrv "$MS_PORT" "$XPID"
 if [ "$PROFILE" = 1 ]; then
   log "mailsrv MX: CPU profiles of smtp-source 10 sessions and 1 session"
   for mode in "mx_10_sessions:-s 10" "mx_1_session:-s 1"; do
@@ -402,7 +436,7 @@ fi
 log "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 result host - loadavg_after 0 "$(cut -d' ' -f1 /proc/loadavg)" load
 OUT="$W/results.json"
-if [ "$SMOKE" = 0 ]; then OUT="$ROOT/bench/results.json"; fi
+if [ "$SMOKE" = 0 ] && [ "$ONLY" != mx ]; then OUT="$ROOT/bench/results.json"; fi
 python3 "$ROOT/bench/report.py" "$RES" "$OUT" "$N" "$BIG" "$W/prof"
 if [ "$SMOKE" = 1 ]; then
   rm -rf "$W"   # nothing worth keeping from tiny counts

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -77,14 +76,26 @@ const headCapture = 64 << 10
 // BlobWriter streams one message body to the blob store. Create it with
 // NewBlob, Write the message, then Sync (make it durable) before handing
 // it to Deliver; Abort removes the body if the message is refused.
+//
+// A body of at most inlineMax bytes (blob_inline.go) never reaches the
+// BlobStore: it stays in memory and Deliver writes it into its own
+// transaction, so one commit makes body and metadata durable. The
+// upload is created only when the body outgrows that.
 type BlobWriter struct {
+	s *Store
+	// ctx is NewBlob's: the BlobStore upload a growing body spills into
+	// is created in Write, which has none of its own.
+	ctx   context.Context
 	id    string
-	up    BlobUpload
+	up    BlobUpload // nil while the body is held in memory
 	size  int64
 	limit int64
-	head  bytes.Buffer
+	head  *pendingBody // the first headCapture bytes; the whole body while up is nil
 	err   error
 	done  bool // committed: Write refused
+	// inline: Sync found the body small enough for the database
+	// (Deliver puts it into bucket blobinline).
+	inline bool
 }
 
 // newBlobID returns a unique, roughly time-ordered id: 16 hex digits of
@@ -100,11 +111,17 @@ func (s *Store) newBlobID() string {
 // once more than limit bytes were written.
 func (s *Store) NewBlob(ctx context.Context, limit int64) (*BlobWriter, error) {
 	id := s.newBlobID()
-	up, err := s.blobs.Create(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("create message body: %w", err)
+	w := &BlobWriter{s: s, ctx: ctx, id: id, limit: limit, head: &pendingBody{}}
+	if s.inlineMax == 0 {
+		up, err := s.blobs.Create(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("create message body: %w", err)
+		}
+		w.up = up
+		return w, nil
 	}
-	return &BlobWriter{id: id, up: up, limit: limit}, nil
+	s.holdPending(w) // readable by id before it is delivered, as a file would be
+	return w, nil
 }
 
 // ID returns the blob id.
@@ -125,8 +142,19 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 		w.err = ErrTooLarge
 		return 0, w.err
 	}
-	if room := headCapture - w.head.Len(); room > 0 {
-		w.head.Write(p[:min(room, len(p))])
+	if w.up == nil {
+		if w.size+int64(len(p)) <= w.s.inlineMax {
+			w.head.write(p)
+			w.size += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.spill(); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	if room := headCapture - w.head.len(); room > 0 {
+		w.head.write(p[:min(room, len(p))])
 	}
 	n, err := w.up.Write(p)
 	w.size += int64(n)
@@ -145,6 +173,11 @@ func (w *BlobWriter) Sync() error {
 	if w.done {
 		return nil
 	}
+	if w.up == nil {
+		// Small: durable with the delivery's commit (blob_inline.go).
+		w.inline, w.done = true, true
+		return nil
+	}
 	if err := w.up.Commit(); err != nil {
 		w.err = fmt.Errorf("store message body: %w", err)
 		return w.err
@@ -156,11 +189,14 @@ func (w *BlobWriter) Sync() error {
 // Abort discards the blob. It is safe to call after Sync (when delivery
 // failed) and more than once.
 func (w *BlobWriter) Abort() {
-	w.up.Abort()
+	w.s.releasePending(w.id)
+	if w.up != nil {
+		w.up.Abort()
+	}
 }
 
 // head returns the captured leading bytes.
-func (w *BlobWriter) headBytes() []byte { return w.head.Bytes() }
+func (w *BlobWriter) headBytes() []byte { return w.head.bytes() }
 
 // validBlobID refuses ids that could name something outside the blob
 // store (a path, an S3 key with slashes): ids are the store's own hex.
@@ -173,6 +209,9 @@ func validBlobID(id string) bool {
 func (s *Store) OpenBlob(ctx context.Context, id string) (io.ReadCloser, error) {
 	if !validBlobID(id) {
 		return nil, fmt.Errorf("bad blob id %q", id)
+	}
+	if r, ok, err := s.openInline(ctx, id); ok || err != nil {
+		return r, err
 	}
 	return s.blobs.Open(ctx, id)
 }

@@ -18,14 +18,19 @@ func TestFileBlobsConformance(t *testing.T) {
 }
 
 // TestStoreOnFileBlobs runs the store's blob behaviour (delivery, seek,
-// orphan sweep, snapshot, removal) over the files BlobStore.
+// orphan sweep, snapshot, removal) over the files BlobStore, with small
+// bodies in the database (the default, blob_inline.go) and without.
 func TestStoreOnFileBlobs(t *testing.T) {
-	blobtest.RunStore(t, func(t *testing.T, clk *blobtest.Clock) *store.Store {
-		s, err := store.Open(t.TempDir(), store.Options{Now: clk.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	for _, noInline := range []bool{false, true} {
+		t.Run(map[bool]string{false: "inline", true: "files"}[noInline], func(t *testing.T) {
+			blobtest.RunStore(t, func(t *testing.T, clk *blobtest.Clock) *store.Store {
+				s, err := store.Open(t.TempDir(), store.Options{Now: clk.Now, NoInlineBodies: noInline})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
 }

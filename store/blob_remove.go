@@ -31,6 +31,9 @@ func (t *Tx) dropBlob(id string) error {
 	if t.s.blobRemoveDelay > 0 {
 		return bucket(t.tx, "blobgone").Put([]byte(id), u64(uint64(t.s.now().UnixNano())))
 	}
+	if inline, err := t.dropInline(id); inline || err != nil {
+		return err // a body in the database goes with this very commit
+	}
 	t.AfterCommit(func() { t.s.removeBlobFile(id) })
 	return nil
 }
@@ -46,6 +49,7 @@ func (s *Store) SweepRemovedBlobs(ctx context.Context) (int, error) {
 	removed := 0
 	for {
 		var due [][]byte
+		inline := map[string]bool{} // bodies in the database (blob_inline.go)
 		err := s.view(ctx, func(tx kv.Tx) error {
 			b := bucket(tx, "blobgone")
 			if b == nil {
@@ -54,6 +58,9 @@ func (s *Store) SweepRemovedBlobs(ctx context.Context) (int, error) {
 			return b.ForEach(func(k, v []byte) error {
 				if len(due) < removeBatch && len(v) == 8 && getU64(v) <= cutoff {
 					due = append(due, append([]byte(nil), k...))
+					if isInline(tx, k) {
+						inline[string(k)] = true
+					}
 				}
 				return nil
 			})
@@ -62,13 +69,20 @@ func (s *Store) SweepRemovedBlobs(ctx context.Context) (int, error) {
 			return removed, err
 		}
 		for _, id := range due {
-			s.removeBlobFile(string(id))
+			if !inline[string(id)] {
+				s.removeBlobFile(string(id))
+			}
 		}
 		err = s.update(ctx, func(t *Tx) error {
 			b := bucket(t.tx, "blobgone")
 			for _, id := range due {
 				if err := b.Delete(id); err != nil {
 					return err
+				}
+				if inline[string(id)] {
+					if _, err := t.dropInline(string(id)); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

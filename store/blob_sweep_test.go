@@ -14,7 +14,7 @@ func (s *Store) blobPath(id string) string {
 }
 
 func TestSweepOrphanBlobs(t *testing.T) {
-	s := newTestStore(t)
+	s := newFileTestStore(t)
 	alice, err := s.AddUser(t.Context(), "alice@example.com", "", "x")
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,9 @@ func (s *Store) CopyTo(ctx context.Context, dst kv.DB, dstBlobs BlobStore, progr
 	var blobs []string
 	err := s.view(ctx, func(tx kv.Tx) error {
 		return bucket(tx, "blobrefs").ForEach(func(k, _ []byte) error {
-			blobs = append(blobs, string(k))
+			if !isInline(tx, k) { // small bodies travel with bucket blobinline
+				blobs = append(blobs, string(k))
+			}
 			return nil
 		})
 	})

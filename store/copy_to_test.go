@@ -17,7 +17,7 @@ import (
 // after the source's, and a second copy into the same target is refused.
 func TestCopyToKeepsEverything(t *testing.T) {
 	ctx := context.Background()
-	src := newTestStore(t)
+	src := newFileTestStore(t)
 	acct, err := src.AddUser(ctx, "bob@example.com", "Bob", "pw")
 	if err != nil {
 		t.Fatal(err)

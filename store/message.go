@@ -89,6 +89,9 @@ func (s *Store) Deliver(ctx context.Context, d Delivery) ([]Delivered, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Blob.inline {
+		s.releasePending(d.Blob.id) // committed: read from the database now
+	}
 	return out, nil
 }
 
@@ -120,6 +123,12 @@ func (t *Tx) deliver(d *Delivery, p *preparedDelivery) (out []Delivered, err err
 	err = func() error {
 		if err := t.checkRequirements(d.Requires); err != nil {
 			return err
+		}
+		if d.Blob.inline {
+			// The body commits with the records that reference it.
+			if err := t.putInline(d.Blob); err != nil {
+				return err
+			}
 		}
 		for _, tg := range d.Targets {
 			f, err := t.targetFolder(tg)

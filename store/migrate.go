@@ -9,7 +9,7 @@ import (
 )
 
 // SchemaVersion is the schema this code reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var allBuckets = []string{
 	"meta", "domains", "accounts", "aliases", "mailboxes", "mbaddr",
@@ -24,12 +24,17 @@ var allBuckets = []string{
 	"prefs",    // users' team preferences (prefs.go), additive
 	"blobgone", // bodies awaiting their delayed removal (blob_remove.go), additive
 	"seenpvt",  // members' own \Seen in per-member shared mailboxes (seen_member.go), additive
+	bktInline,  // small message bodies (blob_inline.go): schema 3, so an older mailsrv refuses the database
 }
 
 // migrations[v] upgrades a database from schema v to v+1. A new schema
 // version appends a function here; migrate runs them in one transaction.
 var migrations = map[uint32]func(tx kv.Tx) error{
 	1: migrateModSeq, // RFC 7162 mod-sequences (modseq.go)
+	// Schema 3 adds bucket blobinline (created above): bodies in files
+	// read as before, and an older mailsrv, which would not find the
+	// inline ones, refuses the database instead.
+	2: func(kv.Tx) error { return nil },
 }
 
 func (s *Store) migrate() error {

@@ -236,7 +236,7 @@ func checkRestored(dir string) (err error) {
 		missing, n := "", 0
 		tx.Bucket([]byte("blobrefs")).ForEach(func(k, _ []byte) error {
 			id := string(k)
-			if len(id) < 2 {
+			if len(id) < 2 || isInline(tx, k) { // inline: in the database (blob_inline.go)
 				return nil
 			}
 			if _, err := os.Stat(filepath.Join(dir, "blobs", id[len(id)-2:], id)); err != nil {

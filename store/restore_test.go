@@ -14,7 +14,7 @@ import (
 // entry boundary (no trailer), one missing a body, and a non-empty
 // target are refused, and the target stays as it was.
 func TestRestoreChecksTheArchive(t *testing.T) {
-	s := newTestStore(t)
+	s := newFileTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	deliver(t, s, testMsg, Target{MailboxID: a.MailboxID})
 	os.MkdirAll(filepath.Join(s.Dir(), "tls"), 0o700)

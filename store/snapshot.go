@@ -116,7 +116,9 @@ func (s *Store) SnapshotWith(ctx context.Context, w io.Writer, o SnapshotOptions
 			return err
 		}
 		return bucket(tx, "blobrefs").ForEach(func(k, _ []byte) error {
-			blobs = append(blobs, string(k))
+			if !isInline(tx, k) { // small bodies are in the database file (blob_inline.go)
+				blobs = append(blobs, string(k))
+			}
 			return nil
 		})
 	})

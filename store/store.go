@@ -43,6 +43,8 @@
 //
 // A message body is written to its blob file and fsynced before the
 // transaction that references it commits; the commit fsyncs the database.
+// A small body on the local files store is written into that transaction
+// instead (bucket blobinline, blob_inline.go), durable with it.
 // Only then do callers answer 250 / OK. A crash between the two leaves an
 // unreferenced blob, never a reference to a missing body; serve's hourly
 // housekeeping removes such orphans once they are a day old
@@ -95,6 +97,8 @@
 //	remind      mailbox id u64 → u64 BE unix time of the last reminder digest
 //	blobgone    blob id → u64 BE unix nanoseconds its last reference went: bodies
 //	              awaiting removal when the BlobStore delays it (blob_remove.go)
+//	blobinline  blob id → the body: bodies of up to 64 KiB written with their
+//	              delivery's commit instead of a BlobStore (blob_inline.go; schema 3)
 //
 // Addresses are stored normalised (see address.go). A live address is in
 // exactly one of accounts, aliases or mbaddr-as-shared.
@@ -152,6 +156,10 @@ type Options struct {
 	// CloseEngine makes Close close the engine too, when this store is
 	// its only user (OpenEngine; Open always does).
 	CloseEngine bool
+	// NoInlineBodies keeps every body in the BlobStore. By default a
+	// store on the local files BlobStore and an engine of its own keeps
+	// bodies of up to 64 KiB in the database instead (blob_inline.go).
+	NoInlineBodies bool
 }
 
 // Store is an open store: an engine, a blob store and this server's data
@@ -182,6 +190,14 @@ type Store struct {
 
 	quotaDefault atomic.Int64  // bytes; quota.go
 	originSeq    atomic.Uint64 // NewOrigin (events.go)
+
+	// Small bodies in the database (blob_inline.go): inlineMax is the
+	// largest one new deliveries keep there (0: none), inlineSeen that
+	// the database may hold some, pending the bodies not delivered yet
+	// (blob id → *pendingBody).
+	inlineMax  int64
+	inlineSeen atomic.Bool
+	pending    sync.Map
 }
 
 // DBFile is the database file name inside the data directory.
@@ -261,6 +277,9 @@ func OpenEngine(db kv.DB, dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.quotaDefault.Store(opts.QuotaBytes)
+	if err := s.noteInline(context.Background()); err != nil { // at open, as migrate
+		return nil, err
+	}
 	s.loopWG.Add(1)
 	if l, ok := db.(changeListener); ok {
 		e, err := startEventLog(s, l)
@@ -268,6 +287,12 @@ func OpenEngine(db kv.DB, dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("read change events: %w", err)
 		}
 		s.shared = e
+	}
+	// Inline bodies only where the bodies are this server's own files
+	// and the engine is not shared: then nothing changes for servers
+	// that share S3 and PostgreSQL (their removal delay, blob_remove.go).
+	if opts.Blobs == nil && s.shared == nil && !opts.NoInlineBodies {
+		s.inlineMax = defaultInlineMax
 	}
 	go s.commitLoop()
 	return s, nil

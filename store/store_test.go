@@ -36,6 +36,21 @@ func newTestStore(t testing.TB) *Store {
 	return s
 }
 
+// newFileTestStore is newTestStore with every body in a file
+// (Options.NoInlineBodies), for tests of the files layout itself.
+func newFileTestStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{NoInlineBodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.AddDomain(t.Context(), Domain{Name: "Example.COM"}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 const testMsg = "From: Bob <bob@remote.example>\r\nTo: alice@example.com\r\nSubject: hello\r\nMessage-ID: <m1@remote.example>\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\n\r\nbody\r\n"
 
 func deliver(t testing.TB, s *Store, msg string, targets ...Target) []Delivered {
@@ -169,7 +184,7 @@ func TestDefaultFoldersAndUIDsSurviveReopen(t *testing.T) {
 }
 
 func TestFlagsExpungeAndBlobLifetime(t *testing.T) {
-	s := newTestStore(t)
+	s := newFileTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	b, _ := s.AddUser(t.Context(), "bob@example.com", "", "h")
 	d := deliver(t, s, testMsg, Target{MailboxID: a.MailboxID}, Target{MailboxID: b.MailboxID, Flags: []string{`\Seen`}})
@@ -395,7 +410,7 @@ func TestDeliverRefusesUnsyncedBlobAndAbortRemovesFile(t *testing.T) {
 }
 
 func TestSnapshotRestores(t *testing.T) {
-	s := newTestStore(t)
+	s := newFileTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	deliver(t, s, testMsg, Target{MailboxID: a.MailboxID, Flags: []string{`\Flagged`}})
 	var buf bytes.Buffer
