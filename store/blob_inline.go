@@ -166,3 +166,22 @@ func (s *Store) noteInline(ctx context.Context) error {
 		return nil
 	})
 }
+
+// StoredBodies counts the bodies kept: those in the BlobStore (committed
+// or left by an upload that never committed) and those in the database.
+// Tests use it to check that a body is written once and a refused
+// message leaves none behind, whichever layout holds it.
+func (s *Store) StoredBodies(ctx context.Context) (int, error) {
+	n := 0
+	err := s.blobs.List(ctx, func(BlobInfo) error { n++; return nil })
+	if err != nil {
+		return 0, err
+	}
+	err = s.view(ctx, func(tx kv.Tx) error {
+		if b := bucket(tx, bktInline); b != nil {
+			n += b.KeyN()
+		}
+		return nil
+	})
+	return n, err
+}

@@ -160,11 +160,17 @@ func (e *env) runner() *Runner {
 // enqueue puts a message from alice to rcpts into the outbound queue.
 func (e *env) enqueue(t *testing.T, from string, rcpts ...string) {
 	t.Helper()
+	e.enqueueBody(t, "body line\r\n", from, rcpts...)
+}
+
+// enqueueBody is enqueue with the given body text.
+func (e *env) enqueueBody(t *testing.T, body, from string, rcpts ...string) {
+	t.Helper()
 	w, err := e.st.NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(w, "From: <"+from+">\r\nTo: <"+rcpts[0]+">\r\nSubject: hello\r\nMessage-ID: <m1@example.com>\r\n\r\nbody line\r\n")
+	io.WriteString(w, "From: <"+from+">\r\nTo: <"+rcpts[0]+">\r\nSubject: hello\r\nMessage-ID: <m1@example.com>\r\n\r\n"+body)
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +401,9 @@ func waitFor(t *testing.T, cond func() bool) {
 // the end of DATA and the item stays queued.
 func TestMissingBodyNeverSendsEmptyMessage(t *testing.T) {
 	e := newEnv(t, nil)
-	e.enqueue(t, "alice@example.com", "bob@remote.test")
+	// Above 64 KiB, so the body is a file (small ones are in the
+	// database, store/blob_inline.go) that can go missing.
+	e.enqueueBody(t, strings.Repeat("body line\r\n", 7000), "alice@example.com", "bob@remote.test")
 	q, err := e.st.Queue(t.Context())
 	if err != nil || len(q) != 1 {
 		t.Fatalf("queue %v %v", q, err)

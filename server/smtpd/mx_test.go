@@ -353,7 +353,7 @@ func TestMXStoreFailure(t *testing.T) {
 	testkit.Must(t, e.st.Close()) // the commit will fail with ErrClosed
 	io.WriteString(w, message("s@good.test", "alice@example.com", "fail", "x\r\n"))
 	wantCode(t, w.Close(), 451, "4.3.0")
-	if n := blobFiles(t, e); n != 0 {
+	if n := filesUnder(t, filepath.Join(e.st.Dir(), "blobs")); n != 0 {
 		t.Fatalf("%d blob files left", n)
 	}
 }
@@ -432,16 +432,26 @@ func TestMXShutdownWaitsForTransaction(t *testing.T) {
 	}
 }
 
-func blobFiles(t *testing.T, e *mxEnv) int {
+// filesUnder counts the regular files under dir (the store is closed).
+func filesUnder(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
-	err := filepath.WalkDir(filepath.Join(e.st.Dir(), "blobs"), func(_ string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			n++
 		}
 		return err
 	})
 	testkit.Must(t, err)
+	return n
+}
+
+// blobFiles counts the stored message bodies: files, and small ones in
+// the database (store/blob_inline.go).
+func blobFiles(t *testing.T, e *mxEnv) int {
+	t.Helper()
+	n, err := e.st.StoredBodies(t.Context())
+	must(t, err)
 	return n
 }
 
