@@ -149,6 +149,30 @@ func (s *Store) openInline(ctx context.Context, id string) (r io.ReadCloser, ok 
 	return &inlineReader{bytes.NewReader(body)}, true, nil
 }
 
+// readInline is ReadMessage's openInline: it appends id's body, expected
+// to be size bytes, to dst straight from the database page.
+func (s *Store) readInline(ctx context.Context, id string, size int64, dst []byte) (out []byte, ok bool, err error) {
+	if p, found := s.pending.Load(id); found {
+		out, err := readFull(bytes.NewReader(p.(*pendingBody).clone()), size, dst)
+		return out, true, err
+	}
+	if !s.inlineSeen.Load() {
+		return dst, false, nil
+	}
+	out = dst
+	err = s.view(ctx, func(tx kv.Tx) error {
+		if b := bucket(tx, bktInline); b != nil {
+			if v := b.Get([]byte(id)); v != nil {
+				ok = true
+				out, err = readFull(bytes.NewReader(v), size, dst)
+				return err
+			}
+		}
+		return nil
+	})
+	return out, ok, err
+}
+
 // inlineReader reads and seeks a body copied out of the database.
 type inlineReader struct{ *bytes.Reader }
 

@@ -88,6 +88,9 @@ func TestInlineSmallBodyHasNoFile(t *testing.T) {
 		}
 	}
 	ms, _ := s.Messages(t.Context(), ds[0].FolderID, []uint32{ds[0].UID})
+	if got, err := s.ReadMessage(t.Context(), &ms[0], nil); err != nil || string(got) != small {
+		t.Fatalf("ReadMessage of an inline body: %d bytes, %v", len(got), err)
+	}
 	r, err := s.OpenMessage(t.Context(), &ms[0])
 	if err != nil {
 		t.Fatal(err)

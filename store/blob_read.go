@@ -31,6 +31,9 @@ func (s *Store) ReadMessage(ctx context.Context, m *Message, dst []byte) ([]byte
 		return dst, fmt.Errorf("message body %s: size %d below its prefix: %w", m.Blob, m.Size, io.ErrUnexpectedEOF)
 	}
 	dst = append(dst, m.Prefix...)
+	if out, ok, err := s.readInline(ctx, m.Blob, size, dst); ok || err != nil {
+		return out, err // a small body in the database (blob_inline.go)
+	}
 	if br, ok := s.blobs.(blobReader); ok {
 		return br.ReadBlob(ctx, m.Blob, size, dst)
 	}
