@@ -451,7 +451,7 @@ func filesUnder(t *testing.T, dir string) int {
 func blobFiles(t *testing.T, e *mxEnv) int {
 	t.Helper()
 	n, err := e.st.StoredBodies(t.Context())
-	must(t, err)
+	testkit.Must(t, err)
 	return n
 }
 
