@@ -60,7 +60,7 @@ const idlePoll = time.Minute
 
 // Options configure a Runner.
 type Options struct {
-	Store    *store.Store
+	Store    Store
 	Hostname string // EHLO name, Reporting-MTA and MAILER-DAEMON domain
 	Config   config.Outbound
 	// Resolver is the DNS server ("host:port") used for MX and address
@@ -87,7 +87,7 @@ const DefaultLease = 10 * time.Minute
 
 // Runner delivers the store's outbound queue.
 type Runner struct {
-	st        *store.Store
+	st        Store
 	hostname  string
 	cfg       config.Outbound
 	dns       *dns.Client

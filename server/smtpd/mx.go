@@ -35,7 +35,7 @@ const verifyTimeout = 60 * time.Second
 
 // MXOptions configures NewMX.
 type MXOptions struct {
-	Store    *store.Store
+	Store    Store
 	Hostname string
 	Limits   config.Limits
 	// TLS enables STARTTLS with the configured certificate; nil = none.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/emersion/go-smtp"
-
-	"mailsrv/store"
 )
 
 // Quotas at SMTP (MX and submission's local recipients).
@@ -25,7 +23,7 @@ import (
 
 // withinQuota returns the mailboxes of ids that have room for another
 // message (store.WithRoom), or a 452 4.2.2 when none has.
-func withinQuota(ctx context.Context, st *store.Store, addr string, ids []uint64) ([]uint64, *smtp.SMTPError) {
+func withinQuota(ctx context.Context, st Store, addr string, ids []uint64) ([]uint64, *smtp.SMTPError) {
 	keep, err := st.WithRoom(ctx, ids)
 	if err != nil {
 		return nil, smtpError(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure reading the recipient's quota, try again later")

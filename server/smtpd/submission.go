@@ -34,7 +34,7 @@ const (
 
 // SubmissionOptions configure NewSubmission.
 type SubmissionOptions struct {
-	Store    *store.Store
+	Store    Store
 	Hostname string
 	Limits   config.Limits
 	// TLS is required: STARTTLS on 587, or the implicit TLS of 465 with
@@ -131,7 +131,7 @@ type identity struct {
 type subSession struct {
 	ctx  context.Context // the server's base context (store calls)
 	b    *subBackend
-	st   *store.Store
+	st   Store
 	conn *smtp.Conn
 	ci   *connInfo
 

@@ -14,12 +14,11 @@ import (
 	"mailsrv/auth/msgauth"
 	"mailsrv/server/config"
 	"mailsrv/server/metrics"
-	"mailsrv/store"
 )
 
 // Options configures New.
 type Options struct {
-	Store  *store.Store
+	Store  Store
 	Config config.Spam
 	// Resolver answers the DNSBL queries; nil = the system resolver.
 	Resolver IPResolver

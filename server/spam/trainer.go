@@ -25,7 +25,7 @@ const trainQueue = 4096
 // $Junk / Junk (spam) or $NotJunk / NonJunk (ham) is set. Messages stored
 // in a Sent folder teach it who the mailbox writes to.
 type Trainer struct {
-	store   *store.Store
+	store   Store
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	events  chan store.Event
@@ -40,7 +40,7 @@ const dropWarnEvery = 10 * time.Second
 
 // NewTrainer subscribes at once (so nothing done before Run is missed);
 // Run processes the events, Close unsubscribes.
-func NewTrainer(st *store.Store, m *metrics.Metrics, log *slog.Logger) *Trainer {
+func NewTrainer(st Store, m *metrics.Metrics, log *slog.Logger) *Trainer {
 	if log == nil {
 		log = slog.Default()
 	}

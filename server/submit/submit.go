@@ -61,7 +61,7 @@ var (
 
 // Options configures a Submitter.
 type Options struct {
-	Store *store.Store
+	Store Store
 	// Hostname names this server in Received: and Message-ID.
 	Hostname string
 	// SaveSent is [submission] save_sent: keep the sender's own Sent copy.
@@ -83,7 +83,7 @@ type AutoResponder interface {
 // Submitter runs the pipeline. It holds no per-message state.
 type Submitter struct {
 	opts Options
-	st   *store.Store
+	st   Store
 	log  *slog.Logger
 }
 

@@ -1,0 +1,5 @@
+package queue
+
+import "mailsrv/store"
+
+var _ Store = (*store.Store)(nil)

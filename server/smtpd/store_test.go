@@ -1,0 +1,5 @@
+package smtpd
+
+import "mailsrv/store"
+
+var _ Store = (*store.Store)(nil)

@@ -1,0 +1,5 @@
+package spam
+
+import "mailsrv/store"
+
+var _ Store = (*store.Store)(nil)
