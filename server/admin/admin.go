@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"mailsrv/server/config"
-	"mailsrv/store"
 )
 
 // Request is one admin operation.
@@ -44,7 +43,7 @@ type Response struct {
 
 // Handler executes admin requests against a store.
 type Handler struct {
-	Store  *store.Store
+	Store  Store
 	Config *config.Config
 	Log    *slog.Logger
 	// Now is the clock (injectable for the recycle bin tests).

@@ -14,7 +14,7 @@ import (
 // refuses with the fix, since it cannot check a name that does not exist.
 func TestRecordsWithoutPublicHostname(t *testing.T) {
 	h, _ := newSharedHandler(t)
-	if err := h.Store.AddDomain(t.Context(), store.Domain{Name: "example.org"}); err != nil {
+	if err := storeOf(h).AddDomain(t.Context(), store.Domain{Name: "example.org"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, host := range []string{"vm", "192.0.2.1"} {
@@ -67,7 +67,7 @@ func TestHandlePanicIsAnError(t *testing.T) {
 // queuedItem puts one message in the outbound queue and returns its id.
 func queuedItem(t *testing.T, h *Handler) uint64 {
 	t.Helper()
-	w, err := h.Store.NewBlob(t.Context(), 0)
+	w, err := storeOf(h).NewBlob(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +75,10 @@ func queuedItem(t *testing.T, h *Handler) uint64 {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Store.Deliver(t.Context(), store.Delivery{Blob: w, Queue: &store.QueueItem{From: "alice@example.com", To: []string{"x@remote.example"}}}); err != nil {
+	if _, err := storeOf(h).Deliver(t.Context(), store.Delivery{Blob: w, Queue: &store.QueueItem{From: "alice@example.com", To: []string{"x@remote.example"}}}); err != nil {
 		t.Fatal(err)
 	}
-	q, err := h.Store.Queue(t.Context())
+	q, err := storeOf(h).Queue(t.Context())
 	if err != nil || len(q) != 1 {
 		t.Fatalf("queue %v %v", q, err)
 	}
@@ -105,7 +105,7 @@ func TestQueueRetryWakesDelivery(t *testing.T) {
 func TestVerifyWarnsWhenNobodyGetsPostmaster(t *testing.T) {
 	h, _ := newSharedHandler(t)
 	h.Config.Hostname = "mail.example.com"
-	if err := h.Store.AddDomain(t.Context(), store.Domain{Name: "empty.org"}); err != nil {
+	if err := storeOf(h).AddDomain(t.Context(), store.Domain{Name: "empty.org"}); err != nil {
 		t.Fatal(err)
 	}
 	d := dnstest.StartZones(t, map[string]string{"example.com": "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"})
@@ -130,7 +130,7 @@ func TestVerifyWarnsWhenNobodyGetsPostmaster(t *testing.T) {
 	if p := c["postmaster@example.com"]; p.Status != dns.StatusOK || p.Found != "alice@example.com" {
 		t.Errorf("postmaster@example.com: %+v", p)
 	}
-	if _, err := h.Store.GrantRole(t.Context(), "carol@example.com", store.RolePostmaster, "admin"); err != nil {
+	if _, err := storeOf(h).GrantRole(t.Context(), "carol@example.com", store.RolePostmaster, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if p := checks("empty.org")["abuse@empty.org"]; p.Status != dns.StatusOK || p.Found != "carol@example.com" {

@@ -8,9 +8,9 @@ import (
 
 func TestMailboxBackupOp(t *testing.T) {
 	h, _ := newSharedHandler(t)
-	bob, _ := h.Store.User(t.Context(), "bob@example.com")
-	deliverTo(t, h.Store, bob.MailboxID, "Subject: a\r\n\r\na\r\n")
-	deliverTo(t, h.Store, bob.MailboxID, "Subject: b\r\n\r\nb\r\n")
+	bob, _ := storeOf(h).User(t.Context(), "bob@example.com")
+	deliverTo(t, storeOf(h), bob.MailboxID, "Subject: a\r\n\r\na\r\n")
+	deliverTo(t, storeOf(h), bob.MailboxID, "Subject: b\r\n\r\nb\r\n")
 	mustDo(t, h, "shared.create", map[string]any{"address": "info@example.com"}, nil)
 
 	var res BackupInfo
@@ -33,10 +33,10 @@ func TestMailboxBackupOp(t *testing.T) {
 
 func TestReassignTrashRestorePurge(t *testing.T) {
 	h, clk := newSharedHandler(t)
-	bob, _ := h.Store.User(t.Context(), "bob@example.com")
-	carol, _ := h.Store.User(t.Context(), "carol@example.com")
-	deliverTo(t, h.Store, bob.MailboxID, "Subject: bob's history\r\n\r\nx\r\n")
-	deliverTo(t, h.Store, carol.MailboxID, "Subject: carol's old\r\n\r\ny\r\n")
+	bob, _ := storeOf(h).User(t.Context(), "bob@example.com")
+	carol, _ := storeOf(h).User(t.Context(), "carol@example.com")
+	deliverTo(t, storeOf(h), bob.MailboxID, "Subject: bob's history\r\n\r\nx\r\n")
+	deliverTo(t, storeOf(h), carol.MailboxID, "Subject: carol's old\r\n\r\ny\r\n")
 
 	wantErr(t, h, "mailbox.reassign", map[string]any{"address": "bob@example.com", "to": "ghost@example.com"}, "not a local user")
 	wantErr(t, h, "mailbox.reassign", map[string]any{"address": "nobody@example.com", "to": "carol@example.com"}, "not found")
@@ -61,8 +61,8 @@ func TestReassignTrashRestorePurge(t *testing.T) {
 		t.Fatalf("trash: %+v", items)
 	}
 	mustDo(t, h, "trash.restore", map[string]any{"id": items[0].ID}, &d)
-	c, _ := h.Store.User(t.Context(), "carol@example.com")
-	if rf, err := h.Store.GetFolder(t.Context(), c.MailboxID, "Restored/INBOX"); err != nil || rf.Messages != 1 {
+	c, _ := storeOf(h).User(t.Context(), "carol@example.com")
+	if rf, err := storeOf(h).GetFolder(t.Context(), c.MailboxID, "Restored/INBOX"); err != nil || rf.Messages != 1 {
 		t.Fatalf("restored folder: %+v %v", rf, err)
 	}
 	wantErr(t, h, "trash.restore", map[string]any{"id": items[0].ID}, "not found")

@@ -95,7 +95,7 @@ func TestSharedCreateErrors(t *testing.T) {
 func TestSharedGrantRevoke(t *testing.T) {
 	h, _ := newSharedHandler(t)
 	mustDo(t, h, "shared.create", map[string]any{"address": "info@example.com", "owner": "alice@example.com"}, nil)
-	mb, _ := h.Store.MailboxByAddress(t.Context(), "info@example.com")
+	mb, _ := storeOf(h).MailboxByAddress(t.Context(), "info@example.com")
 
 	wantErr(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "ghost@example.com", "rights": "read"}, "not a local user")
 	wantErr(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "bob@example.com", "rights": "read,fly"}, `unknown right "fly"`)
@@ -105,10 +105,10 @@ func TestSharedGrantRevoke(t *testing.T) {
 
 	mustDo(t, h, "shared.grant", map[string]any{"address": "info@example.com", "member": "bob@example.com", "rights": "read,manage"}, nil)
 	// Effective at once for sessions that ask per command.
-	if r, _ := h.Store.RightsOf(t.Context(), mb.ID, "bob@example.com"); r != acl.Read|acl.Manage {
+	if r, _ := storeOf(h).RightsOf(t.Context(), mb.ID, "bob@example.com"); r != acl.Read|acl.Manage {
 		t.Fatalf("rights after grant: %v", r)
 	}
-	if sf, _ := h.Store.SharedFor(t.Context(), "bob@example.com"); len(sf) != 1 {
+	if sf, _ := storeOf(h).SharedFor(t.Context(), "bob@example.com"); len(sf) != 1 {
 		t.Fatalf("SharedFor after grant: %+v", sf)
 	}
 	// Re-grant replaces (no duplicate member).
@@ -122,10 +122,10 @@ func TestSharedGrantRevoke(t *testing.T) {
 	wantErr(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "alice@example.com"}, "owner")
 	wantErr(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "carol@example.com"}, "not a member")
 	mustDo(t, h, "shared.revoke", map[string]any{"address": "info@example.com", "member": "bob@example.com"}, nil)
-	if r, _ := h.Store.RightsOf(t.Context(), mb.ID, "bob@example.com"); r != 0 {
+	if r, _ := storeOf(h).RightsOf(t.Context(), mb.ID, "bob@example.com"); r != 0 {
 		t.Fatalf("rights after revoke: %v", r)
 	}
-	if sf, _ := h.Store.SharedFor(t.Context(), "bob@example.com"); len(sf) != 0 {
+	if sf, _ := storeOf(h).SharedFor(t.Context(), "bob@example.com"); len(sf) != 0 {
 		t.Fatalf("SharedFor after revoke: %+v", sf)
 	}
 
@@ -148,7 +148,7 @@ func TestSharedMemberLimit(t *testing.T) {
 		t.Fatalf("default limit %d", limit)
 	}
 	for i := 0; i <= limit; i++ {
-		if _, err := h.Store.AddUser(t.Context(), fmt.Sprintf("u%d@example.com", i), "", "x"); err != nil {
+		if _, err := storeOf(h).AddUser(t.Context(), fmt.Sprintf("u%d@example.com", i), "", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,10 +175,10 @@ func TestSharedRenameRemoveAudit(t *testing.T) {
 	if !strings.Contains(d.Message, "alias") {
 		t.Fatalf("rename message %q", d.Message)
 	}
-	if ids, err := h.Store.Resolve(t.Context(), "info@example.com"); err != nil || len(ids) != 1 {
+	if ids, err := storeOf(h).Resolve(t.Context(), "info@example.com"); err != nil || len(ids) != 1 {
 		t.Fatalf("old address: %v %v", ids, err)
 	}
-	if sf, _ := h.Store.SharedFor(t.Context(), "alice@example.com"); len(sf) != 1 || sf[0].Mailbox.Address != "contact@example.com" {
+	if sf, _ := storeOf(h).SharedFor(t.Context(), "alice@example.com"); len(sf) != 1 || sf[0].Mailbox.Address != "contact@example.com" {
 		t.Fatalf("SharedFor: %+v", sf)
 	}
 	var log []AuditInfo
@@ -201,8 +201,8 @@ func TestSharedRenameRemoveAudit(t *testing.T) {
 
 func TestSharedFromUser(t *testing.T) {
 	h, _ := newSharedHandler(t)
-	acct, _ := h.Store.User(t.Context(), "carol@example.com")
-	deliverTo(t, h.Store, acct.MailboxID, "Subject: old\r\n\r\nx\r\n")
+	acct, _ := storeOf(h).User(t.Context(), "carol@example.com")
+	deliverTo(t, storeOf(h), acct.MailboxID, "Subject: old\r\n\r\nx\r\n")
 	mustDo(t, h, "shared.create", map[string]any{"address": "carol@example.com", "from_user": true, "owner": "alice@example.com"}, nil)
 	var info SharedInfo
 	mustDo(t, h, "shared.show", map[string]any{"address": "carol@example.com"}, &info)

@@ -12,7 +12,7 @@ import (
 // auditOf returns "action: detail" lines of a mailbox's audit log.
 func auditOf(t *testing.T, h *Handler, mbid uint64) string {
 	t.Helper()
-	log, err := h.Store.AuditLog(t.Context(), mbid, time.Time{})
+	log, err := storeOf(h).AuditLog(t.Context(), mbid, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,14 +29,14 @@ func auditOf(t *testing.T, h *Handler, mbid uint64) string {
 func TestReassignRightsAreExplicitAndAudited(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		h, _ := newSharedHandler(t)
-		info, err := h.Store.CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0)
+		info, err := storeOf(h).CreateShared(t.Context(), "info@example.com", "Info", "alice@example.com", "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := h.Store.Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.SendOnBehalf, 0, "admin"); err != nil {
+		if err := storeOf(h).Grant(t.Context(), info.ID, "bob@example.com", acl.Read|acl.SendOnBehalf, 0, "admin"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Store.GrantRole(t.Context(), "bob@example.com", store.RoleUsers, "admin"); err != nil {
+		if _, err := storeOf(h).GrantRole(t.Context(), "bob@example.com", store.RoleUsers, "admin"); err != nil {
 			t.Fatal(err)
 		}
 		var res ReassignInfo
@@ -44,8 +44,8 @@ func TestReassignRightsAreExplicitAndAudited(t *testing.T) {
 		if len(res.Rights) != 1 || res.Rights[0].Mailbox != "info@example.com" || res.Rights[0].From != "bob@example.com" || res.Rights[0].Rights != "read,send-on-behalf" {
 			t.Fatalf("keep=%v: rights %+v", keep, res.Rights)
 		}
-		r, _ := h.Store.RightsOf(t.Context(), info.ID, "carol@example.com")
-		roles, _ := h.Store.RolesOf(t.Context(), "carol@example.com")
+		r, _ := storeOf(h).RightsOf(t.Context(), info.ID, "carol@example.com")
+		roles, _ := storeOf(h).RolesOf(t.Context(), "carol@example.com")
 		log := auditOf(t, h, info.ID)
 		if !keep {
 			if r != 0 || len(roles) != 0 {
@@ -81,7 +81,7 @@ func TestReassignRightsAreExplicitAndAudited(t *testing.T) {
 		// Reassigning the shared mailbox itself: the previous owner's
 		// rights are listed too.
 		mustDo(t, h, "mailbox.reassign", map[string]any{"address": "info@example.com", "to": "carol@example.com", "keep_rights": keep}, &res)
-		r, _ = h.Store.RightsOf(t.Context(), info.ID, "alice@example.com")
+		r, _ = storeOf(h).RightsOf(t.Context(), info.ID, "alice@example.com")
 		if keep != (r == acl.All) || len(res.Rights) != 1 || res.Rights[0].From != "alice@example.com" {
 			t.Errorf("keep=%v: previous owner rights %v, result %+v", keep, r, res.Rights)
 		}

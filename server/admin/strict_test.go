@@ -27,7 +27,7 @@ func TestArgumentsDecodedStrictly(t *testing.T) {
 			t.Errorf("%s %s: error %q, want %q", c.op, c.args, resp.Error, c.want)
 		}
 	}
-	if _, err := h.Store.User(t.Context(), "dave@example.com"); err == nil {
+	if _, err := storeOf(h).User(t.Context(), "dave@example.com"); err == nil {
 		t.Error("user.add with a misspelt field still added the user")
 	}
 	// Absent and null arguments are fine for operations without any.
@@ -67,7 +67,7 @@ func TestArgumentsStrictOverSocket(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &resp); err != nil || resp.Error != `unknown argument "nmae"` {
 		t.Fatalf("socket answer %q (%v); want the error naming \"nmae\"", line, err)
 	}
-	if _, err := h.Store.User(t.Context(), "dave@example.com"); err == nil {
+	if _, err := storeOf(h).User(t.Context(), "dave@example.com"); err == nil {
 		t.Error("user.add with a misspelt field over the socket still added the user")
 	}
 }

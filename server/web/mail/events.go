@@ -67,7 +67,7 @@ type hub struct {
 	waiters map[chan struct{}]struct{}
 }
 
-func newHub(st *store.Store) *hub {
+func newHub(st Store) *hub {
 	h := &hub{waiters: map[chan struct{}]struct{}{}}
 	h.unsub = st.Subscribe(h.publish)
 	return h

@@ -93,7 +93,6 @@ import (
 	"mailsrv/server/mailsearch"
 	"mailsrv/server/submit"
 	"mailsrv/server/web/console"
-	"mailsrv/store"
 )
 
 //go:embed templates/*.html
@@ -115,7 +114,7 @@ type Sessions interface {
 
 // Options configures the webmail.
 type Options struct {
-	Store    *store.Store
+	Store    Store
 	Sessions Sessions
 	// Submit is the sending pipeline SMTP submission uses; nil disables
 	// compose (its buttons are not shown, /send answers 501).
@@ -133,7 +132,7 @@ type Options struct {
 // Mail serves the webmail. Create it with New.
 type Mail struct {
 	opts   Options
-	st     *store.Store
+	st     Store
 	search *mailsearch.Searcher
 	log    *slog.Logger
 	tmpl   *template.Template

@@ -1,0 +1,5 @@
+package mail
+
+import "mailsrv/store"
+
+var _ Store = (*store.Store)(nil)
