@@ -109,6 +109,17 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 		t.Skip("starts mailsrv serve as a child process")
 	}
 	data, conf := serveSetup(t, "a long enough password")
+	// Small bodies inside the delivery's commit ([blobs]
+	// inline_small_bodies, off by default) and large ones as files: both
+	// ways of making a body durable are under the kill.
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString("\n[blobs]\ninline_small_bodies = true\n")
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := startServe(t, conf)
 	mx := srv.addrs["smtp"]
 	if mx == "" {
@@ -132,7 +143,7 @@ func TestKill9LosesNoAcknowledgedMessage(t *testing.T) {
 			defer c.Close()
 			// Even senders' bodies (~2 KiB) commit inside the database
 			// transaction (store/blob_inline.go); odd senders' (~116 KiB)
-			// are files fsynced before it: both paths are under the kill.
+			// are files fsynced before it.
 			lines := 60
 			if i%2 == 1 {
 				lines = 4000

@@ -19,12 +19,13 @@ func TestFileBlobsConformance(t *testing.T) {
 
 // TestStoreOnFileBlobs runs the store's blob behaviour (delivery, seek,
 // orphan sweep, snapshot, removal) over the files BlobStore, with small
-// bodies in the database (the default, blob_inline.go) and without.
+// bodies in the database (Options.InlineBodies, blob_inline.go) and
+// without (the default).
 func TestStoreOnFileBlobs(t *testing.T) {
 	for _, noInline := range []bool{false, true} {
 		t.Run(map[bool]string{false: "inline", true: "files"}[noInline], func(t *testing.T) {
 			blobtest.RunStore(t, func(t *testing.T, clk *blobtest.Clock) *store.Store {
-				s, err := store.Open(t.TempDir(), store.Options{Now: clk.Now, NoInlineBodies: noInline})
+				s, err := store.Open(t.TempDir(), store.Options{Now: clk.Now, InlineBodies: !noInline})
 				if err != nil {
 					t.Fatal(err)
 				}

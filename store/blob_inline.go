@@ -23,6 +23,12 @@ import (
 // before. Larger bodies, and every body of a store whose BlobStore is not
 // the local files one, go to the BlobStore as before.
 //
+// It is off by default (Options.InlineBodies, config [blobs]
+// inline_small_bodies): SPEC §3 and §7 make every body a file under
+// data_dir/blobs, written and fsynced before the metadata commit, and
+// operators and tools may rely on that layout. Bodies already inline
+// stay readable when the option is turned off again.
+//
 // Ids are one namespace: a body is either in blobinline or in the
 // BlobStore, never both, and everything that follows blob references
 // (OpenBlob, dropBlob, SweepRemovedBlobs, Snapshot, Restore, CopyTo)

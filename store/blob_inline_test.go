@@ -67,7 +67,7 @@ func inlineCount(t *testing.T, s *Store) int {
 // for it; a large one is a file as before. Both read back whole and from
 // an offset.
 func TestInlineSmallBodyHasNoFile(t *testing.T) {
-	s := newTestStore(t)
+	s := newInlineTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	small, big := smallMsg("small"), bigMsg("big")
 	ds := deliver(t, s, small, Target{MailboxID: a.MailboxID})
@@ -113,7 +113,7 @@ func TestInlineSmallBodyHasNoFile(t *testing.T) {
 // the DKIM signer read it then); Abort makes it unknown; a delivered one
 // is read from the database.
 func TestInlinePendingBody(t *testing.T) {
-	s := newTestStore(t)
+	s := newInlineTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	w, err := s.NewBlob(t.Context(), 0)
 	if err != nil {
@@ -166,7 +166,7 @@ func TestInlinePendingBody(t *testing.T) {
 
 // The body goes when its last message does, in that commit.
 func TestInlineExpungeRemovesBody(t *testing.T) {
-	s := newTestStore(t)
+	s := newInlineTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	b, _ := s.AddUser(t.Context(), "bob@example.com", "", "h")
 	d := deliver(t, s, smallMsg("two"), Target{MailboxID: a.MailboxID}, Target{MailboxID: b.MailboxID})
@@ -191,7 +191,7 @@ func TestInlineExpungeRemovesBody(t *testing.T) {
 // A snapshot carries small bodies inside its database file and large ones
 // as files; the restored directory reads both.
 func TestInlineSnapshotRestore(t *testing.T) {
-	s := newTestStore(t)
+	s := newInlineTestStore(t)
 	a, _ := s.AddUser(t.Context(), "alice@example.com", "", "h")
 	ds := deliver(t, s, smallMsg("small"), Target{MailboxID: a.MailboxID})
 	db := deliver(t, s, bigMsg("big"), Target{MailboxID: a.MailboxID})
@@ -224,7 +224,7 @@ func (delayedFiles) RemoveDelay() time.Duration { return time.Hour }
 // readable until SweepRemovedBlobs, which then removes it.
 func TestInlineCopyToAndDelayedRemoval(t *testing.T) {
 	ctx := context.Background()
-	src := newTestStore(t)
+	src := newInlineTestStore(t)
 	a, _ := src.AddUser(t.Context(), "alice@example.com", "", "h")
 	ds := deliver(t, src, smallMsg("small"), Target{MailboxID: a.MailboxID})
 	db := deliver(t, src, bigMsg("big"), Target{MailboxID: a.MailboxID})
@@ -287,7 +287,7 @@ func TestInlineCopyToAndDelayedRemoval(t *testing.T) {
 // with its last message.
 func TestInlineOldFileBodiesStillRead(t *testing.T) {
 	dir := t.TempDir()
-	old, err := Open(dir, Options{NoInlineBodies: true})
+	old, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,11 @@ func TestInlineOldFileBodiesStillRead(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := openTest(t, dir)
+	s, err := Open(dir, Options{InlineBodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	var v uint32
 	s.view(t.Context(), func(tx kv.Tx) error {
 		v = binary.BigEndian.Uint32(tx.Bucket([]byte("meta")).Get([]byte("schema")))
@@ -338,5 +342,36 @@ func TestInlineOldFileBodiesStillRead(t *testing.T) {
 	}
 	if files := blobFiles(t, dir); len(files) != 0 {
 		t.Fatalf("old body file after its expunge: %v", files)
+	}
+}
+
+// TestInlineTurnedOffStillReads: a data directory that kept small bodies
+// in the database ([blobs] inline_small_bodies = true) and is opened with
+// the option off again still reads them, and new bodies are files.
+func TestInlineTurnedOffStillReads(t *testing.T) {
+	dir := t.TempDir()
+	in, err := Open(dir, Options{InlineBodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.AddDomain(t.Context(), Domain{Name: "example.com"})
+	a, _ := in.AddUser(t.Context(), "alice@example.com", "", "h")
+	d1 := deliver(t, in, smallMsg("inline"), Target{MailboxID: a.MailboxID})
+	in.Close()
+	if files := blobFiles(t, dir); len(files) != 0 {
+		t.Fatalf("inline delivery left files %v", files)
+	}
+	s := openTest(t, dir)
+	d2 := deliver(t, s, smallMsg("file"), Target{MailboxID: a.MailboxID})
+	if files := blobFiles(t, dir); len(files) != 1 {
+		t.Fatalf("delivery with inline off: files %v, want one", files)
+	}
+	for _, c := range []struct {
+		d    []Delivered
+		want string
+	}{{d1, smallMsg("inline")}, {d2, smallMsg("file")}} {
+		if got, err := readAllMsg(t, s, c.d[0].FolderID, c.d[0].UID); err != nil || got != c.want {
+			t.Fatalf("body of %q: %q, %v", c.want, got, err)
+		}
 	}
 }

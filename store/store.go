@@ -156,10 +156,14 @@ type Options struct {
 	// CloseEngine makes Close close the engine too, when this store is
 	// its only user (OpenEngine; Open always does).
 	CloseEngine bool
-	// NoInlineBodies keeps every body in the BlobStore. By default a
-	// store on the local files BlobStore and an engine of its own keeps
-	// bodies of up to 64 KiB in the database instead (blob_inline.go).
-	NoInlineBodies bool
+	// InlineBodies keeps bodies of up to 64 KiB in the database, in the
+	// delivery's own commit, instead of a file of their own: one
+	// synchronous flush less per message (blob_inline.go). It applies
+	// only to a store on the local files BlobStore with an engine of its
+	// own, and is off by default, because SPEC §3 and §7 make every body
+	// a file under data_dir/blobs ([blobs] inline_small_bodies turns it
+	// on).
+	InlineBodies bool
 }
 
 // Store is an open store: an engine, a blob store and this server's data
@@ -291,7 +295,7 @@ func OpenEngine(db kv.DB, dir string, opts Options) (*Store, error) {
 	// Inline bodies only where the bodies are this server's own files
 	// and the engine is not shared: then nothing changes for servers
 	// that share S3 and PostgreSQL (their removal delay, blob_remove.go).
-	if opts.Blobs == nil && s.shared == nil && !opts.NoInlineBodies {
+	if opts.Blobs == nil && s.shared == nil && opts.InlineBodies {
 		s.inlineMax = defaultInlineMax
 	}
 	go s.commitLoop()

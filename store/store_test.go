@@ -36,11 +36,26 @@ func newTestStore(t testing.TB) *Store {
 	return s
 }
 
-// newFileTestStore is newTestStore with every body in a file
-// (Options.NoInlineBodies), for tests of the files layout itself.
+// newInlineTestStore is newTestStore with small bodies kept in the
+// database (Options.InlineBodies, [blobs] inline_small_bodies).
+func newInlineTestStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{InlineBodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.AddDomain(t.Context(), Domain{Name: "Example.COM"}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newFileTestStore is newTestStore with every body in a file (the
+// default, spelt out), for tests of the files layout itself.
 func newFileTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{NoInlineBodies: true})
+	s, err := Open(t.TempDir(), Options{InlineBodies: false})
 	if err != nil {
 		t.Fatal(err)
 	}

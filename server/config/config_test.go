@@ -169,6 +169,7 @@ func TestBadValuesNameKeyAndLine(t *testing.T) {
 		{"blobs backend", "[blobs]\nbackend = \"nfs\"\n", `config.toml:2: blobs.backend: "nfs" is not one of files, s3`},
 		{"s3 without bucket", "[blobs]\nbackend = \"s3\"\ns3_endpoint = \"https://s3.test\"\n", `config.toml:2: blobs.s3_bucket: must be set when blobs.backend is "s3"`},
 		{"s3 without endpoint", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\n", `config.toml:2: blobs.s3_endpoint: must be set when blobs.backend is "s3"`},
+		{"inline with s3", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"https://s3.example.com\"\ninline_small_bodies = true\n", `config.toml:5: blobs.inline_small_bodies: applies only with blobs.backend = "files" and store.backend = "bbolt": remove it or set it to false`},
 		{"s3 http", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n", `config.toml:4: blobs.s3_endpoint: "http://127.0.0.1:9000" is plain http: use https, or set s3_insecure = true`},
 		{"s3 path", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"https://h/b\"\n", `blobs.s3_endpoint: "https://h/b": want only a scheme, host and port`},
 		{"s3 half credentials", "[blobs]\nbackend = \"s3\"\ns3_bucket = \"b\"\ns3_endpoint = \"h:9000\"\ns3_access_key = \"k\"\n", `config.toml:5: blobs.s3_secret_key: s3_access_key and s3_secret_key must be set together`},

@@ -195,6 +195,9 @@ func (c *Config) validateStorage() []error {
 	default:
 		need("blobs.backend", "", fmt.Sprintf("%q is not one of files, s3", b.Backend))
 	}
+	if b.InlineSmallBodies && (b.Backend != "files" || c.Store.Backend != "bbolt") {
+		need("blobs.inline_small_bodies", "", `applies only with blobs.backend = "files" and store.backend = "bbolt": remove it or set it to false`)
+	}
 	return errs
 }
 

@@ -32,6 +32,7 @@ func Open(ctx context.Context, cfg *config.Config, opts store.Options) (*store.S
 		return nil, err
 	}
 	opts.Blobs = blobs
+	opts.InlineBodies = opts.InlineBodies || cfg.Blobs.InlineSmallBodies
 	if cfg.Store.Backend == "" || cfg.Store.Backend == "bbolt" {
 		return store.Open(cfg.DataDir, opts)
 	}
