@@ -363,22 +363,8 @@ func headOrRecord(fm kv.Bucket, uid uint32) (*Message, error) {
 }
 
 // fillSortKeys stores the sort keys (and heads) of messages SortKeys
-// built, for those still in folder fid.
+// built, for those still in folder fid: putHead writes both, so this is
+// fillHeads.
 func (s *Store) fillSortKeys(ctx context.Context, fid uint64, msgs []*Message) error {
-	return s.update(ctx, func(t *Tx) error {
-		fm := bucket(t.tx, "msgs").Bucket(u64(fid))
-		if fm == nil {
-			return nil // folder gone
-		}
-		mb := fm.Bucket(bktRecords)
-		for _, m := range msgs {
-			if mb.Get(u32(m.UID)) == nil {
-				continue // expunged meanwhile
-			}
-			if err := putHead(fm, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.fillHeads(ctx, fid, msgs)
 }

@@ -29,33 +29,27 @@ func openTest(t testing.TB, dir string) *Store {
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	s := openTest(t, t.TempDir())
-	if err := s.AddDomain(t.Context(), Domain{Name: "Example.COM"}); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return newTestStoreWith(t, Options{})
 }
 
 // newInlineTestStore is newTestStore with small bodies kept in the
 // database (Options.InlineBodies, [blobs] inline_small_bodies).
 func newInlineTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{InlineBodies: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.AddDomain(t.Context(), Domain{Name: "Example.COM"}); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return newTestStoreWith(t, Options{InlineBodies: true})
 }
 
 // newFileTestStore is newTestStore with every body in a file (the
 // default, spelt out), for tests of the files layout itself.
 func newFileTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{InlineBodies: false})
+	return newTestStoreWith(t, Options{InlineBodies: false})
+}
+
+// newTestStoreWith is newTestStore opened with opts.
+func newTestStoreWith(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
