@@ -59,7 +59,6 @@ import (
 	"mailsrv/server/mailsearch"
 	"mailsrv/server/metrics"
 	"mailsrv/server/tlsconf"
-	"mailsrv/store"
 )
 
 // Defaults for limits left at zero in config.Limits.
@@ -74,7 +73,7 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	Store    *store.Store
+	Store    Store
 	Hostname string
 	Limits   config.Limits
 	// TLS is used for STARTTLS on Serve and for ServeTLS. Nil disables both.
@@ -97,7 +96,7 @@ type Options struct {
 // Server is an IMAP server over a store.
 type Server struct {
 	opts     Options
-	st       *store.Store
+	st       Store
 	log      *slog.Logger
 	login    *login.Authenticator
 	imap     *imapserver.Server

@@ -17,7 +17,7 @@ import (
 // registry maps open folders (folder id) to their shared state. A folder
 // is in it while at least one session has it selected.
 type registry struct {
-	st  *store.Store
+	st  Store
 	log *slog.Logger
 
 	mu sync.Mutex
@@ -80,7 +80,7 @@ func (fs *folderState) changes() <-chan struct{} {
 	return fs.changed
 }
 
-func newRegistry(st *store.Store, log *slog.Logger) *registry {
+func newRegistry(st Store, log *slog.Logger) *registry {
 	return &registry{st: st, log: log, folders: map[uint64]map[string]*folderState{}}
 }
 

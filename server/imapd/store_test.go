@@ -1,0 +1,5 @@
+package imapd
+
+import "mailsrv/store"
+
+var _ Store = (*store.Store)(nil)
