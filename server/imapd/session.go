@@ -86,7 +86,7 @@ func (s *session) Authenticate(mech string) (sasl.Server, error) {
 // decided); after auth.MaxFailuresPerConnection failures the connection is
 // closed once the NO is written.
 func (s *session) authenticate(authzid, username, password string) error {
-	id, err := s.srv.login.Login(context.Background(), login.Request{
+	id, err := s.srv.login.Login(s.ctx, login.Request{
 		Authzid: authzid, Username: username, Password: password, Remote: s.conn.NetConn().RemoteAddr(),
 	})
 	if err != nil {

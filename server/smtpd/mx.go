@@ -143,7 +143,7 @@ func (s *mxSession) Mail(from string, _ *smtp.MailOptions) error {
 		return s.reject("bad_address", err.(*smtp.SMTPError))
 	}
 	if s.dnsbl == nil {
-		zone := s.b.opts.Spam.CheckClient(context.Background(), s.ci.RemoteIP, s.ci.Log)
+		zone := s.b.opts.Spam.CheckClient(s.ctx, s.ci.RemoteIP, s.ci.Log)
 		s.dnsbl = &zone
 	}
 	if *s.dnsbl != "" {
@@ -271,7 +271,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	// client errors (and answered 451 4.3.0, not 4.4.2).
 	bw := &errWriter{w: blob}
 	if o.Verifier != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, verifyTimeout)
 		_, copyErr, verr = teeStream(bw, src, func(msg io.Reader) error {
 			var err error
 			res, err = o.Verifier.Verify(ctx, in, msg)
@@ -316,7 +316,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	if o.Verifier != nil {
 		auth = &res
 	}
-	dec := o.Spam.Check(context.Background(), spam.Input{
+	dec := o.Spam.Check(s.ctx, spam.Input{
 		Auth: auth, RemoteIP: s.ci.RemoteIP, Helo: s.conn.Hostname(), MailFrom: from,
 		Rcpts: rcpts, Mailboxes: mailboxes, QueueID: blob.ID(), Log: log,
 		Open: func() (io.ReadCloser, error) { return o.Store.OpenBlob(s.ctx, blob.ID()) },

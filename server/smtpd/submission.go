@@ -173,7 +173,7 @@ func (s *subSession) Auth(mech string) (sasl.Server, error) {
 // Every failure is logged with the remote address (the conn logger has it).
 func (s *subSession) authenticate(authzid, username, password string) error {
 	log := s.ci.Log.With("user", username)
-	li, err := s.b.login.Login(context.Background(), login.Request{
+	li, err := s.b.login.Login(s.ctx, login.Request{
 		Authzid: authzid, Username: username, Password: password, Remote: s.conn.Conn().RemoteAddr(),
 	})
 	if err != nil {
