@@ -99,13 +99,20 @@ func TestHeadCodecMatchesJSON(t *testing.T) {
 // headUIDs lists the UIDs that have a head in folder fid.
 func headUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 	t.Helper()
+	return folderBucketUIDs(t, s, fid, bktHeads)
+}
+
+// folderBucketUIDs lists the UIDs keyed in sub-bucket name of folder fid
+// (heads, sort keys).
+func folderBucketUIDs(t *testing.T, s *Store, fid uint64, name []byte) []uint32 {
+	t.Helper()
 	var out []uint32
 	if err := s.view(t.Context(), func(tx kv.Tx) error {
-		hb := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(bktHeads)
-		if hb == nil {
+		b := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(name)
+		if b == nil {
 			return nil
 		}
-		return hb.ForEach(func(k, _ []byte) error {
+		return b.ForEach(func(k, _ []byte) error {
 			out = append(out, getU32(k))
 			return nil
 		})

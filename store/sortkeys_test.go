@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"mailsrv/server/mailsort"
-	"mailsrv/store/kv"
 )
 
 // sameSortMsg compares what SORT and THREAD read of two messages.
@@ -72,20 +71,7 @@ func TestSortKeyCodec(t *testing.T) {
 // keyUIDs lists the UIDs that have a sort key in folder fid.
 func keyUIDs(t *testing.T, s *Store, fid uint64) []uint32 {
 	t.Helper()
-	var out []uint32
-	if err := s.view(t.Context(), func(tx kv.Tx) error {
-		kb := bucket(tx, "msgs").Bucket(u64(fid)).Bucket(bktSortKeys)
-		if kb == nil {
-			return nil
-		}
-		return kb.ForEach(func(k, _ []byte) error {
-			out = append(out, getU32(k))
-			return nil
-		})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return folderBucketUIDs(t, s, fid, bktSortKeys)
 }
 
 // checkSortKeys fails unless SortKeys of uids gives, for each message

@@ -121,6 +121,20 @@ func (m *IMAP) Until(tag string) []string {
 	}
 }
 
+// UntilClosed reads the lines the server sends, CRLF trimmed, until it
+// closes the connection (or the read deadline of the last command
+// passes), e.g. the BYE a session gets before it is dropped.
+func (m *IMAP) UntilClosed() []string {
+	var lines []string
+	for {
+		l, err := m.R.ReadString('\n')
+		if err != nil {
+			return lines
+		}
+		lines = append(lines, strings.TrimRight(l, "\r\n"))
+	}
+}
+
 func (m *IMAP) send(tag, line string) {
 	m.T.Helper()
 	m.C.SetWriteDeadline(time.Now().Add(LineTimeout))

@@ -37,14 +37,7 @@ func TestEventGapResyncs(t *testing.T) {
 	e.srv.reg.handle(store.Event{Kind: store.EventFlags, MailboxID: alice, FolderID: f.ID,
 		UIDs: []uint32{1}, Flags: [][]string{{`\Flagged`}}, ModSeq: f.HighestModSeq + 2})
 	fmt.Fprintf(a.C, "n2 NOOP\r\n")
-	var lines []string
-	for {
-		l, err := a.R.ReadString('\n')
-		if err != nil {
-			break // connection closed
-		}
-		lines = append(lines, strings.TrimRight(l, "\r\n"))
-	}
+	lines := a.UntilClosed()
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "* BYE") {
 		t.Fatalf("session of a folder state that missed a change got %q, want BYE and a closed connection", lines)
 	}

@@ -120,14 +120,7 @@ func TestBrokenFolderStateDisconnectsItsSessions(t *testing.T) {
 	e.srv.reg.handle(store.Event{Kind: store.EventExpunge, FolderID: f.ID, UIDs: []uint32{9999}})
 
 	fmt.Fprintf(a.C, "a9 NOOP\r\n")
-	var lines []string
-	for {
-		l, err := a.R.ReadString('\n')
-		if err != nil {
-			break // connection closed
-		}
-		lines = append(lines, strings.TrimRight(l, "\r\n"))
-	}
+	lines := a.UntilClosed()
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "* BYE") {
 		t.Fatalf("session on the broken folder got %q, want BYE and a closed connection", lines)
 	}
